@@ -1,0 +1,3 @@
+//! Native code for eBPF programs through Cranelift, verified and checked modes.
+
+#![warn(missing_docs)]

@@ -1,0 +1,3 @@
+//! The Linux backend: bpf(2) program load, maps, attach and test runs through raw syscalls.
+
+#![warn(missing_docs)]

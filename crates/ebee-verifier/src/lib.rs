@@ -1,0 +1,3 @@
+//! Static safety proof of eBPF programs, with diagnostics people can act on.
+
+#![warn(missing_docs)]
