@@ -1,0 +1,90 @@
+//! Executable memory for one compiled program.
+//!
+//! `cranelift-jit` writes code into pages mapped read-write and, when the
+//! module is finalised, flips them to read-execute (after clearing the
+//! instruction cache where the host needs it); the code is never writable
+//! and executable at the same time. [`CodeMemory`] owns the module and
+//! unmaps its pages when dropped.
+
+use crate::compiler::{build_functions, host_isa, plan};
+use crate::error::JitError;
+use crate::translate::{bpf_function_signature, TranslateMode};
+use cranelift_codegen::Context;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Module};
+use ebee_isa::Insn;
+use std::collections::HashMap;
+
+/// Finalised (read-execute) code of one program.
+pub(crate) struct CodeMemory {
+    module: Option<JITModule>,
+    entry: *const u8,
+    code_bytes: usize,
+}
+
+// SAFETY: after finalisation the code pages are immutable; the module is
+// only touched again to free them on drop, which needs `&mut self`.
+unsafe impl Send for CodeMemory {}
+// SAFETY: as above: shared access only reads the entry pointer.
+unsafe impl Sync for CodeMemory {}
+
+impl CodeMemory {
+    /// Compiles `insns` for the host.
+    pub fn compile(insns: &[Insn], mode: TranslateMode) -> Result<CodeMemory, JitError> {
+        let isa = host_isa()?;
+        let (entries, _) = plan(insns)?;
+        let mut module = JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()));
+        let sig = bpf_function_signature(isa.default_call_conv());
+        let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(e.to_string());
+        let mut ids = HashMap::new();
+        for &entry in &entries {
+            let id = module.declare_anonymous_function(&sig).map_err(codegen)?;
+            ids.insert(entry, id);
+        }
+        let index_of = ids.iter().map(|(&e, id)| (e, id.as_u32())).collect();
+        let mut ctx = Context::new();
+        let mut code_bytes = 0;
+        build_functions(insns, mode, &*isa, &index_of, &entries, |entry, func| {
+            ctx.func = func;
+            module
+                .define_function(ids[&entry], &mut ctx)
+                .map_err(|e| match e {
+                    cranelift_module::ModuleError::Compilation(c) => {
+                        JitError::Codegen(format!("{c:?}"))
+                    }
+                    e => codegen(e),
+                })?;
+            code_bytes += ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+            ctx.clear();
+            Ok(())
+        })?;
+        module.finalize_definitions().map_err(codegen)?;
+        let entry = module.get_finalized_function(ids[&0]);
+        Ok(CodeMemory {
+            module: Some(module),
+            entry,
+            code_bytes,
+        })
+    }
+
+    /// The entry function: `extern "C" fn(ctx, frame_top, r1, r2, r3, r4, r5) -> r0`.
+    pub fn entry(&self) -> *const u8 {
+        self.entry
+    }
+
+    /// Machine code size in bytes.
+    pub fn code_bytes(&self) -> usize {
+        self.code_bytes
+    }
+}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        if let Some(m) = self.module.take() {
+            // SAFETY: the code is only reachable through `self.entry`, which
+            // dies with `self`; no run can be in progress because runs borrow
+            // the program.
+            unsafe { m.free_memory() };
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Whole-program compilation: one Cranelift function per eBPF function,
+//! for the host (through `cranelift-jit`) or, without linking, for any
+//! Cranelift target (machine code bytes only).
+
+use crate::control_flow::function_entries;
+use crate::error::JitError;
+use crate::runtime_calls::RuntimeFns;
+use crate::translate::{bpf_function_signature, translate_function, TargetInfo, TranslateMode};
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, UserExternalName, UserFuncName};
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::{settings, settings::Configurable, Context};
+use cranelift_frontend::FunctionBuilderContext;
+use ebee_isa::Insn;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Cranelift settings shared by every target: optimise for speed, no PIC
+/// (required by `cranelift-jit`), no colocated libcalls.
+fn flags() -> Result<settings::Flags, JitError> {
+    let mut b = settings::builder();
+    let set = |b: &mut settings::Builder, k: &str, v: &str| {
+        b.set(k, v)
+            .map_err(|e| JitError::Codegen(format!("setting {k}={v}: {e}")))
+    };
+    set(&mut b, "opt_level", "speed")?;
+    set(&mut b, "is_pic", "false")?;
+    set(&mut b, "use_colocated_libcalls", "false")?;
+    Ok(settings::Flags::new(b))
+}
+
+/// The host's ISA, built once per process.
+pub(crate) fn host_isa() -> Result<OwnedTargetIsa, JitError> {
+    static HOST: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
+        let flags = flags().map_err(|e| e.to_string())?;
+        builder.finish(flags).map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(JitError::Codegen)
+}
+
+/// The ISA called `name` (e.g. `"aarch64"`, `"x86_64"`), for compiling
+/// without running.
+pub(crate) fn isa_by_name(name: &str) -> Result<OwnedTargetIsa, JitError> {
+    let builder = cranelift_codegen::isa::lookup_by_name(name)
+        .map_err(|e| JitError::Codegen(format!("target {name}: {e}")))?;
+    builder
+        .finish(flags()?)
+        .map_err(|e| JitError::Codegen(e.to_string()))
+}
+
+/// Builds the IR of every function of `insns`. `declare` gives each
+/// function's callee references: for entry pc `e`, the user external name
+/// index `index_of[e]` (namespace 0), which is what `cranelift-module` uses
+/// for its `FuncId`s.
+pub(crate) fn build_functions(
+    insns: &[Insn],
+    mode: TranslateMode,
+    isa: &dyn TargetIsa,
+    index_of: &HashMap<usize, u32>,
+    entries: &[usize],
+    mut sink: impl FnMut(usize, ir::Function) -> Result<(), JitError>,
+) -> Result<(), JitError> {
+    let call_conv = isa.default_call_conv();
+    let sig = bpf_function_signature(call_conv);
+    let target = TargetInfo {
+        mode,
+        rt: RuntimeFns { call_conv },
+        frontend: isa.frontend_config(),
+    };
+    let mut fctx = FunctionBuilderContext::new();
+    for &entry in entries {
+        let mut func =
+            ir::Function::with_name_signature(UserFuncName::user(0, index_of[&entry]), sig.clone());
+        let mut refs = HashMap::new();
+        if entries.len() > 1 {
+            let sigref = func.import_signature(sig.clone());
+            for &callee in entries {
+                let name = func.declare_imported_user_function(UserExternalName {
+                    namespace: 0,
+                    index: index_of[&callee],
+                });
+                let r = func.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature: sigref,
+                    colocated: true,
+                    patchable: false,
+                });
+                refs.insert(callee, r);
+            }
+        }
+        translate_function(&mut func, &mut fctx, insns, entry, &refs, &target)?;
+        sink(entry, func)?;
+    }
+    Ok(())
+}
+
+/// The native-function entry pcs of `insns`, and their name indices.
+pub(crate) fn plan(insns: &[Insn]) -> Result<(Vec<usize>, HashMap<usize, u32>), JitError> {
+    if insns.is_empty() {
+        return Err(JitError::Empty);
+    }
+    let entries = function_entries(insns);
+    let index_of = entries
+        .iter()
+        .enumerate()
+        .map(|(i, &e)| (e, i as u32))
+        .collect();
+    Ok((entries, index_of))
+}
+
+/// Compiles every function of `insns` for `isa` and returns the machine
+/// code bytes of each, without linking or running them.
+pub(crate) fn compile_to_bytes(
+    insns: &[Insn],
+    mode: TranslateMode,
+    isa: &dyn TargetIsa,
+) -> Result<Vec<Vec<u8>>, JitError> {
+    let (entries, index_of) = plan(insns)?;
+    let mut out = Vec::new();
+    build_functions(insns, mode, isa, &index_of, &entries, |_, func| {
+        let mut ctx = Context::for_function(func);
+        let code = ctx
+            .compile(isa, &mut ControlPlane::default())
+            .map_err(|e| JitError::Codegen(format!("{:?}", e.inner)))?;
+        out.push(code.code_buffer().to_vec());
+        Ok(())
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,172 @@
+//! The shape of a program as the JIT sees it: which pcs start native
+//! functions, which instructions each function reaches, where its basic
+//! blocks begin, and how many instructions each block executes.
+//!
+//! A native function is compiled for pc 0 and for every target of a local
+//! call. It contains every instruction reachable from its entry through
+//! jumps and fall-through (not through calls), so a program that jumps from
+//! one subprogram into another (which the interpreter allows) still
+//! compiles; well-formed programs reach exactly their own subprogram.
+
+use ebee_isa::{CallTarget, Insn};
+use std::collections::BTreeMap;
+
+/// One basic block: a run of instructions entered only at its first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlockInfo {
+    /// The pc of the first instruction.
+    pub start: usize,
+    /// The pc one past the last instruction's last slot.
+    pub end: usize,
+    /// The number of instructions (an `lddw` counts once).
+    pub insn_count: u64,
+}
+
+/// One native function: an entry pc and its basic blocks.
+#[derive(Debug, Clone)]
+pub(crate) struct FunctionShape {
+    /// Its blocks by start pc.
+    pub blocks: BTreeMap<usize, BlockInfo>,
+}
+
+/// Where execution goes after the instruction at `pc`.
+pub(crate) struct Successors {
+    /// The next instruction, when control can fall through to it.
+    pub fall_through: Option<usize>,
+    /// The jump target, for jumps.
+    pub target: Option<usize>,
+}
+
+/// The successors of the instruction at `pc` (targets as the decoder
+/// checked them: inside the program, never inside an `lddw`).
+pub(crate) fn successors(insns: &[Insn], pc: usize) -> Successors {
+    let insn = &insns[pc];
+    let next = pc + insn.slots().max(1);
+    let target = |off: i64| Some((pc as i64 + 1 + off) as usize);
+    match *insn {
+        Insn::Exit => Successors {
+            fall_through: None,
+            target: None,
+        },
+        Insn::Ja { off, .. } => Successors {
+            fall_through: None,
+            target: target(off as i64),
+        },
+        Insn::Jump { off, .. } | Insn::MayGoto { off } => Successors {
+            fall_through: Some(next),
+            target: target(off as i64),
+        },
+        _ => Successors {
+            fall_through: Some(next),
+            target: None,
+        },
+    }
+}
+
+/// Every pc a native function must be compiled for, entry first.
+pub(crate) fn function_entries(insns: &[Insn]) -> Vec<usize> {
+    let mut entries = vec![0];
+    for (pc, insn) in insns.iter().enumerate() {
+        if let Insn::Call(CallTarget::Local(_)) = insn {
+            if let Some(t) = insn.branch_target(pc) {
+                if t >= 0 && (t as usize) < insns.len() {
+                    entries.push(t as usize);
+                }
+            }
+        }
+    }
+    entries.sort_unstable();
+    entries.dedup();
+    entries
+}
+
+/// The blocks reachable from `entry`. Fall-through past the last
+/// instruction is represented by a successor equal to `insns.len()`, which
+/// the translator turns into an error exit.
+pub(crate) fn function_shape(insns: &[Insn], entry: usize) -> FunctionShape {
+    let n = insns.len();
+    let mut reached = vec![false; n];
+    let mut leader = vec![false; n];
+    leader[entry] = true;
+    let mut work = vec![entry];
+    while let Some(pc) = work.pop() {
+        if pc >= n || reached[pc] {
+            continue;
+        }
+        reached[pc] = true;
+        let s = successors(insns, pc);
+        if let Some(t) = s.target {
+            if t < n {
+                leader[t] = true;
+                // The instruction after a conditional jump starts a block too.
+                if let Some(f) = s.fall_through {
+                    if f < n {
+                        leader[f] = true;
+                    }
+                }
+            }
+            work.push(t);
+        }
+        if let Some(f) = s.fall_through {
+            work.push(f);
+        }
+    }
+    let mut blocks = BTreeMap::new();
+    let mut pc = 0;
+    while pc < n {
+        if !(reached[pc] && leader[pc]) {
+            pc += 1;
+            continue;
+        }
+        let start = pc;
+        let mut count = 0;
+        loop {
+            count += 1;
+            let s = successors(insns, pc);
+            let next = pc + insns[pc].slots().max(1);
+            let ends = s.target.is_some() || s.fall_through.is_none();
+            pc = next;
+            if ends || pc >= n || leader[pc] {
+                break;
+            }
+        }
+        blocks.insert(
+            start,
+            BlockInfo {
+                start,
+                end: pc,
+                insn_count: count,
+            },
+        );
+    }
+    FunctionShape { blocks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebee_isa::decode;
+
+    fn prog(words: &[u64]) -> Vec<Insn> {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        decode(&bytes).unwrap()
+    }
+
+    #[test]
+    fn loop_has_three_blocks() {
+        // r0 = 0; r1 = 10; L: r0 += 1; if r0 < r1 goto L; exit
+        let insns = prog(&[
+            0x0000_0000_0000_00b7,
+            0x0000_000a_0000_01b7,
+            0x0000_0001_0000_0007,
+            0x0000_0000_fffe_10ad,
+            0x0000_0000_0000_0095,
+        ]);
+        let shape = function_shape(&insns, 0);
+        let starts: Vec<_> = shape.blocks.keys().copied().collect();
+        assert_eq!(starts, vec![0, 2, 4]);
+        assert_eq!(shape.blocks[&0].insn_count, 2);
+        assert_eq!(shape.blocks[&2].insn_count, 2);
+        assert_eq!(shape.blocks[&4].insn_count, 1);
+    }
+}

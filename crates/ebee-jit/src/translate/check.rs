@@ -1,0 +1,132 @@
+//! The checked mode's run-time guards: memory accesses and the instruction
+//! budget.
+//!
+//! An access is first compared inline against the current 512-byte frame
+//! and the input buffer, whose bounds live in registers for the whole
+//! function (one subtraction and one unsigned compare each; the frame is
+//! tried first when the base register is `r10`). Only when both miss does
+//! native code call `runtime_calls::check_access`, which consults the full
+//! region list (caller frames, helper-returned regions) and records the
+//! interpreter's error when nothing matches.
+
+use super::FunctionTranslator;
+use crate::context::{size_index, FRAME_SIZE};
+use crate::runtime_calls::AccessKind;
+use cranelift_codegen::ir::{condcodes::IntCC, types::I64, InstBuilder, Value};
+use ebee_isa::Reg;
+
+impl FunctionTranslator<'_, '_> {
+    /// The address `base + off`, checked in checked mode for an access of
+    /// `size` bytes. Control continues only when the access is allowed.
+    pub(super) fn access_address(
+        &mut self,
+        pc: usize,
+        base: Reg,
+        off: i16,
+        size: u32,
+        kind: AccessKind,
+    ) -> Value {
+        let b = self.reg(base);
+        let addr = self.b.ins().iadd_imm_s(b, off as i64);
+        if !self.mode.checked {
+            return addr;
+        }
+        let ok = self.b.create_block();
+        let try_second = self.b.create_block();
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let frame_first = base == Reg::R10;
+        let (first, second) = if frame_first {
+            (Region::Frame, Region::Input)
+        } else {
+            (Region::Input, Region::Frame)
+        };
+        let in_first = self.in_region(first, addr, size);
+        self.b.ins().brif(in_first, ok, &[], try_second, &[]);
+        self.b.seal_block(try_second);
+        self.b.switch_to_block(try_second);
+        let in_second = self.in_region(second, addr, size);
+        self.b.ins().brif(in_second, ok, &[], slow, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        let allowed = self.call_check_access(pc, addr, size, kind);
+        self.b.ins().brif(allowed, ok, &[], self.stop_block, &[]);
+        self.b.seal_block(ok);
+        self.b.switch_to_block(ok);
+        addr
+    }
+
+    fn in_region(&mut self, region: Region, addr: Value, size: u32) -> Value {
+        match region {
+            Region::Frame => {
+                let d = self.b.ins().isub(addr, self.frame_lo);
+                self.b.ins().icmp_imm_u(
+                    IntCC::UnsignedLessThanOrEqual,
+                    d,
+                    (FRAME_SIZE - size as u64) as i64,
+                )
+            }
+            Region::Input => {
+                let d = self.b.ins().isub(addr, self.mem_lo);
+                let bound = self.mem_bound[size_index(size)];
+                self.b.ins().icmp(IntCC::UnsignedLessThan, d, bound)
+            }
+        }
+    }
+
+    /// Charges a block of `count` instructions starting at `start` against
+    /// the budget; when fewer remain, records the interpreter's budget error
+    /// (at the instruction that would exceed it) and stops.
+    pub(super) fn charge_budget(&mut self, start: usize, count: u64) {
+        let left = self.b.use_var(self.budget);
+        let enough = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, left, count as i64);
+        let go = self.b.create_block();
+        let fail = self.b.create_block();
+        self.b.set_cold_block(fail);
+        self.b.ins().brif(enough, go, &[], fail, &[]);
+        self.b.seal_block(fail);
+        self.b.switch_to_block(fail);
+        self.call_budget_exhausted(start, left);
+        self.b.ins().jump(self.stop_block, &[]);
+        self.b.seal_block(go);
+        self.b.switch_to_block(go);
+        let rest = self.b.ins().iadd_imm_s(left, -(count as i64));
+        self.b.def_var(self.budget, rest);
+    }
+
+    /// Stores the budget register to the context (before calls that may
+    /// run more eBPF code) and reloads it afterwards.
+    pub(super) fn spill_budget(&mut self) {
+        if self.mode.checked {
+            let v = self.b.use_var(self.budget);
+            self.b.ins().store(
+                super::context_flags(),
+                v,
+                self.ctx,
+                crate::context::offsets::BUDGET,
+            );
+        }
+    }
+
+    /// See [`Self::spill_budget`].
+    pub(super) fn reload_budget(&mut self) {
+        if self.mode.checked {
+            let v = self.b.ins().load(
+                I64,
+                super::context_flags(),
+                self.ctx,
+                crate::context::offsets::BUDGET,
+            );
+            self.b.def_var(self.budget, v);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Region {
+    Frame,
+    Input,
+}

@@ -1,0 +1,105 @@
+//! Jumps: `ja`/`gotol`, conditional jumps at 64 (JMP) and 32 (JMP32) bits.
+
+use super::FunctionTranslator;
+use crate::runtime_calls::FaultCode;
+use cranelift_codegen::ir::{condcodes::IntCC, types::I32, types::I64, InstBuilder, Value};
+use ebee_isa::{JmpCond, Operand, Reg, Width};
+
+impl FunctionTranslator<'_, '_> {
+    /// Ends the current block with a jump to `target`; a target past the
+    /// program's end (falling off it) records an error at `pc`.
+    pub(super) fn jump_to_pc(&mut self, target: usize, pc: usize) {
+        match self.blocks.get(&target) {
+            Some(&block) => {
+                self.b.ins().jump(block, &[]);
+            }
+            None => {
+                self.record_fault(FaultCode::FellOffEnd, pc, 0);
+                self.b.ins().jump(self.stop_block, &[]);
+            }
+        }
+    }
+
+    fn jump_operands(&mut self, width: Width, dst: Reg, src: Operand) -> (Value, Value) {
+        let ty = match width {
+            Width::W64 => I64,
+            Width::W32 => I32,
+        };
+        let narrow = |t: &mut Self, v: Value| {
+            if ty == I64 {
+                v
+            } else {
+                t.b.ins().ireduce(ty, v)
+            }
+        };
+        let d = self.reg(dst);
+        let d = narrow(self, d);
+        let s = match src {
+            Operand::Reg(r) => {
+                let v = self.reg(r);
+                narrow(self, v)
+            }
+            Operand::Imm(i) => self.int_const(ty, i as i64),
+        };
+        (d, s)
+    }
+
+    pub(super) fn cond_jump(
+        &mut self,
+        pc: usize,
+        width: Width,
+        cond: JmpCond,
+        dst: Reg,
+        src: Operand,
+        target: usize,
+    ) {
+        let (d, s) = self.jump_operands(width, dst, src);
+        let taken = match cond {
+            JmpCond::Set => {
+                let both = self.b.ins().band(d, s);
+                self.b.ins().icmp_imm_u(IntCC::NotEqual, both, 0)
+            }
+            _ => {
+                let cc = match cond {
+                    JmpCond::Eq => IntCC::Equal,
+                    JmpCond::Ne => IntCC::NotEqual,
+                    JmpCond::Gt => IntCC::UnsignedGreaterThan,
+                    JmpCond::Ge => IntCC::UnsignedGreaterThanOrEqual,
+                    JmpCond::Lt => IntCC::UnsignedLessThan,
+                    JmpCond::Le => IntCC::UnsignedLessThanOrEqual,
+                    JmpCond::Sgt => IntCC::SignedGreaterThan,
+                    JmpCond::Sge => IntCC::SignedGreaterThanOrEqual,
+                    JmpCond::Slt => IntCC::SignedLessThan,
+                    JmpCond::Sle => IntCC::SignedLessThanOrEqual,
+                    JmpCond::Set => unreachable!("handled above"),
+                };
+                self.b.ins().icmp(cc, d, s)
+            }
+        };
+        let next = pc + 1;
+        let then_block = self.target_block(target, pc);
+        let else_block = self.target_block(next, pc);
+        self.b.ins().brif(taken, then_block, &[], else_block, &[]);
+    }
+
+    /// The block for `target`, or a block recording "fell off the end".
+    fn target_block(&mut self, target: usize, pc: usize) -> cranelift_codegen::ir::Block {
+        if let Some(&b) = self.blocks.get(&target) {
+            return b;
+        }
+        let off_end = self.b.create_block();
+        self.b.set_cold_block(off_end);
+        self.off_end_blocks.push((off_end, pc));
+        off_end
+    }
+
+    /// Fills the blocks made by [`Self::target_block`] once the current
+    /// block is finished.
+    pub(super) fn emit_off_end_blocks(&mut self) {
+        for (block, pc) in std::mem::take(&mut self.off_end_blocks) {
+            self.b.switch_to_block(block);
+            self.record_fault(FaultCode::FellOffEnd, pc, 0);
+            self.b.ins().jump(self.stop_block, &[]);
+        }
+    }
+}

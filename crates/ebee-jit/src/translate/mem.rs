@@ -1,0 +1,154 @@
+//! Loads, stores (`LDX`, `ST`, `STX`, `MEMSX`), atomics and the legacy
+//! packet loads.
+
+use super::{program_mem_flags, FunctionTranslator};
+use crate::runtime_calls::AccessKind;
+use cranelift_codegen::ir::{
+    types::{I16, I32, I64, I8},
+    AtomicRmwOp, InstBuilder, MemFlagsData, Type, Value,
+};
+use ebee_isa::{AtomicOp, Operand, Reg, Size};
+
+fn ty_of(size: Size) -> Type {
+    match size {
+        Size::B => I8,
+        Size::H => I16,
+        Size::W => I32,
+        Size::DW => I64,
+    }
+}
+
+impl FunctionTranslator<'_, '_> {
+    pub(super) fn load(
+        &mut self,
+        pc: usize,
+        size: Size,
+        signed: bool,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    ) {
+        let addr = self.access_address(pc, src, off, size.bytes(), AccessKind::Read);
+        let f = program_mem_flags();
+        let ins = self.b.ins();
+        let v = match (size, signed) {
+            (Size::B, false) => ins.uload8(I64, f, addr, 0),
+            (Size::H, false) => ins.uload16(I64, f, addr, 0),
+            (Size::W, false) => ins.uload32(f, addr, 0),
+            (Size::B, true) => ins.sload8(I64, f, addr, 0),
+            (Size::H, true) => ins.sload16(I64, f, addr, 0),
+            (Size::W, true) => ins.sload32(f, addr, 0),
+            (Size::DW, _) => ins.load(I64, f, addr, 0),
+        };
+        self.set_reg(dst, v);
+    }
+
+    pub(super) fn store(&mut self, pc: usize, size: Size, dst: Reg, off: i16, src: Operand) {
+        let value = match src {
+            Operand::Reg(r) => self.reg(r),
+            Operand::Imm(i) => self.b.ins().iconst(I64, i as i64),
+        };
+        let addr = self.access_address(pc, dst, off, size.bytes(), AccessKind::Write);
+        let f = program_mem_flags();
+        let ins = self.b.ins();
+        match size {
+            Size::B => ins.istore8(f, value, addr, 0),
+            Size::H => ins.istore16(f, value, addr, 0),
+            Size::W => ins.istore32(f, value, addr, 0),
+            Size::DW => ins.store(f, value, addr, 0),
+        };
+    }
+
+    /// Narrows a 64-bit register value to the access type.
+    fn narrow(&mut self, ty: Type, v: Value) -> Value {
+        if ty == I64 {
+            v
+        } else {
+            self.b.ins().ireduce(ty, v)
+        }
+    }
+
+    /// Zero-extends an access-typed value to a register.
+    fn widen(&mut self, ty: Type, v: Value) -> Value {
+        if ty == I64 {
+            v
+        } else {
+            self.b.ins().uextend(I64, v)
+        }
+    }
+
+    pub(super) fn atomic(
+        &mut self,
+        pc: usize,
+        size: Size,
+        op: AtomicOp,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    ) {
+        let ty = ty_of(size);
+        // Atomic accesses are sequentially consistent and may be unaligned
+        // only where the host allows; the interpreter's semantics are plain
+        // read-modify-write, which these give for a single thread.
+        let f = MemFlagsData::new();
+        let bytes = size.bytes();
+        match op {
+            AtomicOp::LoadAcquire => {
+                let addr = self.access_address(pc, src, off, bytes, AccessKind::Read);
+                let v = self.b.ins().atomic_load(ty, f, addr);
+                let v = self.widen(ty, v);
+                self.set_reg(dst, v);
+            }
+            AtomicOp::StoreRelease => {
+                let addr = self.access_address(pc, dst, off, bytes, AccessKind::Write);
+                let v = self.reg(src);
+                let v = self.narrow(ty, v);
+                self.b.ins().atomic_store(f, v, addr);
+            }
+            AtomicOp::CmpXchg => {
+                let addr = self.access_address(pc, dst, off, bytes, AccessKind::Write);
+                let expected = self.reg(Reg::R0);
+                let expected = self.narrow(ty, expected);
+                let new = self.reg(src);
+                let new = self.narrow(ty, new);
+                let old = self.b.ins().atomic_cas(f, addr, expected, new);
+                let old = self.widen(ty, old);
+                self.set_reg(Reg::R0, old);
+            }
+            AtomicOp::Xchg
+            | AtomicOp::Add { .. }
+            | AtomicOp::Or { .. }
+            | AtomicOp::And { .. }
+            | AtomicOp::Xor { .. } => {
+                let (rmw, fetch) = match op {
+                    AtomicOp::Xchg => (AtomicRmwOp::Xchg, true),
+                    AtomicOp::Add { fetch } => (AtomicRmwOp::Add, fetch),
+                    AtomicOp::Or { fetch } => (AtomicRmwOp::Or, fetch),
+                    AtomicOp::And { fetch } => (AtomicRmwOp::And, fetch),
+                    AtomicOp::Xor { fetch } => (AtomicRmwOp::Xor, fetch),
+                    _ => unreachable!("matched above"),
+                };
+                let addr = self.access_address(pc, dst, off, bytes, AccessKind::Write);
+                let v = self.reg(src);
+                let v = self.narrow(ty, v);
+                let old = self.b.ins().atomic_rmw(ty, f, rmw, addr, v);
+                if fetch {
+                    let old = self.widen(ty, old);
+                    self.set_reg(src, old);
+                }
+            }
+        }
+    }
+
+    /// `LD_ABS`/`LD_IND`: a call into Rust, which reads the packet the way
+    /// the interpreter does and records its error when out of bounds.
+    pub(super) fn packet_load(&mut self, pc: usize, size: Size, index: Option<Reg>, imm: i32) {
+        let base = match index {
+            Some(r) => self.reg(r),
+            None => self.b.ins().iconst(I64, 0),
+        };
+        let off = self.b.ins().iadd_imm_s(base, imm as i64);
+        let v = self.call_packet_load(pc, off, size.bytes());
+        self.set_reg(Reg::R0, v);
+    }
+}

@@ -1,0 +1,280 @@
+//! eBPF → Cranelift IR, one native function per eBPF function.
+//!
+//! Registers are Cranelift [`Variable`]s so the SSA builder and the register
+//! allocator keep them in machine registers; the frame pointer `r10` starts
+//! at the top of this call's 512-byte frame. Each concern has its own file:
+//! arithmetic (`alu.rs`), memory and atomics (`mem.rs`), jumps and the
+//! instruction budget (`jump.rs`), calls (`call.rs`) and the checked mode's
+//! bounds checks (`check.rs`).
+
+mod alu;
+mod call;
+mod check;
+mod jump;
+mod mem;
+
+use crate::context::offsets;
+use crate::control_flow::{function_shape, FunctionShape};
+use crate::error::JitError;
+use crate::runtime_calls::RuntimeFns;
+use cranelift_codegen::ir::{
+    self, types::I64, AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, Value,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use ebee_isa::{Imm64Kind, Insn};
+use std::collections::HashMap;
+
+/// How one native function is translated.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TranslateMode {
+    /// Emit bounds checks and the instruction budget.
+    pub checked: bool,
+}
+
+/// What a translation is for: the mode, and the target's conventions.
+#[derive(Clone, Copy)]
+pub(crate) struct TargetInfo {
+    /// Checked or verified.
+    pub mode: TranslateMode,
+    /// How to call into Rust.
+    pub rt: RuntimeFns,
+    /// Pointer width and such.
+    pub frontend: TargetFrontendConfig,
+}
+
+/// The signature of every compiled eBPF function:
+/// `(ctx, frame_top, r1, r2, r3, r4, r5) -> r0`.
+pub(crate) fn bpf_function_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    for _ in 0..7 {
+        sig.params.push(AbiParam::new(I64));
+    }
+    sig.returns.push(AbiParam::new(I64));
+    sig
+}
+
+/// Memory flags for the program's own loads and stores: unaligned accesses
+/// are legal in eBPF, so only the defaults.
+pub(crate) fn program_mem_flags() -> MemFlagsData {
+    MemFlagsData::new()
+}
+
+/// Memory flags for the context block, always valid and aligned.
+pub(crate) fn context_flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// State while translating one function.
+pub(crate) struct FunctionTranslator<'a, 'b> {
+    pub b: FunctionBuilder<'b>,
+    pub insns: &'a [Insn],
+    pub mode: TranslateMode,
+    pub regs: [Variable; 11],
+    /// Remaining instruction budget (checked mode).
+    pub budget: Variable,
+    pub ctx: Value,
+    pub frame_top: Value,
+    pub frame_lo: Value,
+    pub mem_lo: Value,
+    pub mem_bound: [Value; 4],
+    pub blocks: HashMap<usize, Block>,
+    /// Returns 0 after a fault or tail call was recorded by Rust.
+    pub stop_block: Block,
+    pub rt: RuntimeFns,
+    pub local_funcs: &'a HashMap<usize, FuncRef>,
+    /// Blocks that record "fell off the end" for a jump at a pc, filled last.
+    pub off_end_blocks: Vec<(Block, usize)>,
+}
+
+/// Translates the function starting at `entry` into `func`.
+/// `local_funcs` maps entry pcs to the callee references already declared in `func`.
+pub(crate) fn translate_function(
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+    insns: &[Insn],
+    entry: usize,
+    local_funcs: &HashMap<usize, FuncRef>,
+    target: &TargetInfo,
+) -> Result<(), JitError> {
+    let TargetInfo { mode, rt, frontend } = *target;
+    let shape = function_shape(insns, entry);
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry_block = b.create_block();
+    b.append_block_params_for_function_params(entry_block);
+    b.switch_to_block(entry_block);
+    b.seal_block(entry_block);
+    let params = b.block_params(entry_block).to_vec();
+    let regs: [Variable; 11] = std::array::from_fn(|_| b.declare_var(I64));
+    let budget = b.declare_var(I64);
+    let ctx = params[0];
+    let frame_top = params[1];
+    let zero = b.ins().iconst(I64, 0);
+    for (i, r) in regs.iter().enumerate() {
+        let v = match i {
+            1..=5 => params[i + 1],
+            10 => frame_top,
+            _ => zero,
+        };
+        b.def_var(*r, v);
+    }
+    let frame_lo = b
+        .ins()
+        .iadd_imm_s(frame_top, -(crate::context::FRAME_SIZE as i64));
+    let (mem_lo, mem_bound, initial_budget) = if mode.checked {
+        let f = context_flags();
+        let lo = b.ins().load(I64, f, ctx, offsets::MEM_LO);
+        let bounds =
+            std::array::from_fn(|i| b.ins().load(I64, f, ctx, offsets::MEM_BOUND + 8 * i as i32));
+        let budget = b.ins().load(I64, f, ctx, offsets::BUDGET);
+        (lo, bounds, budget)
+    } else {
+        (zero, [zero; 4], zero)
+    };
+    b.def_var(budget, initial_budget);
+
+    let mut blocks = HashMap::new();
+    for &start in shape.blocks.keys() {
+        blocks.insert(start, b.create_block());
+    }
+    let stop_block = b.create_block();
+    b.set_cold_block(stop_block);
+    let first = blocks[&entry];
+    b.ins().jump(first, &[]);
+
+    let mut t = FunctionTranslator {
+        b,
+        insns,
+        mode,
+        regs,
+        budget,
+        ctx,
+        frame_top,
+        frame_lo,
+        mem_lo,
+        mem_bound,
+        blocks,
+        stop_block,
+        rt,
+        local_funcs,
+        off_end_blocks: Vec::new(),
+    };
+    t.translate_blocks(&shape)?;
+    t.emit_off_end_blocks();
+    t.b.switch_to_block(stop_block);
+    let z = t.b.ins().iconst(I64, 0);
+    t.b.ins().return_(&[z]);
+    t.b.seal_all_blocks();
+    t.b.finalize(frontend);
+    Ok(())
+}
+
+impl FunctionTranslator<'_, '_> {
+    fn translate_blocks(&mut self, shape: &FunctionShape) -> Result<(), JitError> {
+        for info in shape.blocks.values() {
+            let block = self.blocks[&info.start];
+            self.b.switch_to_block(block);
+            if self.mode.checked {
+                self.charge_budget(info.start, info.insn_count);
+            }
+            let mut pc = info.start;
+            let mut terminated = false;
+            while pc < info.end {
+                let insn = self.insns[pc];
+                terminated = self.translate_insn(pc, &insn)?;
+                pc += insn.slots().max(1);
+            }
+            if !terminated {
+                // Fall through into the next block, or off the program's end.
+                self.jump_to_pc(info.end, info.end.saturating_sub(1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a register.
+    pub fn reg(&mut self, r: ebee_isa::Reg) -> Value {
+        self.b.use_var(self.regs[r.index() as usize])
+    }
+
+    /// Writes a register.
+    pub fn set_reg(&mut self, r: ebee_isa::Reg, v: Value) {
+        self.b.def_var(self.regs[r.index() as usize], v);
+    }
+
+    /// Translates one instruction; returns whether it ended the block.
+    fn translate_insn(&mut self, pc: usize, insn: &Insn) -> Result<bool, JitError> {
+        match *insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.alu(width, op, dst, src),
+            Insn::Neg { width, dst } => self.neg(width, dst),
+            Insn::Endian { order, bits, dst } => self.endian(order, bits, dst),
+            Insn::LdImm64 { dst, kind, imm } => {
+                if kind != Imm64Kind::Imm {
+                    return Err(JitError::Unsupported {
+                        pc,
+                        what: format!("lddw of kind {kind:?} (resolve it before compiling)"),
+                    });
+                }
+                let v = self.b.ins().iconst(I64, imm);
+                self.set_reg(dst, v);
+            }
+            Insn::LdImm64Tail => {}
+            Insn::Load {
+                size,
+                signed,
+                dst,
+                src,
+                off,
+            } => self.load(pc, size, signed, dst, src, off),
+            Insn::Store {
+                size,
+                dst,
+                off,
+                src,
+            } => self.store(pc, size, dst, off, src),
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => self.atomic(pc, size, op, dst, src, off),
+            Insn::LdPacket { size, index, imm } => self.packet_load(pc, size, index, imm),
+            Insn::Ja { .. } => {
+                let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
+                self.jump_to_pc(target, pc);
+                return Ok(true);
+            }
+            Insn::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            } => {
+                let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
+                self.cond_jump(pc, width, cond, dst, src, target);
+                return Ok(true);
+            }
+            Insn::MayGoto { .. } => {
+                return Err(JitError::Unsupported {
+                    pc,
+                    what: "may_goto".into(),
+                })
+            }
+            Insn::Call(target) => self.call(pc, target)?,
+            Insn::CallX { reg } => self.callx(pc, reg),
+            Insn::Exit => {
+                let r0 = self.reg(ebee_isa::Reg::R0);
+                self.b.ins().return_(&[r0]);
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}

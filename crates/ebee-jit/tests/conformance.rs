@@ -1,0 +1,122 @@
+//! The bpf_conformance corpus on the JIT, in verified and checked mode:
+//! every program must return exactly the expected `r0` (and fail where an
+//! error is expected). Helper 5 must exist and return normally.
+
+use ebee_jit::{Helpers, JitOptions, JitProgram};
+
+struct Case {
+    file: String,
+    program: Vec<u8>,
+    mem: Vec<u8>,
+    expected: Option<u64>,
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn parse_result(s: &str) -> u64 {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x") {
+        u64::from_str_radix(h, 16).unwrap()
+    } else if let Some(d) = s.strip_prefix('-') {
+        (d.parse::<i64>().unwrap()).wrapping_neg() as u64
+    } else {
+        s.parse().unwrap()
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpora/bpf_conformance/assembled_tests.jsonl"
+    );
+    let text = std::fs::read_to_string(path).expect("conformance corpus");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            let error = s("expected_error");
+            Case {
+                file: s("file"),
+                program: hex(&s("program_hex")),
+                mem: hex(&s("mem_hex")),
+                expected: if error.is_empty() {
+                    Some(parse_result(&s("expected_result")))
+                } else {
+                    None
+                },
+            }
+        })
+        .collect()
+}
+
+fn helpers() -> Helpers {
+    let mut h = Helpers::new();
+    h.register(5, |_| Ok(0));
+    h
+}
+
+fn run_case(case: &Case, checked: bool) -> Result<u64, String> {
+    let options = JitOptions {
+        checked,
+        ..JitOptions::default()
+    };
+    let mut prog = JitProgram::from_bytes(&case.program, options).map_err(|e| e.to_string())?;
+    prog.set_helpers(helpers());
+    let mut mem = case.mem.clone();
+    let r = if checked {
+        prog.run(&mut mem)
+    } else {
+        // SAFETY: the conformance programs only touch their stack and input.
+        unsafe { prog.run_unchecked(&mut mem) }
+    };
+    r.map_err(|e| e.to_string())
+}
+
+fn check_mode(checked: bool) {
+    let cases = cases();
+    assert!(cases.len() >= 200, "corpus has {} cases", cases.len());
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for case in &cases {
+        let got = run_case(case, checked);
+        let ok = match (case.expected, &got) {
+            (Some(want), Ok(r0)) => want == *r0,
+            (None, Err(_)) => true,
+            _ => false,
+        };
+        if ok {
+            passed += 1;
+        } else {
+            failures.push(format!(
+                "{}: expected {:?}, got {:?}",
+                case.file, case.expected, got
+            ));
+        }
+    }
+    println!(
+        "conformance ({} mode): {passed}/{} passed",
+        if checked { "checked" } else { "verified" },
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn conformance_verified_mode() {
+    check_mode(false);
+}
+
+#[test]
+fn conformance_checked_mode() {
+    check_mode(true);
+}
