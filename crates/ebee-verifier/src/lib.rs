@@ -1,3 +1,150 @@
 //! Static safety proof of eBPF programs, with diagnostics people can act on.
+//!
+//! The verifier follows the Linux verifier's model for privileged programs:
+//! it explores every path through the program with an abstract state per
+//! register and stack slot (numbers as known bits plus signed and unsigned
+//! ranges, pointers as a region plus an offset), checks every memory access
+//! against the region it may touch, every helper call against the helper's
+//! prototype and every exit against the program type, and proves that loops
+//! terminate by exploring them until their states repeat or are covered.
+//!
+//! The layout follows PREVAIL: [`cfg`] (structure), [`tnum`] and [`scalar`]
+//! (the numeric domain), [`reg_state`], [`stack`] and [`state`] (the machine
+//! state), [`semantics`] (what each instruction does), [`explore`] (paths,
+//! pruning, loops), [`helpers`] and [`context`] (what the kernel offers each
+//! program type) and [`diagnostic`] (verdicts).
+//!
+//! ```
+//! use ebee_isa::{AluOp, Insn, Operand, Reg, Width};
+//! use ebee_verifier::{verify, Maps, Options, Program, ProgramType};
+//!
+//! let insns = [
+//!     Insn::Alu { width: Width::W64, op: AluOp::Mov, dst: Reg::R0, src: Operand::Imm(0) },
+//!     Insn::Exit,
+//! ];
+//! let pt = ProgramType::socket_filter();
+//! let maps = Maps::new();
+//! let v = verify(&Program::new(&insns, &pt, &maps), &Options::default());
+//! assert!(v.verdict.is_accepted());
+//! ```
 
 #![warn(missing_docs)]
+
+pub mod cfg;
+pub mod context;
+pub mod diagnostic;
+pub mod explore;
+pub mod helpers;
+pub mod maps;
+pub mod reg_state;
+pub mod scalar;
+pub mod semantics;
+pub mod stack;
+pub mod state;
+pub mod tnum;
+
+use ebee_isa::Insn;
+
+pub use context::{Access, ContextKind, ContextLayout, CtxField, FieldKind, ProgramType};
+pub use diagnostic::{BranchStep, Rejection, SourceLine, Stats, Verdict};
+pub use helpers::HelperGroups;
+pub use maps::{MapInfo, MapRef, Maps};
+
+/// Verifier settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Instructions processed over all paths before giving up (Linux: 1,000,000).
+    pub max_insns: u64,
+    /// Allow reading stack bytes never written (they read as unknown
+    /// numbers). Linux allows it for privileged programs; turn it off when
+    /// the runtime does not clear the stack between runs.
+    pub allow_uninit_stack: bool,
+    /// Produce a kernel-style log of the state before every instruction.
+    pub log: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_insns: 1_000_000,
+            allow_uninit_stack: true,
+            log: false,
+        }
+    }
+}
+
+/// What is verified: instructions, program type, maps, optional line info.
+#[derive(Debug, Clone, Copy)]
+pub struct Program<'a> {
+    /// The decoded program, one entry per slot (index == pc).
+    pub insns: &'a [Insn],
+    /// Its program type.
+    pub prog_type: &'a ProgramType,
+    /// The maps its `lddw` instructions may name.
+    pub maps: &'a Maps,
+    /// Source lines by pc, ascending; a line applies from its pc to the next entry's.
+    pub lines: Option<&'a [(usize, SourceLine)]>,
+}
+
+impl<'a> Program<'a> {
+    /// A program without line info.
+    pub fn new(insns: &'a [Insn], prog_type: &'a ProgramType, maps: &'a Maps) -> Self {
+        Program {
+            insns,
+            prog_type,
+            maps,
+            lines: None,
+        }
+    }
+}
+
+/// The verdict and, if requested, the log.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// Accepted with statistics, or rejected with a reason.
+    pub verdict: Verdict,
+    /// Kernel-style log (empty unless [`Options::log`]).
+    pub log: String,
+}
+
+/// Prove `program` safe, or say why it cannot be.
+pub fn verify(program: &Program, opts: &Options) -> Verification {
+    let cfg = match cfg::Cfg::build(program.insns) {
+        Ok(c) => c,
+        Err(e) => {
+            return Verification {
+                verdict: Verdict::Rejected(Rejection {
+                    pc: e.pc,
+                    insn: program
+                        .insns
+                        .get(e.pc)
+                        .map(diagnostic::insn_text)
+                        .unwrap_or_default(),
+                    message: e.message,
+                    registers: vec![],
+                    trail: vec![],
+                    source: None,
+                }),
+                log: String::new(),
+            }
+        }
+    };
+    let mut env = semantics::Env {
+        insns: program.insns,
+        cfg: &cfg,
+        prog: program.prog_type,
+        maps: program.maps,
+        map_table: vec![],
+        opts,
+        next_id: 0,
+        stack_depth: vec![0; cfg.subprogs.len()],
+    };
+    let out = explore::explore(&mut env, program.lines);
+    Verification {
+        verdict: match out.rejection {
+            Some(r) => Verdict::Rejected(r),
+            None => Verdict::Accepted(out.stats),
+        },
+        log: out.log,
+    }
+}

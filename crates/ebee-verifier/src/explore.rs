@@ -1,0 +1,314 @@
+//! Path exploration: run the abstract semantics depth-first from the entry,
+//! following both sides of every undecided branch, remembering states at
+//! prune points so that a later path covered by a verified state stops
+//! early, and recognising loops that make no progress.
+//!
+//! Bookkeeping follows the kernel's design: every remembered state counts
+//! the paths still running below it; only finished states (count 0) may
+//! prune, and reaching a state equal to an unfinished ancestor at the same
+//! pc means the loop cannot be shown to terminate.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use ebee_isa::{CallTarget, Insn};
+
+use crate::diagnostic::{insn_text, BranchStep, Rejection, SourceLine, Stats};
+use crate::semantics::{step, Env, Fault, Step};
+use crate::state::State;
+
+const TRAIL_LEN: usize = 24;
+const LOG_LIMIT: usize = 16 << 20;
+
+struct Path {
+    state: State,
+    pc: usize,
+    anc: Option<usize>,
+    trail: Vec<BranchStep>,
+}
+
+struct Stored {
+    state: State,
+    branches: u32,
+    parent: Option<usize>,
+}
+
+/// The explorer's result.
+pub struct Outcome {
+    /// Statistics, also on rejection.
+    pub stats: Stats,
+    /// The rejection, if any.
+    pub rejection: Option<Rejection>,
+    /// The kernel-style log, if requested.
+    pub log: String,
+}
+
+fn finish(stored: &mut [Stored], mut cur: Option<usize>) {
+    while let Some(i) = cur {
+        stored[i].branches -= 1;
+        if stored[i].branches > 0 {
+            break;
+        }
+        cur = stored[i].parent;
+    }
+}
+
+fn log_state(log: &mut String, st: &State) {
+    for (fi, f) in st.frames.iter().enumerate() {
+        if st.frames.len() > 1 {
+            let _ = write!(log, " frame{fi}:");
+        }
+        for (i, r) in f.regs.iter().enumerate() {
+            if r.is_init() {
+                let _ = write!(log, " R{i}={r}");
+            }
+        }
+        for (i, s) in f.stack.slots().iter().enumerate() {
+            if let Some(sp) = &s.spill {
+                let _ = write!(log, " fp-{}={sp}", (i + 1) * 8);
+            }
+        }
+    }
+    for r in &st.refs {
+        let _ = write!(log, " refs={}", r.id);
+    }
+    log.push('\n');
+}
+
+/// Explore every path of the program.
+pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome {
+    let start = Instant::now();
+    let mut stats = Stats::default();
+    let mut log = String::new();
+    let mut stored: Vec<Stored> = vec![];
+    let mut at_pc: HashMap<usize, Vec<usize>> = HashMap::new();
+    let initial = env.initial_state();
+    let mut stack = vec![Path {
+        state: initial,
+        pc: 0,
+        anc: None,
+        trail: vec![],
+    }];
+    let uninit_ok = env.opts.allow_uninit_stack;
+    let reject = |pc: usize, f: Fault, st: &State, trail: &[BranchStep], env: &Env| -> Rejection {
+        let registers = f
+            .regs
+            .iter()
+            .map(|r| (format!("r{r}"), st.reg(*r).describe()))
+            .collect();
+        let source = lines.and_then(|l| {
+            let i = l.partition_point(|(p, _)| *p <= pc);
+            (i > 0).then(|| l[i - 1].1.clone())
+        });
+        Rejection {
+            pc,
+            insn: env.insns.get(pc).map(insn_text).unwrap_or_default(),
+            message: f.message,
+            registers,
+            trail: trail.to_vec(),
+            source,
+        }
+    };
+    'paths: while let Some(mut path) = stack.pop() {
+        if env.opts.log && log.len() < LOG_LIMIT {
+            let _ = write!(log, "from path to {}:", path.pc);
+            log_state(&mut log, &path.state);
+        }
+        loop {
+            let pc = path.pc;
+            stats.insns_processed += 1;
+            if stats.insns_processed > env.opts.max_insns {
+                let f = Fault {
+                    message: format!(
+                        "the program is too complex: more than {} instructions processed without finishing every path",
+                        env.opts.max_insns
+                    ),
+                    regs: vec![],
+                };
+                let r = reject(pc, f, &path.state, &path.trail, env);
+                stats.time_us = start.elapsed().as_micros() as u64;
+                return Outcome {
+                    stats,
+                    rejection: Some(r),
+                    log,
+                };
+            }
+            if env.cfg.prune_point[pc] {
+                let may_goto = matches!(env.insns[pc], Insn::MayGoto { .. });
+                let mut pruned = false;
+                if let Some(ids) = at_pc.get(&pc) {
+                    for &sid in ids.iter().rev() {
+                        let s = &stored[sid];
+                        if s.branches == 0 || may_goto {
+                            if s.state.subsumes(&path.state, false, uninit_ok) {
+                                pruned = true;
+                                break;
+                            }
+                        } else if s.state.subsumes(&path.state, true, uninit_ok) {
+                            let f = Fault {
+                                message: "infinite loop detected: this state repeats without progress, so the loop cannot be shown to terminate".into(),
+                                regs: vec![],
+                            };
+                            let r = reject(pc, f, &path.state, &path.trail, env);
+                            stats.time_us = start.elapsed().as_micros() as u64;
+                            return Outcome {
+                                stats,
+                                rejection: Some(r),
+                                log,
+                            };
+                        }
+                    }
+                }
+                if pruned {
+                    stats.pruned += 1;
+                    if env.opts.log && log.len() < LOG_LIMIT {
+                        let _ = writeln!(log, "{pc}: safe");
+                    }
+                    finish(&mut stored, path.anc);
+                    continue 'paths;
+                }
+                let mut snap = path.state.clone();
+                snap.clear_singular_scalar_ids();
+                stored.push(Stored {
+                    state: snap,
+                    branches: 1,
+                    parent: path.anc,
+                });
+                let id = stored.len() - 1;
+                at_pc.entry(pc).or_default().push(id);
+                path.anc = Some(id);
+                stats.states_stored += 1;
+                stats.peak_states = stats
+                    .peak_states
+                    .max(stored.len() as u64 + stack.len() as u64);
+            }
+            if env.opts.log && log.len() < LOG_LIMIT {
+                let _ = write!(log, "{pc}: {} ;", insn_text(&env.insns[pc]));
+                log_state(&mut log, &path.state);
+            }
+            match step(env, &mut path.state, pc) {
+                Err(f) => {
+                    let r = reject(pc, f, &path.state, &path.trail, env);
+                    stats.time_us = start.elapsed().as_micros() as u64;
+                    return Outcome {
+                        stats,
+                        rejection: Some(r),
+                        log,
+                    };
+                }
+                Ok(Step::Next(n)) => path.pc = n,
+                Ok(Step::Exit) => {
+                    finish(&mut stored, path.anc);
+                    continue 'paths;
+                }
+                Ok(Step::Branch(mut succs)) => {
+                    let decided = succs.len() > 1;
+                    // Continue with the fall-through side; the other waits.
+                    succs.sort_by_key(|(_, _, taken)| !*taken);
+                    let Some((npc, nstate, ntaken)) = succs.pop() else {
+                        finish(&mut stored, path.anc);
+                        continue 'paths;
+                    };
+                    for (opc, ostate, otaken) in succs {
+                        let mut trail = path.trail.clone();
+                        if decided {
+                            trail.push(BranchStep { pc, taken: otaken });
+                            if trail.len() > TRAIL_LEN {
+                                trail.remove(0);
+                            }
+                        }
+                        if let Some(a) = path.anc {
+                            stored[a].branches += 1;
+                        }
+                        stack.push(Path {
+                            state: ostate,
+                            pc: opc,
+                            anc: path.anc,
+                            trail,
+                        });
+                    }
+                    if decided {
+                        path.trail.push(BranchStep { pc, taken: ntaken });
+                        if path.trail.len() > TRAIL_LEN {
+                            path.trail.remove(0);
+                        }
+                    }
+                    path.pc = npc;
+                    path.state = nstate;
+                    stats.peak_states = stats
+                        .peak_states
+                        .max(stored.len() as u64 + stack.len() as u64);
+                }
+            }
+        }
+    }
+    // Combined stack of the deepest call chain.
+    let depth = combined_stack(env);
+    stats.stack_depth = depth.0;
+    stats.time_us = start.elapsed().as_micros() as u64;
+    let rejection = depth.1.map(|(pc, msg)| Rejection {
+        pc,
+        insn: insn_text(&env.insns[pc]),
+        message: msg,
+        registers: vec![],
+        trail: vec![],
+        source: None,
+    });
+    Outcome {
+        stats,
+        rejection,
+        log,
+    }
+}
+
+/// The largest total stack of a chain of calls (each frame rounded up to
+/// 32 bytes, as the kernel counts), and a rejection if it exceeds 512.
+fn combined_stack(env: &Env) -> (u64, Option<(usize, String)>) {
+    let subs = &env.cfg.subprogs;
+    let n = subs.len();
+    let round = |d: i64| -> u64 { (d.max(1) as u64).div_ceil(32) * 32 };
+    // Memoised depth-first over the call graph (recursion was already
+    // rejected by the call-depth limit during exploration).
+    fn go(
+        i: usize,
+        env: &Env,
+        memo: &mut Vec<Option<u64>>,
+        round: &dyn Fn(i64) -> u64,
+        guard: usize,
+    ) -> u64 {
+        if let Some(v) = memo[i] {
+            return v;
+        }
+        let subs = &env.cfg.subprogs;
+        let start = subs[i];
+        let end = subs.get(i + 1).copied().unwrap_or(env.insns.len());
+        let mut best = 0;
+        if guard < 16 {
+            for pc in start..end {
+                if let Insn::Call(CallTarget::Local(_)) = env.insns[pc] {
+                    let t = env.insns[pc].branch_target(pc).unwrap_or(0) as usize;
+                    let j = env.cfg.func_of(t);
+                    best = best.max(go(j, env, memo, round, guard + 1));
+                }
+            }
+        }
+        let v = round(env.stack_depth[i]) + best;
+        memo[i] = Some(v);
+        v
+    }
+    let mut memo = vec![None; n];
+    let total = go(0, env, &mut memo, &round, 0);
+    let used = if n == 1 {
+        env.stack_depth[0] as u64
+    } else {
+        total
+    };
+    if n > 1 && total > 512 {
+        return (
+            total,
+            Some((0, format!("the combined stack of the deepest chain of calls is {total} bytes, more than 512"))),
+        );
+    }
+    (used, None)
+}

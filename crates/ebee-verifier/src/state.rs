@@ -1,0 +1,254 @@
+//! The whole abstract machine state on one path: the call stack of frames
+//! (registers and stack of each function) and the references held.
+
+use std::collections::HashMap;
+
+use crate::reg_state::{Pointer, PtrKind, RegState};
+use crate::stack::{ByteKind, Frame};
+
+/// One function activation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FuncState {
+    /// r0..r10.
+    pub regs: [RegState; 11],
+    /// The function's stack frame.
+    pub stack: Frame,
+    /// The pc of the call that created this frame (`None` for the main program).
+    pub callsite: Option<usize>,
+    /// The first pc of the function.
+    pub entry: usize,
+    /// Whether this frame runs a helper's callback (its exit returns to the helper call).
+    pub is_callback: bool,
+}
+
+impl FuncState {
+    /// A fresh frame numbered `frame` whose function starts at `entry`.
+    pub fn new(frame: u8, entry: usize, callsite: Option<usize>) -> FuncState {
+        let mut regs = [RegState::NotInit; 11];
+        regs[10] = RegState::ptr(PtrKind::Stack { frame });
+        FuncState {
+            regs,
+            stack: Frame::default(),
+            callsite,
+            entry,
+            is_callback: false,
+        }
+    }
+}
+
+/// An acquired resource that must be released before exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reference {
+    /// Its id (pointers holding it carry it as `ref_id`).
+    pub id: u32,
+    /// The pc that acquired it.
+    pub pc: usize,
+}
+
+/// Everything known at one point of one path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct State {
+    /// Call stack; the last frame is the running function.
+    pub frames: Vec<FuncState>,
+    /// References held.
+    pub refs: Vec<Reference>,
+}
+
+impl State {
+    /// The running function.
+    pub fn cur(&self) -> &FuncState {
+        self.frames.last().expect("a state always has a frame")
+    }
+
+    /// The running function, mutably.
+    pub fn cur_mut(&mut self) -> &mut FuncState {
+        self.frames.last_mut().expect("a state always has a frame")
+    }
+
+    /// Register `r` of the running function.
+    pub fn reg(&self, r: u8) -> &RegState {
+        &self.cur().regs[r as usize]
+    }
+
+    /// Set register `r` of the running function.
+    pub fn set_reg(&mut self, r: u8, v: RegState) {
+        self.cur_mut().regs[r as usize] = v;
+    }
+
+    /// Every register and spilled register of every frame, mutably.
+    pub fn for_each_reg_mut(&mut self, mut f: impl FnMut(&mut RegState)) {
+        for fr in self.frames.iter_mut() {
+            for r in fr.regs.iter_mut() {
+                f(r);
+            }
+            for r in fr.stack.spills_mut() {
+                f(r);
+            }
+        }
+    }
+
+    /// Drop ids that only one register carries: they link nothing, and
+    /// keeping them would make otherwise equal states differ.
+    pub fn clear_singular_scalar_ids(&mut self) {
+        let mut count: HashMap<u32, u32> = HashMap::new();
+        self.for_each_reg_mut(|r| {
+            if let RegState::Scalar { id, .. } = r {
+                if *id != 0 {
+                    *count.entry(*id).or_default() += 1;
+                }
+            }
+        });
+        self.for_each_reg_mut(|r| {
+            if let RegState::Scalar { id, value } = r {
+                if *id != 0 && (count[id] == 1 || value.as_const().is_some()) {
+                    *id = 0;
+                }
+            }
+        });
+    }
+
+    /// Whether every execution from `cur` is covered by the already verified
+    /// `self` (`exact`: the states are the same, used to detect loops that
+    /// make no progress).
+    pub fn subsumes(&self, cur: &State, exact: bool, uninit_stack_ok: bool) -> bool {
+        if self.frames.len() != cur.frames.len() || self.refs.len() != cur.refs.len() {
+            return false;
+        }
+        let mut ids = IdMap::default();
+        for (o, c) in self.refs.iter().zip(&cur.refs) {
+            if !ids.check(o.id, c.id) {
+                return false;
+            }
+        }
+        for (fo, fc) in self.frames.iter().zip(&cur.frames) {
+            if fo.callsite != fc.callsite
+                || fo.entry != fc.entry
+                || fo.is_callback != fc.is_callback
+            {
+                return false;
+            }
+            for (ro, rc) in fo.regs.iter().zip(&fc.regs) {
+                if !reg_subsumes(ro, rc, exact, &mut ids) {
+                    return false;
+                }
+            }
+            if !stack_subsumes(&fo.stack, &fc.stack, exact, uninit_stack_ok, &mut ids) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A consistent renaming of the ids of one state into another's.
+#[derive(Default)]
+struct IdMap {
+    fwd: HashMap<u32, u32>,
+    back: HashMap<u32, u32>,
+}
+
+impl IdMap {
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 && cur == 0 {
+            return true;
+        }
+        if old == 0 || cur == 0 {
+            return false;
+        }
+        match (self.fwd.get(&old), self.back.get(&cur)) {
+            (None, None) => {
+                self.fwd.insert(old, cur);
+                self.back.insert(cur, old);
+                true
+            }
+            (Some(c), Some(o)) => *c == cur && *o == old,
+            _ => false,
+        }
+    }
+}
+
+fn ptr_subsumes(o: &Pointer, c: &Pointer, exact: bool, ids: &mut IdMap) -> bool {
+    if o.kind != c.kind || o.off != c.off {
+        return false;
+    }
+    let var_ok = if exact {
+        o.var == c.var
+    } else {
+        o.var.contains(&c.var)
+    };
+    let range_ok = if exact {
+        o.range == c.range
+    } else {
+        o.range <= c.range
+    };
+    var_ok && range_ok && ids.check(o.id, c.id) && ids.check(o.ref_id, c.ref_id)
+}
+
+fn reg_subsumes(o: &RegState, c: &RegState, exact: bool, ids: &mut IdMap) -> bool {
+    match (o, c) {
+        (RegState::NotInit, RegState::NotInit) => true,
+        (RegState::NotInit, _) => !exact,
+        (RegState::Scalar { value: vo, id: io }, RegState::Scalar { value: vc, id: ic }) => {
+            let v_ok = if exact { vo == vc } else { vo.contains(vc) };
+            // An old id links registers whose narrowing the old path relied on;
+            // the current state must link the same registers.
+            let id_ok = if *io == 0 && !exact {
+                true
+            } else {
+                ids.check(*io, *ic)
+            };
+            v_ok && id_ok
+        }
+        (RegState::Ptr(po), RegState::Ptr(pc)) => ptr_subsumes(po, pc, exact, ids),
+        _ => false,
+    }
+}
+
+fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut IdMap) -> bool {
+    let n = o.slots().len().max(c.slots().len());
+    for i in 0..n {
+        let so = o.slot(i);
+        let sc = c.slot(i);
+        if exact {
+            if so.bytes != sc.bytes {
+                return false;
+            }
+            if let (Some(ro), Some(rc)) = (&so.spill, &sc.spill) {
+                if !reg_subsumes(ro, rc, true, ids) {
+                    return false;
+                }
+            } else if so.spill.is_some() != sc.spill.is_some() {
+                return false;
+            }
+            continue;
+        }
+        let c_scalar_spill = matches!(sc.spill, Some(RegState::Scalar { .. }));
+        for b in 0..8 {
+            let ok = match (so.bytes[b], sc.bytes[b]) {
+                // Without uninitialized reads the old path never read this byte.
+                (ByteKind::Invalid, _) if !uninit_ok => true,
+                (ByteKind::Invalid | ByteKind::Misc, k) => k != ByteKind::Spill || c_scalar_spill,
+                (ByteKind::Zero, ByteKind::Zero) => true,
+                (ByteKind::Zero, ByteKind::Spill) => {
+                    matches!(sc.spill, Some(RegState::Scalar { value, .. }) if value.is_zero())
+                }
+                (ByteKind::Spill, ByteKind::Spill) => true,
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if so.bytes.iter().all(|b| *b == ByteKind::Spill) {
+            match (&so.spill, &sc.spill) {
+                (Some(ro), Some(rc)) => {
+                    if !reg_subsumes(ro, rc, false, ids) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+    true
+}
