@@ -263,11 +263,11 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
 }
 
 /// The largest total stack of a chain of calls (each frame rounded up to
-/// 32 bytes, as the kernel counts), and a rejection if it exceeds 512.
+/// 16 bytes, as the kernel counts for JIT-compiled programs), and a rejection if it exceeds 512.
 fn combined_stack(env: &Env) -> (u64, Option<(usize, String)>) {
     let subs = &env.cfg.subprogs;
     let n = subs.len();
-    let round = |d: i64| -> u64 { (d.max(1) as u64).div_ceil(32) * 32 };
+    let round = |d: i64| -> u64 { (d.max(1) as u64).div_ceil(16) * 16 };
     // Memoised depth-first over the call graph (recursion was already
     // rejected by the call-depth limit during exploration).
     fn go(

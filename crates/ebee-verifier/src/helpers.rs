@@ -186,13 +186,7 @@ pub static HELPERS: &[HelperProto] = &[
     h(
         6,
         "trace_printk",
-        &[
-            MemIn { null_ok: false },
-            Size { zero_ok: false },
-            Anything,
-            Anything,
-            Anything,
-        ],
+        &[MemIn { null_ok: false }, Size { zero_ok: false }],
         Ret::Integer,
         P,
     ),

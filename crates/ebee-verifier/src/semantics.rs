@@ -279,17 +279,6 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
                 Operand::Reg(r) => read(st, r.index())?,
                 Operand::Imm(i) => RegState::constant(i as i64 as u64),
             };
-            if matches!(src, Operand::Imm(_))
-                && matches!(
-                    base,
-                    RegState::Ptr(Pointer {
-                        kind: PtrKind::Ctx,
-                        ..
-                    })
-                )
-            {
-                return fault(format!("{} points to the context, which cannot be written with an immediate store (BPF_ST)", reg_name(d)), &[d]);
-            }
             store(env, st, d, &base, off as i64, size, value)?;
             Ok(Step::Next(pc + 1))
         }
@@ -1388,6 +1377,7 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
     let mut alloc_size = 0u32;
     let mut release: Option<u32> = None;
     let mut callback: Option<u32> = None;
+    let key_reg = *st.reg(2);
     for (i, arg) in proto.args.iter().enumerate() {
         let r = i as u8 + 1;
         let v = read(st, r)?;
@@ -1609,6 +1599,14 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
     if proto.id == 12 && !st.refs.is_empty() {
         return fault("a tail call while holding a reference would leak it", &[]);
     }
+    // An array lookup with a constant key below max_entries cannot fail.
+    let const_key_in_array = proto.id == 1
+        && map.is_some_and(|m| {
+            let info = env.map(m);
+            info.map_type == map_type::ARRAY
+                && info.max_entries > 0
+                && const_key(st, &key_reg, info.key_size) == Some(0)
+        });
     if let Some(ref_id) = release {
         if !st.refs.iter().any(|r| r.id == ref_id) {
             return fault("the reference passed for release is not held", &[1]);
@@ -1643,7 +1641,7 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
             let m = map.unwrap_or(0);
             let mut p = Pointer::new(PtrKind::MapValue {
                 map: m,
-                or_null: true,
+                or_null: !const_key_in_array,
             });
             p.id = env.new_id();
             RegState::Ptr(p)
@@ -1662,4 +1660,18 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
     st.set_reg(0, r0);
     let _ = CallbackKind::Loop;
     Ok(())
+}
+
+/// The key a stack pointer `key` points to, if its `size` bytes are known
+/// to be zero.
+fn const_key(st: &State, key: &RegState, size: u32) -> Option<u64> {
+    let RegState::Ptr(p) = key else { return None };
+    let PtrKind::Stack { frame } = p.kind else {
+        return None;
+    };
+    let o = p.const_offset()?;
+    let fr = &st.frames.get(frame as usize)?.stack;
+    let zero = (o..o + size as i64)
+        .all(|b| (-STACK_SIZE..0).contains(&b) && fr.byte(b) == crate::stack::ByteKind::Zero);
+    zero.then_some(0)
 }
