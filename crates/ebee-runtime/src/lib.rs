@@ -1,3 +1,104 @@
-//! Userspace execution of eBPF: interpreter, memory regions, helpers, maps, program types.
+//! Userspace execution of eBPF: the interpreter, memory regions, helpers and
+//! tail calls. (Maps and program types come next.)
+//!
+//! ```
+//! use ebee_runtime::Vm;
+//! // r0 = r2 (the input length); exit
+//! let bytes = [0xbf, 0x20, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+//! let vm = Vm::from_bytes(&bytes).unwrap();
+//! assert_eq!(vm.run(&mut [0u8; 7]).unwrap(), 7);
+//! ```
+//!
+//! # Execution modes
+//!
+//! - **checked** ([`Vm::run`], [`Vm::run_with`]), for unverified programs:
+//!   every load, store and atomic must fall inside a [`Region`] (the live
+//!   stack frames, the input buffer or context, regions the embedder adds to
+//!   the [`Invocation`], regions helpers add during the run); a run executes
+//!   at most [`Vm::budget`] instructions ([`DEFAULT_BUDGET`] unless set).
+//!   Whatever the bytecode and input, a run returns a value or an
+//!   [`ExecError`] naming the pc: no panic, no undefined behaviour.
+//! - **unchecked** ([`Vm::run_unchecked`], [`Vm::run_with_unchecked`],
+//!   `unsafe`): no region checks, for programs the verifier proved safe.
+//!   The budget, call depth, alignment of atomics and helpers behave as in
+//!   checked mode. Both modes are one generic interpreter monomorphized
+//!   twice, so they share every instruction's semantics.
+//!
+//! # Memory model
+//!
+//! Registers hold real host addresses, as in the kernel, uBPF and rbpf.
+//! [`Vm::run`] sets `r1` = the input buffer, `r2` = its length; `r10` is
+//! the top of the current 512-byte frame. Stack memory is zeroed at the
+//! start of each run.
+//!
+//! # Semantics decisions (RFC 9669, and Linux where it leaves a choice)
+//!
+//! - Division by zero gives 0; modulo by zero leaves `dst` (32-bit forms:
+//!   its zero-extended low half). `INT_MIN / -1` = `INT_MIN`, `INT_MIN % -1`
+//!   = 0. Signed modulo takes the sign of the dividend. Shift amounts are
+//!   masked to the width. 32-bit results are zero-extended.
+//! - `le`/`be` truncate to their width then convert (on little-endian
+//!   hosts `le` is a truncation); `bswap` swaps unconditionally.
+//! - Atomics are real host atomics (`SeqCst` read-modify-writes,
+//!   acquire/release for load-acquire/store-release) so maps can be shared
+//!   between threads; an atomic at a misaligned address fails with
+//!   [`ExecError::MisalignedAtomic`] in both modes.
+//! - `ldabs`/`ldind` read the packet (for [`Vm::run`]: the input buffer)
+//!   big-endian into `r0`, zero-extended; the offset is `imm` (+ the low 32
+//!   bits of the index register) as a signed 32-bit value; outside the
+//!   packet the whole run ends with `r0 = 0` (Linux). Linux treats them as
+//!   implicit calls that scratch `r1`–`r5` (the verifier forbids reading
+//!   them after); we leave `r1`–`r5` unchanged, like after helper calls.
+//! - Helper calls put the result in `r0` and leave `r1`–`r5` unchanged
+//!   (unreadable for verified programs; deterministic for the others).
+//! - bpf-to-bpf calls: a fresh frame per call (`r10` = its top),
+//!   `r6`–`r9` restored on return, at most [`MAX_CALL_FRAMES`] frames in
+//!   total ([`ExecError::CallDepth`] beyond). Only live frames are
+//!   accessible in checked mode.
+//! - `may_goto` falls through [`MAY_GOTO_LIMIT`] times per function
+//!   invocation, then jumps (Linux's `BPF_MAX_LOOPS`).
+//! - `lddw` of map/function references and kfunc calls are rejected at
+//!   load ([`LoadError::Unsupported`]): they need the loader's relocations
+//!   and kernel functions.
+//! - Tail calls: see [`tail_call`].
+//!
+//! # For the JIT
+//!
+//! The JIT reuses [`HelperRegistry::get`] + [`Helper::call`] with a
+//! [`HelperContext`] built from the run's [`MemoryRegions`] and
+//! [`TailCallState`], calls [`MemoryRegions::check`] on its slow path, and
+//! reports faults as [`ExecError`], so both engines accept, reject and
+//! describe the same accesses.
 
 #![warn(missing_docs)]
+
+mod access;
+mod error;
+mod helper;
+mod interpreter;
+mod lower;
+mod op;
+mod region;
+pub mod tail_call;
+mod vm;
+
+pub use error::{ExecError, LoadError};
+pub use helper::{Helper, HelperContext, HelperError, HelperFn, HelperRegistry};
+pub use interpreter::MAY_GOTO_LIMIT;
+pub use lower::MAX_INSNS;
+pub use region::{MemoryRegions, Miss, Region};
+pub use tail_call::{TailCallError, TailCallState, MAX_TAIL_CALL_CNT};
+pub use vm::{Invocation, Vm};
+
+/// The size of one call frame in bytes (Linux's `MAX_BPF_STACK`).
+pub const FRAME_SIZE: u64 = 512;
+
+/// How many frames one run may have at once, the main program's included
+/// (Linux's `MAX_CALL_FRAMES`).
+pub const MAX_CALL_FRAMES: usize = 8;
+
+/// The default instruction budget of a run: ten million instructions, a
+/// few tens of milliseconds of interpretation, far above what any
+/// terminating test program needs and small enough to stop a runaway loop
+/// quickly.
+pub const DEFAULT_BUDGET: u64 = 10_000_000;

@@ -1,0 +1,270 @@
+//! Helper functions, keyed by their kernel ids, and what a helper can do
+//! to the run that calls it ([`HelperContext`]).
+//!
+//! A helper is `Fn + Send + Sync`: one [`crate::Vm`] may run on many
+//! threads at once (`run` takes `&self`), so helpers keep their state
+//! behind their own synchronisation (atomics, a `Mutex`, a concurrent map)
+//! rather than the registry serialising every call behind one lock.
+//!
+//! After a helper call `r0` holds its result and `r1`–`r5` keep the values
+//! they had (Linux leaves them unreadable and the verifier rejects reads;
+//! keeping them is deterministic, free, and what the JIT does too).
+
+use crate::region::{MemoryRegions, Region};
+use crate::tail_call::{TailCallError, TailCallState};
+use crate::Vm;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a helper failed; stops the run with [`crate::ExecError::HelperFailed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperError(pub String);
+
+impl fmt::Display for HelperError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HelperError {}
+
+impl From<String> for HelperError {
+    fn from(s: String) -> HelperError {
+        HelperError(s)
+    }
+}
+
+impl From<&str> for HelperError {
+    fn from(s: &str) -> HelperError {
+        HelperError(s.to_string())
+    }
+}
+
+/// The signature every helper is stored with: the run's context and
+/// `r1`–`r5`, returning `r0`.
+pub type HelperFn =
+    dyn Fn(&mut HelperContext<'_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync;
+
+/// One registered helper.
+#[derive(Clone)]
+pub struct Helper {
+    id: i32,
+    name: Arc<str>,
+    f: Arc<HelperFn>,
+}
+
+impl Helper {
+    /// Its kernel id.
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// Its name, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls it. A panic inside the helper is caught and reported as a
+    /// failure, so native code (the JIT) never unwinds.
+    pub fn call(&self, ctx: &mut HelperContext<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(ctx, args)))
+            .unwrap_or_else(|_| Err(HelperError("the helper panicked".to_string())))
+    }
+}
+
+impl fmt::Debug for Helper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Helper({} {})", self.id, self.name)
+    }
+}
+
+/// Ids below this are looked up in a dense table (kernel ids are small).
+const DENSE_IDS: usize = 1024;
+
+/// The helpers a program may call, by kernel helper id.
+#[derive(Clone, Default)]
+pub struct HelperRegistry {
+    dense: Vec<Option<Helper>>,
+    sparse: HashMap<i32, Helper>,
+}
+
+impl HelperRegistry {
+    /// No helpers.
+    pub fn new() -> HelperRegistry {
+        HelperRegistry::default()
+    }
+
+    /// Registers a helper that only needs its arguments, replacing any
+    /// helper with the same id.
+    pub fn register<F>(&mut self, id: i32, name: &str, f: F) -> &mut HelperRegistry
+    where
+        F: Fn([u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
+    {
+        self.register_with_context(id, name, move |_ctx, args| f(args))
+    }
+
+    /// Registers a helper that also uses the run's [`HelperContext`] (to
+    /// check pointers, add regions, or ask for a tail call).
+    pub fn register_with_context<F>(&mut self, id: i32, name: &str, f: F) -> &mut HelperRegistry
+    where
+        F: Fn(&mut HelperContext<'_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
+    {
+        let helper = Helper {
+            id,
+            name: Arc::from(name),
+            f: Arc::new(f),
+        };
+        match usize::try_from(id) {
+            Ok(i) if i < DENSE_IDS => {
+                if self.dense.len() <= i {
+                    self.dense.resize(i + 1, None);
+                }
+                self.dense[i] = Some(helper);
+            }
+            _ => {
+                self.sparse.insert(id, helper);
+            }
+        }
+        self
+    }
+
+    /// Removes helper `id`; returns whether it was registered.
+    pub fn unregister(&mut self, id: i32) -> bool {
+        match usize::try_from(id) {
+            Ok(i) if i < DENSE_IDS => self.dense.get_mut(i).and_then(Option::take).is_some(),
+            _ => self.sparse.remove(&id).is_some(),
+        }
+    }
+
+    /// The helper with id `id` (a `call` immediate sign-extended, or a
+    /// `callx` register value); ids outside `i32` find nothing.
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<&Helper> {
+        if let Some(Some(h)) = self.dense.get(id as usize) {
+            return Some(h);
+        }
+        let id = i32::try_from(id as i64).ok()?;
+        self.sparse.get(&id)
+    }
+
+    /// The registered ids, ascending.
+    pub fn ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = self
+            .dense
+            .iter()
+            .filter_map(|h| h.as_ref().map(|h| h.id))
+            .chain(self.sparse.keys().copied())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+impl fmt::Debug for HelperRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HelperRegistry")
+            .field("ids", &self.ids())
+            .finish()
+    }
+}
+
+/// What a helper sees of the run calling it: the memory regions (to check
+/// pointer arguments and to add regions), the tail-call state, and the pc.
+///
+/// Engines build one per helper call with [`HelperContext::new`].
+pub struct HelperContext<'a> {
+    regions: &'a mut MemoryRegions,
+    tail_calls: &'a mut TailCallState,
+    pc: usize,
+}
+
+impl<'a> HelperContext<'a> {
+    /// The context of a helper call at `pc` in a run with these regions and
+    /// tail-call state.
+    pub fn new(
+        regions: &'a mut MemoryRegions,
+        tail_calls: &'a mut TailCallState,
+        pc: usize,
+    ) -> HelperContext<'a> {
+        HelperContext {
+            regions,
+            tail_calls,
+            pc,
+        }
+    }
+
+    /// The pc of the call.
+    pub fn pc(&self) -> usize {
+        self.pc
+    }
+
+    /// The run's regions.
+    pub fn regions(&self) -> &MemoryRegions {
+        self.regions
+    }
+
+    /// Lets the program access `region` for the rest of the run (e.g. the
+    /// map value whose address the helper returns).
+    ///
+    /// # Safety
+    /// As [`MemoryRegions::add`]: the memory stays valid (and writable if the
+    /// region says so) until the run ends.
+    pub unsafe fn add_region(&mut self, region: Region) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.regions.add(region) }
+    }
+
+    /// Checks that the program may access `len` bytes at `addr` (a pointer
+    /// argument), naming the region it missed otherwise.
+    pub fn check(&mut self, addr: u64, len: u64, write: bool) -> Result<(), HelperError> {
+        if len == 0 {
+            return Ok(());
+        }
+        self.regions.check(addr, len, write).map_err(|m| {
+            HelperError(format!(
+                "{} of {len} bytes at {addr:#x}: {}",
+                if write { "write" } else { "read" },
+                m.description
+            ))
+        })
+    }
+
+    /// Copies `buf.len()` bytes at `addr` out of program memory, checking
+    /// the regions.
+    pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), HelperError> {
+        self.check(addr, buf.len() as u64, false)?;
+        if !buf.is_empty() {
+            // SAFETY: the check found the bytes inside one region, which the
+            // embedder or a helper promised valid for the run; `buf` is a
+            // distinct Rust allocation, so the ranges do not overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len())
+            };
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into program memory at `addr`, checking the regions.
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), HelperError> {
+        self.check(addr, data.len() as u64, true)?;
+        if !data.is_empty() {
+            // SAFETY: as in `read`, and the region is writable.
+            unsafe { std::ptr::copy(data.as_ptr(), addr as *mut u8, data.len()) };
+        }
+        Ok(())
+    }
+
+    /// Asks the engine to replace the running program with `target` once
+    /// the helper returns (see [`crate::tail_call`]). Refused beyond
+    /// [`crate::MAX_TAIL_CALL_CNT`] tail calls per run; the helper then
+    /// returns its error value and the program continues.
+    pub fn tail_call(&mut self, target: Arc<Vm>) -> Result<(), TailCallError> {
+        self.tail_calls.request(target)
+    }
+
+    /// How many tail calls the run has made so far.
+    pub fn tail_call_count(&self) -> u32 {
+        self.tail_calls.count()
+    }
+}

@@ -1,0 +1,650 @@
+//! The dispatch loop: executes the internal form ([`crate::op`]) of a
+//! [`Vm`] with the semantics of RFC 9669 (and Linux where the RFC leaves a
+//! choice). This file is the definition of every instruction's meaning that
+//! the JIT is tested against.
+
+use crate::access::Access;
+use crate::error::ExecError;
+use crate::helper::HelperContext;
+use crate::op::{unpack_atomic, Op, OpCode, NO_INDEX};
+use crate::region::{MemoryRegions, Region};
+use crate::tail_call::TailCallState;
+use crate::vm::Vm;
+use crate::{FRAME_SIZE, MAX_CALL_FRAMES};
+use ebee_isa::{AtomicOp, Size};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// How many times `may_goto` falls through in one function invocation
+/// before it jumps (Linux's `BPF_MAX_LOOPS`).
+pub const MAY_GOTO_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// What a caller frame keeps across a bpf-to-bpf call.
+#[derive(Debug, Clone, Copy, Default)]
+struct Frame {
+    ret_pc: usize,
+    saved: [u64; 4],
+    may_goto: u64,
+}
+
+/// Everything of one run that outlives a single program of a tail-call chain.
+pub(crate) struct RunState {
+    pub regions: MemoryRegions,
+    pub tail_calls: TailCallState,
+    frames: [Frame; MAX_CALL_FRAMES],
+    /// Frames pushed by bpf-to-bpf calls (0 while in the main program).
+    depth: usize,
+    /// One past the top byte of frame 0.
+    stack_top: u64,
+    budget: u64,
+    budget_left: u64,
+    packet: Option<Region>,
+    may_goto_left: u64,
+}
+
+impl RunState {
+    pub fn new(
+        regions: MemoryRegions,
+        stack_top: u64,
+        budget: u64,
+        packet: Option<Region>,
+    ) -> RunState {
+        RunState {
+            regions,
+            tail_calls: TailCallState::new(),
+            frames: [Frame::default(); MAX_CALL_FRAMES],
+            depth: 0,
+            stack_top,
+            budget,
+            budget_left: budget,
+            packet,
+            may_goto_left: MAY_GOTO_LIMIT,
+        }
+    }
+
+    fn frame_pointer(&self) -> u64 {
+        self.stack_top - self.depth as u64 * FRAME_SIZE
+    }
+
+    fn live_stack(&self) -> Region {
+        let len = (self.depth as u64 + 1) * FRAME_SIZE;
+        Region::new(self.stack_top - len, len, true, "stack")
+    }
+}
+
+/// How one program of a chain stopped.
+pub(crate) enum Flow {
+    /// `exit` at the base frame; r0 is in the registers.
+    Exit,
+    /// A helper asked for a tail call at the base frame.
+    TailCall(Arc<Vm>),
+    /// A legacy packet load failed: the whole run ends with this r0.
+    Stop(u64),
+}
+
+/// How a chain stopped.
+pub(crate) enum Done {
+    Exit,
+    Stop(u64),
+}
+
+/// Runs `vm` and the programs it tail-calls from frame `base` until the
+/// base frame exits.
+pub(crate) fn run_chain<A: Access>(
+    vm: &Vm,
+    st: &mut RunState,
+    regs: &mut [u64; 16],
+    base: usize,
+) -> Result<Done, ExecError> {
+    let mut current: Option<Arc<Vm>> = None;
+    loop {
+        let program = current.as_deref().unwrap_or(vm);
+        match exec::<A>(program, st, regs, base)? {
+            Flow::Exit => return Ok(Done::Exit),
+            Flow::Stop(r0) => return Ok(Done::Stop(r0)),
+            Flow::TailCall(next) => {
+                st.may_goto_left = MAY_GOTO_LIMIT;
+                current = Some(next);
+            }
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_bounds(
+    vm: &Vm,
+    regions: &MemoryRegions,
+    pc: usize,
+    addr: u64,
+    size: u64,
+    write: bool,
+) -> ExecError {
+    ExecError::OutOfBounds {
+        pc,
+        insn: vm.describe_insn(pc),
+        addr,
+        size,
+        write,
+        region: regions.describe_miss(addr, size, write),
+    }
+}
+
+/// Executes `vm` from its first instruction in the current frame until the
+/// frame `base` exits, a tail call replaces it, or an error.
+fn exec<A: Access>(
+    vm: &Vm,
+    st: &mut RunState,
+    regs: &mut [u64; 16],
+    base: usize,
+) -> Result<Flow, ExecError> {
+    let code: &[Op] = vm.ops();
+    let mut r = *regs;
+    let mut pc: usize = 0;
+    let mut left = st.budget_left;
+
+    macro_rules! reg {
+        ($i:expr) => {
+            r[($i as usize) & 15]
+        };
+    }
+    macro_rules! addr {
+        ($base:expr, $op:expr) => {
+            reg!($base).wrapping_add($op.off as i64 as u64)
+        };
+    }
+    macro_rules! check {
+        ($addr:expr, $size:expr, $write:expr, $pc:expr) => {
+            if !A::allows(&mut st.regions, $addr, $size, $write) {
+                return Err(out_of_bounds(vm, &st.regions, $pc, $addr, $size, $write));
+            }
+        };
+    }
+    macro_rules! load {
+        ($op:expr, $ty:ty, $pc:expr) => {{
+            let a = addr!($op.src, $op);
+            check!(a, std::mem::size_of::<$ty>() as u64, false, $pc);
+            // SAFETY: in checked mode the access lies inside a region, which
+            // its creator promised readable for the run; in unchecked mode the
+            // caller of `run_unchecked` promised the program only accesses
+            // such memory. `read_unaligned` has no alignment requirement.
+            unsafe { (a as *const $ty).read_unaligned() }
+        }};
+    }
+    macro_rules! store {
+        ($op:expr, $ty:ty, $value:expr, $pc:expr) => {{
+            let a = addr!($op.dst, $op);
+            check!(a, std::mem::size_of::<$ty>() as u64, true, $pc);
+            // SAFETY: as for loads, with a writable region.
+            unsafe { (a as *mut $ty).write_unaligned($value as $ty) }
+        }};
+    }
+    macro_rules! jump_if {
+        ($op:expr, $cond:expr) => {
+            if $cond {
+                pc = $op.target();
+            }
+        };
+    }
+    macro_rules! finish {
+        ($flow:expr) => {{
+            *regs = r;
+            st.budget_left = left;
+            return Ok($flow);
+        }};
+    }
+
+    loop {
+        let op = code[pc];
+        let this = pc;
+        if left == 0 {
+            return Err(ExecError::BudgetExhausted {
+                pc: this,
+                budget: st.budget,
+            });
+        }
+        left -= 1;
+        pc += 1;
+        let d = op.dst as usize & 15;
+        let s = op.src as usize & 15;
+        use OpCode::*;
+        match op.code {
+            Add64Imm => r[d] = r[d].wrapping_add(op.imm),
+            Add64Reg => r[d] = r[d].wrapping_add(r[s]),
+            Sub64Imm => r[d] = r[d].wrapping_sub(op.imm),
+            Sub64Reg => r[d] = r[d].wrapping_sub(r[s]),
+            Mul64Imm => r[d] = r[d].wrapping_mul(op.imm),
+            Mul64Reg => r[d] = r[d].wrapping_mul(r[s]),
+            Div64Imm => r[d] = div64(r[d], op.imm),
+            Div64Reg => r[d] = div64(r[d], r[s]),
+            SDiv64Imm => r[d] = sdiv64(r[d], op.imm),
+            SDiv64Reg => r[d] = sdiv64(r[d], r[s]),
+            Mod64Imm => r[d] = mod64(r[d], op.imm),
+            Mod64Reg => r[d] = mod64(r[d], r[s]),
+            SMod64Imm => r[d] = smod64(r[d], op.imm),
+            SMod64Reg => r[d] = smod64(r[d], r[s]),
+            Or64Imm => r[d] |= op.imm,
+            Or64Reg => r[d] |= r[s],
+            And64Imm => r[d] &= op.imm,
+            And64Reg => r[d] &= r[s],
+            Xor64Imm => r[d] ^= op.imm,
+            Xor64Reg => r[d] ^= r[s],
+            Lsh64Imm => r[d] <<= op.imm & 63,
+            Lsh64Reg => r[d] <<= r[s] & 63,
+            Rsh64Imm => r[d] >>= op.imm & 63,
+            Rsh64Reg => r[d] >>= r[s] & 63,
+            Arsh64Imm => r[d] = ((r[d] as i64) >> (op.imm & 63)) as u64,
+            Arsh64Reg => r[d] = ((r[d] as i64) >> (r[s] & 63)) as u64,
+            Mov64Imm => r[d] = op.imm,
+            Mov64Reg => r[d] = r[s],
+            MovSx8To64 => r[d] = r[s] as i8 as i64 as u64,
+            MovSx16To64 => r[d] = r[s] as i16 as i64 as u64,
+            MovSx32To64 => r[d] = r[s] as i32 as i64 as u64,
+            Neg64 => r[d] = r[d].wrapping_neg(),
+
+            Add32Imm => r[d] = (r[d] as u32).wrapping_add(op.imm as u32) as u64,
+            Add32Reg => r[d] = (r[d] as u32).wrapping_add(r[s] as u32) as u64,
+            Sub32Imm => r[d] = (r[d] as u32).wrapping_sub(op.imm as u32) as u64,
+            Sub32Reg => r[d] = (r[d] as u32).wrapping_sub(r[s] as u32) as u64,
+            Mul32Imm => r[d] = (r[d] as u32).wrapping_mul(op.imm as u32) as u64,
+            Mul32Reg => r[d] = (r[d] as u32).wrapping_mul(r[s] as u32) as u64,
+            Div32Imm => r[d] = div32(r[d], op.imm),
+            Div32Reg => r[d] = div32(r[d], r[s]),
+            SDiv32Imm => r[d] = sdiv32(r[d], op.imm),
+            SDiv32Reg => r[d] = sdiv32(r[d], r[s]),
+            Mod32Imm => r[d] = mod32(r[d], op.imm),
+            Mod32Reg => r[d] = mod32(r[d], r[s]),
+            SMod32Imm => r[d] = smod32(r[d], op.imm),
+            SMod32Reg => r[d] = smod32(r[d], r[s]),
+            Or32Imm => r[d] = (r[d] as u32 | op.imm as u32) as u64,
+            Or32Reg => r[d] = (r[d] as u32 | r[s] as u32) as u64,
+            And32Imm => r[d] = (r[d] as u32 & op.imm as u32) as u64,
+            And32Reg => r[d] = (r[d] as u32 & r[s] as u32) as u64,
+            Xor32Imm => r[d] = (r[d] as u32 ^ op.imm as u32) as u64,
+            Xor32Reg => r[d] = (r[d] as u32 ^ r[s] as u32) as u64,
+            Lsh32Imm => r[d] = ((r[d] as u32) << (op.imm & 31)) as u64,
+            Lsh32Reg => r[d] = ((r[d] as u32) << (r[s] & 31)) as u64,
+            Rsh32Imm => r[d] = ((r[d] as u32) >> (op.imm & 31)) as u64,
+            Rsh32Reg => r[d] = ((r[d] as u32) >> (r[s] & 31)) as u64,
+            Arsh32Imm => r[d] = ((r[d] as i32) >> (op.imm & 31)) as u32 as u64,
+            Arsh32Reg => r[d] = ((r[d] as i32) >> (r[s] & 31)) as u32 as u64,
+            Mov32Reg => r[d] = r[s] as u32 as u64,
+            MovSx8To32 => r[d] = r[s] as i8 as i32 as u32 as u64,
+            MovSx16To32 => r[d] = r[s] as i16 as i32 as u32 as u64,
+            Neg32 => r[d] = (r[d] as u32).wrapping_neg() as u64,
+
+            LdDw => {
+                r[d] = op.imm;
+                pc += 1;
+            }
+            Le16 => r[d] = (r[d] as u16).to_le() as u64,
+            Le32 => r[d] = (r[d] as u32).to_le() as u64,
+            Le64 => r[d] = r[d].to_le(),
+            Be16 => r[d] = (r[d] as u16).to_be() as u64,
+            Be32 => r[d] = (r[d] as u32).to_be() as u64,
+            Be64 => r[d] = r[d].to_be(),
+            Swap16 => r[d] = (r[d] as u16).swap_bytes() as u64,
+            Swap32 => r[d] = (r[d] as u32).swap_bytes() as u64,
+            Swap64 => r[d] = r[d].swap_bytes(),
+
+            LdxB => r[d] = load!(op, u8, this) as u64,
+            LdxH => r[d] = load!(op, u16, this) as u64,
+            LdxW => r[d] = load!(op, u32, this) as u64,
+            LdxDw => r[d] = load!(op, u64, this),
+            LdxsB => r[d] = load!(op, i8, this) as i64 as u64,
+            LdxsH => r[d] = load!(op, i16, this) as i64 as u64,
+            LdxsW => r[d] = load!(op, i32, this) as i64 as u64,
+            StxB => store!(op, u8, r[s], this),
+            StxH => store!(op, u16, r[s], this),
+            StxW => store!(op, u32, r[s], this),
+            StxDw => store!(op, u64, r[s], this),
+            StB => store!(op, u8, op.imm, this),
+            StH => store!(op, u16, op.imm, this),
+            StW => store!(op, u32, op.imm, this),
+            StDw => store!(op, u64, op.imm, this),
+            Atomic => atomic::<A>(vm, st, &mut r, &op, this)?,
+            LdPacket => {
+                let Some(packet) = st.packet else {
+                    return Err(ExecError::NoPacket { pc: this });
+                };
+                let index = if op.src == NO_INDEX { 0 } else { r[s] as u32 };
+                let offset = (op.imm as u32).wrapping_add(index) as i32;
+                let size = op.dst as u64;
+                // Linux: an offset outside the packet ends the program with r0 = 0.
+                if offset < 0 || !packet.contains(packet.start + offset as u64, size) {
+                    finish!(Flow::Stop(0));
+                }
+                let p = (packet.start + offset as u64) as *const u8;
+                // SAFETY: the bytes lie inside the packet region, which its
+                // creator promised readable for the run.
+                let bytes = unsafe { std::slice::from_raw_parts(p, size as usize) };
+                r[0] = bytes.iter().fold(0u64, |v, b| (v << 8) | *b as u64);
+            }
+
+            Ja => pc = op.target(),
+            JeqImm => jump_if!(op, r[d] == op.imm),
+            JeqReg => jump_if!(op, r[d] == r[s]),
+            JgtImm => jump_if!(op, r[d] > op.imm),
+            JgtReg => jump_if!(op, r[d] > r[s]),
+            JgeImm => jump_if!(op, r[d] >= op.imm),
+            JgeReg => jump_if!(op, r[d] >= r[s]),
+            JsetImm => jump_if!(op, r[d] & op.imm != 0),
+            JsetReg => jump_if!(op, r[d] & r[s] != 0),
+            JneImm => jump_if!(op, r[d] != op.imm),
+            JneReg => jump_if!(op, r[d] != r[s]),
+            JsgtImm => jump_if!(op, (r[d] as i64) > op.imm as i64),
+            JsgtReg => jump_if!(op, (r[d] as i64) > r[s] as i64),
+            JsgeImm => jump_if!(op, (r[d] as i64) >= op.imm as i64),
+            JsgeReg => jump_if!(op, (r[d] as i64) >= r[s] as i64),
+            JltImm => jump_if!(op, r[d] < op.imm),
+            JltReg => jump_if!(op, r[d] < r[s]),
+            JleImm => jump_if!(op, r[d] <= op.imm),
+            JleReg => jump_if!(op, r[d] <= r[s]),
+            JsltImm => jump_if!(op, (r[d] as i64) < op.imm as i64),
+            JsltReg => jump_if!(op, (r[d] as i64) < r[s] as i64),
+            JsleImm => jump_if!(op, (r[d] as i64) <= op.imm as i64),
+            JsleReg => jump_if!(op, (r[d] as i64) <= r[s] as i64),
+            Jeq32Imm => jump_if!(op, r[d] as u32 == op.imm as u32),
+            Jeq32Reg => jump_if!(op, r[d] as u32 == r[s] as u32),
+            Jgt32Imm => jump_if!(op, r[d] as u32 > op.imm as u32),
+            Jgt32Reg => jump_if!(op, r[d] as u32 > r[s] as u32),
+            Jge32Imm => jump_if!(op, r[d] as u32 >= op.imm as u32),
+            Jge32Reg => jump_if!(op, r[d] as u32 >= r[s] as u32),
+            Jset32Imm => jump_if!(op, r[d] as u32 & op.imm as u32 != 0),
+            Jset32Reg => jump_if!(op, r[d] as u32 & r[s] as u32 != 0),
+            Jne32Imm => jump_if!(op, r[d] as u32 != op.imm as u32),
+            Jne32Reg => jump_if!(op, r[d] as u32 != r[s] as u32),
+            Jsgt32Imm => jump_if!(op, (r[d] as i32) > op.imm as i32),
+            Jsgt32Reg => jump_if!(op, (r[d] as i32) > r[s] as i32),
+            Jsge32Imm => jump_if!(op, (r[d] as i32) >= op.imm as i32),
+            Jsge32Reg => jump_if!(op, (r[d] as i32) >= r[s] as i32),
+            Jlt32Imm => jump_if!(op, (r[d] as u32) < op.imm as u32),
+            Jlt32Reg => jump_if!(op, (r[d] as u32) < r[s] as u32),
+            Jle32Imm => jump_if!(op, r[d] as u32 <= op.imm as u32),
+            Jle32Reg => jump_if!(op, r[d] as u32 <= r[s] as u32),
+            Jslt32Imm => jump_if!(op, (r[d] as i32) < op.imm as i32),
+            Jslt32Reg => jump_if!(op, (r[d] as i32) < r[s] as i32),
+            Jsle32Imm => jump_if!(op, (r[d] as i32) <= op.imm as i32),
+            Jsle32Reg => jump_if!(op, (r[d] as i32) <= r[s] as i32),
+
+            CallLocal => {
+                if st.depth + 1 >= MAX_CALL_FRAMES {
+                    return Err(ExecError::CallDepth {
+                        pc: this,
+                        max: MAX_CALL_FRAMES,
+                    });
+                }
+                st.frames[st.depth] = Frame {
+                    ret_pc: pc,
+                    saved: [r[6], r[7], r[8], r[9]],
+                    may_goto: st.may_goto_left,
+                };
+                st.depth += 1;
+                st.may_goto_left = MAY_GOTO_LIMIT;
+                r[10] = st.frame_pointer();
+                let stack = st.live_stack();
+                st.regions.set_stack(stack);
+                pc = op.target();
+            }
+            CallHelper | CallX => {
+                let id = if op.code == CallHelper { op.imm } else { r[s] };
+                r[0] = call_helper(vm, st, &r, id, this)?;
+                if let Some(target) = st.tail_calls.take_pending() {
+                    // r1 still holds the helper's first argument (the
+                    // context): the target starts with it.
+                    if st.depth == base {
+                        finish!(Flow::TailCall(target));
+                    }
+                    // A tail call inside a bpf-to-bpf call replaces that
+                    // subprogram: run the target in this frame, then return
+                    // to the subprogram's caller.
+                    st.budget_left = left;
+                    st.may_goto_left = MAY_GOTO_LIMIT;
+                    let done = run_chain::<A>(&target, st, &mut r, st.depth)?;
+                    left = st.budget_left;
+                    if let Done::Stop(r0) = done {
+                        finish!(Flow::Stop(r0));
+                    }
+                    pc = return_from_call(st, &mut r);
+                }
+            }
+            MayGoto => {
+                if st.may_goto_left == 0 {
+                    pc = op.target();
+                } else {
+                    st.may_goto_left -= 1;
+                }
+            }
+            Exit => {
+                if st.depth == base {
+                    finish!(Flow::Exit);
+                }
+                pc = return_from_call(st, &mut r);
+            }
+            Imm64Tail => {
+                // Unreachable: lowering rejects jumps into lddw and lddw
+                // skips its tail. Kept an error rather than a panic.
+                return Err(ExecError::InvalidInstruction {
+                    pc: this,
+                    insn: vm.describe_insn(this),
+                });
+            }
+            FellOffEnd => {
+                return Err(ExecError::FellOffEnd {
+                    pc: this.saturating_sub(1),
+                });
+            }
+        }
+    }
+}
+
+/// Pops the innermost bpf-to-bpf frame; returns the pc to continue at.
+fn return_from_call(st: &mut RunState, r: &mut [u64; 16]) -> usize {
+    st.depth -= 1;
+    let frame = st.frames[st.depth];
+    r[6..10].copy_from_slice(&frame.saved);
+    r[10] = st.frame_pointer();
+    st.may_goto_left = frame.may_goto;
+    let stack = st.live_stack();
+    st.regions.set_stack(stack);
+    frame.ret_pc
+}
+
+#[inline(never)]
+fn call_helper(
+    vm: &Vm,
+    st: &mut RunState,
+    r: &[u64; 16],
+    id: u64,
+    pc: usize,
+) -> Result<u64, ExecError> {
+    let Some(helper) = vm.helpers().get(id) else {
+        return Err(ExecError::UnknownHelper { pc, id });
+    };
+    let mut ctx = HelperContext::new(&mut st.regions, &mut st.tail_calls, pc);
+    helper
+        .call(&mut ctx, [r[1], r[2], r[3], r[4], r[5]])
+        .map_err(|e| ExecError::HelperFailed {
+            pc,
+            id,
+            name: helper.name().to_string(),
+            message: e.0,
+        })
+}
+
+#[inline(always)]
+fn div64(a: u64, b: u64) -> u64 {
+    a.checked_div(b).unwrap_or(0)
+}
+
+#[inline(always)]
+fn sdiv64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        0
+    } else {
+        (a as i64).wrapping_div(b as i64) as u64
+    }
+}
+
+#[inline(always)]
+fn mod64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        a % b
+    }
+}
+
+#[inline(always)]
+fn smod64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        (a as i64).wrapping_rem(b as i64) as u64
+    }
+}
+
+#[inline(always)]
+fn div32(a: u64, b: u64) -> u64 {
+    (a as u32).checked_div(b as u32).unwrap_or(0) as u64
+}
+
+#[inline(always)]
+fn sdiv32(a: u64, b: u64) -> u64 {
+    if b as u32 == 0 {
+        0
+    } else {
+        (a as i32).wrapping_div(b as i32) as u32 as u64
+    }
+}
+
+#[inline(always)]
+fn mod32(a: u64, b: u64) -> u64 {
+    if b as u32 == 0 {
+        a as u32 as u64
+    } else {
+        ((a as u32) % (b as u32)) as u64
+    }
+}
+
+#[inline(always)]
+fn smod32(a: u64, b: u64) -> u64 {
+    if b as u32 == 0 {
+        a as u32 as u64
+    } else {
+        (a as i32).wrapping_rem(b as i32) as u32 as u64
+    }
+}
+
+/// Executes one atomic instruction.
+#[inline(never)]
+fn atomic<A: Access>(
+    vm: &Vm,
+    st: &mut RunState,
+    r: &mut [u64; 16],
+    op: &Op,
+    pc: usize,
+) -> Result<(), ExecError> {
+    let (size, aop) = unpack_atomic(op.imm);
+    let d = op.dst as usize & 15;
+    let s = op.src as usize & 15;
+    let base = if aop == AtomicOp::LoadAcquire { s } else { d };
+    let addr = r[base].wrapping_add(op.off as i64 as u64);
+    let bytes = size.bytes() as u64;
+    let write = aop != AtomicOp::LoadAcquire;
+    if !A::allows(&mut st.regions, addr, bytes, write) {
+        return Err(out_of_bounds(vm, &st.regions, pc, addr, bytes, write));
+    }
+    // Checked in both modes: a misaligned atomic would be undefined behaviour.
+    if !addr.is_multiple_of(bytes) {
+        return Err(ExecError::MisalignedAtomic {
+            pc,
+            insn: vm.describe_insn(pc),
+            addr,
+            size: bytes,
+        });
+    }
+    let seq = Ordering::SeqCst;
+    // SAFETY (all blocks below): the address is inside a region (checked
+    // mode) or proved accessible (unchecked mode), and aligned to the access
+    // size (checked above), as `Atomic*::from_ptr` requires; accesses to it
+    // from other threads go through atomics of the same size or plain
+    // accesses the program's author accepted racing with.
+    match (aop, size) {
+        (AtomicOp::LoadAcquire, Size::B) => {
+            r[d] = unsafe { AtomicU8::from_ptr(addr as *mut u8) }.load(Ordering::Acquire) as u64
+        }
+        (AtomicOp::LoadAcquire, Size::H) => {
+            r[d] = unsafe { AtomicU16::from_ptr(addr as *mut u16) }.load(Ordering::Acquire) as u64
+        }
+        (AtomicOp::LoadAcquire, Size::W) => {
+            r[d] = unsafe { AtomicU32::from_ptr(addr as *mut u32) }.load(Ordering::Acquire) as u64
+        }
+        (AtomicOp::LoadAcquire, Size::DW) => {
+            r[d] = unsafe { AtomicU64::from_ptr(addr as *mut u64) }.load(Ordering::Acquire)
+        }
+        (AtomicOp::StoreRelease, Size::B) => {
+            unsafe { AtomicU8::from_ptr(addr as *mut u8) }.store(r[s] as u8, Ordering::Release)
+        }
+        (AtomicOp::StoreRelease, Size::H) => {
+            unsafe { AtomicU16::from_ptr(addr as *mut u16) }.store(r[s] as u16, Ordering::Release)
+        }
+        (AtomicOp::StoreRelease, Size::W) => {
+            unsafe { AtomicU32::from_ptr(addr as *mut u32) }.store(r[s] as u32, Ordering::Release)
+        }
+        (AtomicOp::StoreRelease, Size::DW) => {
+            unsafe { AtomicU64::from_ptr(addr as *mut u64) }.store(r[s], Ordering::Release)
+        }
+        (_, Size::W) => {
+            let a = unsafe { AtomicU32::from_ptr(addr as *mut u32) };
+            let v = r[s] as u32;
+            match aop {
+                AtomicOp::Add { fetch } => fetch_result(r, s, fetch, a.fetch_add(v, seq) as u64),
+                AtomicOp::Or { fetch } => fetch_result(r, s, fetch, a.fetch_or(v, seq) as u64),
+                AtomicOp::And { fetch } => fetch_result(r, s, fetch, a.fetch_and(v, seq) as u64),
+                AtomicOp::Xor { fetch } => fetch_result(r, s, fetch, a.fetch_xor(v, seq) as u64),
+                AtomicOp::Xchg => r[s] = a.swap(v, seq) as u64,
+                AtomicOp::CmpXchg => {
+                    let old = match a.compare_exchange(r[0] as u32, v, seq, seq) {
+                        Ok(old) | Err(old) => old,
+                    };
+                    r[0] = old as u64;
+                }
+                AtomicOp::LoadAcquire | AtomicOp::StoreRelease => {}
+            }
+        }
+        (_, Size::B | Size::H) => {
+            // Read-modify-writes exist at W and DW only; lowering rejects
+            // the others, so this is never reached.
+            return Err(ExecError::InvalidInstruction {
+                pc,
+                insn: vm.describe_insn(pc),
+            });
+        }
+        (_, Size::DW) => {
+            let a = unsafe { AtomicU64::from_ptr(addr as *mut u64) };
+            let v = r[s];
+            match aop {
+                AtomicOp::Add { fetch } => fetch_result(r, s, fetch, a.fetch_add(v, seq)),
+                AtomicOp::Or { fetch } => fetch_result(r, s, fetch, a.fetch_or(v, seq)),
+                AtomicOp::And { fetch } => fetch_result(r, s, fetch, a.fetch_and(v, seq)),
+                AtomicOp::Xor { fetch } => fetch_result(r, s, fetch, a.fetch_xor(v, seq)),
+                AtomicOp::Xchg => r[s] = a.swap(v, seq),
+                AtomicOp::CmpXchg => {
+                    r[0] = match a.compare_exchange(r[0], v, seq, seq) {
+                        Ok(old) | Err(old) => old,
+                    };
+                }
+                AtomicOp::LoadAcquire | AtomicOp::StoreRelease => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn fetch_result(r: &mut [u64; 16], s: usize, fetch: bool, old: u64) {
+    if fetch {
+        r[s] = old;
+    }
+}

@@ -1,0 +1,240 @@
+//! The interpreter's internal instruction form: 16 bytes per slot, one
+//! opcode per (operation, width, operand kind), jump targets resolved to
+//! absolute pcs, immediates pre-extended to the width they are used at.
+//!
+//! Built once by [`crate::lower`]; the dispatch loop (`interpreter.rs`) is
+//! one `match` on [`OpCode`].
+
+use ebee_isa::{AtomicOp, Size};
+
+/// The operation of one [`Op`]. `Imm` forms take their operand from
+/// [`Op::imm`], `Reg` forms from register [`Op::src`].
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum OpCode {
+    // 64-bit arithmetic
+    Add64Imm,
+    Add64Reg,
+    Sub64Imm,
+    Sub64Reg,
+    Mul64Imm,
+    Mul64Reg,
+    Div64Imm,
+    Div64Reg,
+    SDiv64Imm,
+    SDiv64Reg,
+    Mod64Imm,
+    Mod64Reg,
+    SMod64Imm,
+    SMod64Reg,
+    Or64Imm,
+    Or64Reg,
+    And64Imm,
+    And64Reg,
+    Xor64Imm,
+    Xor64Reg,
+    Lsh64Imm,
+    Lsh64Reg,
+    Rsh64Imm,
+    Rsh64Reg,
+    Arsh64Imm,
+    Arsh64Reg,
+    Mov64Imm,
+    Mov64Reg,
+    MovSx8To64,
+    MovSx16To64,
+    MovSx32To64,
+    Neg64,
+    // 32-bit arithmetic (results zero-extended)
+    Add32Imm,
+    Add32Reg,
+    Sub32Imm,
+    Sub32Reg,
+    Mul32Imm,
+    Mul32Reg,
+    Div32Imm,
+    Div32Reg,
+    SDiv32Imm,
+    SDiv32Reg,
+    Mod32Imm,
+    Mod32Reg,
+    SMod32Imm,
+    SMod32Reg,
+    Or32Imm,
+    Or32Reg,
+    And32Imm,
+    And32Reg,
+    Xor32Imm,
+    Xor32Reg,
+    Lsh32Imm,
+    Lsh32Reg,
+    Rsh32Imm,
+    Rsh32Reg,
+    Arsh32Imm,
+    Arsh32Reg,
+    Mov32Reg,
+    MovSx8To32,
+    MovSx16To32,
+    Neg32,
+    /// `lddw`: `dst = imm`, then skip the second slot.
+    LdDw,
+    // byte order
+    Le16,
+    Le32,
+    Le64,
+    Be16,
+    Be32,
+    Be64,
+    Swap16,
+    Swap32,
+    Swap64,
+    // memory
+    LdxB,
+    LdxH,
+    LdxW,
+    LdxDw,
+    LdxsB,
+    LdxsH,
+    LdxsW,
+    StxB,
+    StxH,
+    StxW,
+    StxDw,
+    StB,
+    StH,
+    StW,
+    StDw,
+    /// `imm` packs the size and operation ([`pack_atomic`]).
+    Atomic,
+    /// Legacy packet load: `dst` the size in bytes, `src` the index
+    /// register or [`NO_INDEX`], `imm` the offset.
+    LdPacket,
+    // control flow
+    Ja,
+    JeqImm,
+    JeqReg,
+    JgtImm,
+    JgtReg,
+    JgeImm,
+    JgeReg,
+    JsetImm,
+    JsetReg,
+    JneImm,
+    JneReg,
+    JsgtImm,
+    JsgtReg,
+    JsgeImm,
+    JsgeReg,
+    JltImm,
+    JltReg,
+    JleImm,
+    JleReg,
+    JsltImm,
+    JsltReg,
+    JsleImm,
+    JsleReg,
+    Jeq32Imm,
+    Jeq32Reg,
+    Jgt32Imm,
+    Jgt32Reg,
+    Jge32Imm,
+    Jge32Reg,
+    Jset32Imm,
+    Jset32Reg,
+    Jne32Imm,
+    Jne32Reg,
+    Jsgt32Imm,
+    Jsgt32Reg,
+    Jsge32Imm,
+    Jsge32Reg,
+    Jlt32Imm,
+    Jlt32Reg,
+    Jle32Imm,
+    Jle32Reg,
+    Jslt32Imm,
+    Jslt32Reg,
+    Jsle32Imm,
+    Jsle32Reg,
+    /// Local call to `target`.
+    CallLocal,
+    /// Helper call; `imm` is the id.
+    CallHelper,
+    /// Helper call; register `src` holds the id.
+    CallX,
+    MayGoto,
+    Exit,
+    /// The second slot of `lddw`: never reached (jumps into it are rejected
+    /// at load), an error if it ever were.
+    Imm64Tail,
+    /// One past the last instruction: falling into it is an error.
+    FellOffEnd,
+}
+
+/// [`Op::src`] of a `LdPacket` without index register (`ldabs`).
+pub(crate) const NO_INDEX: u8 = 0xff;
+
+/// One instruction in internal form.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub(crate) struct Op {
+    pub code: OpCode,
+    pub dst: u8,
+    pub src: u8,
+    /// Memory offset (sign-extended), or absolute jump/call target.
+    pub off: i32,
+    /// Immediate, extended to the width of the operation.
+    pub imm: u64,
+}
+
+impl Op {
+    pub const fn new(code: OpCode, dst: u8, src: u8, off: i32, imm: u64) -> Op {
+        Op {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
+    }
+
+    /// The jump or call target.
+    #[inline(always)]
+    pub fn target(&self) -> usize {
+        self.off as u32 as usize
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
+/// Packs an atomic's size and operation into an immediate.
+pub(crate) fn pack_atomic(size: Size, op: AtomicOp) -> u64 {
+    let op = match op {
+        AtomicOp::Add { fetch } => fetch as u64,
+        AtomicOp::Or { fetch } => 2 | fetch as u64,
+        AtomicOp::And { fetch } => 4 | fetch as u64,
+        AtomicOp::Xor { fetch } => 6 | fetch as u64,
+        AtomicOp::Xchg => 8,
+        AtomicOp::CmpXchg => 9,
+        AtomicOp::LoadAcquire => 10,
+        AtomicOp::StoreRelease => 11,
+    };
+    (op << 8) | size.bytes() as u64
+}
+
+/// The inverse of [`pack_atomic`].
+pub(crate) fn unpack_atomic(imm: u64) -> (Size, AtomicOp) {
+    let size = Size::from_bytes((imm & 0xff) as u32).unwrap_or(Size::DW);
+    let fetch = imm >> 8 & 1 == 1;
+    let op = match imm >> 8 {
+        0 | 1 => AtomicOp::Add { fetch },
+        2 | 3 => AtomicOp::Or { fetch },
+        4 | 5 => AtomicOp::And { fetch },
+        6 | 7 => AtomicOp::Xor { fetch },
+        8 => AtomicOp::Xchg,
+        9 => AtomicOp::CmpXchg,
+        10 => AtomicOp::LoadAcquire,
+        _ => AtomicOp::StoreRelease,
+    };
+    (size, op)
+}

@@ -1,0 +1,239 @@
+//! [`Vm`]: a program prepared for the interpreter, its helpers and budget,
+//! and the ways to run it ([`Invocation`] for arbitrary contexts).
+
+use crate::access::{Checked, Unchecked};
+use crate::error::{ExecError, LoadError};
+use crate::helper::HelperRegistry;
+use crate::interpreter::{run_chain, Done, RunState};
+use crate::lower::lower;
+use crate::op::Op;
+use crate::region::{MemoryRegions, Region};
+use crate::{DEFAULT_BUDGET, FRAME_SIZE, MAX_CALL_FRAMES};
+use ebee_isa::Insn;
+
+/// Bytes of stack for all frames of one run.
+const STACK_BYTES: usize = FRAME_SIZE as usize * MAX_CALL_FRAMES;
+
+/// A program ready to run in the interpreter, with its helpers and budget.
+///
+/// `run` takes `&self`: one `Vm` may run on many threads at once.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    insns: Vec<Insn>,
+    ops: Vec<Op>,
+    helpers: HelperRegistry,
+    budget: u64,
+}
+
+/// What a run starts with beyond the program: `r1`–`r5`, the memory the
+/// program may touch, and the packet legacy loads read.
+///
+/// [`Vm::run`] builds the bpf_conformance/uBPF one (r1 = input buffer,
+/// r2 = its length); program types (XDP, sk_buff, ...) build theirs with
+/// a context pointer in `r1` and regions for the context and the packet.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Initial `r1`–`r5`.
+    pub args: [u64; 5],
+    input: Region,
+    extra: Vec<Region>,
+    packet: Option<Region>,
+}
+
+impl Invocation {
+    /// A run with these arguments and no memory but the stack.
+    pub fn new(args: [u64; 5]) -> Invocation {
+        Invocation {
+            args,
+            input: Region::new(0, 0, false, "input"),
+            extra: Vec::new(),
+            packet: None,
+        }
+    }
+
+    /// Sets the main region (checked first after the last-hit one; usually
+    /// the context or the input buffer).
+    ///
+    /// # Safety
+    /// The memory must stay valid for reads (and writes, if `writable`) for
+    /// every run using this invocation, and must not be accessed through
+    /// Rust references during the run.
+    pub unsafe fn set_input(&mut self, region: Region) -> &mut Invocation {
+        self.input = region;
+        self
+    }
+
+    /// Adds a region the program may access.
+    ///
+    /// # Safety
+    /// As [`Invocation::set_input`].
+    pub unsafe fn add_region(&mut self, region: Region) -> &mut Invocation {
+        self.extra.push(region);
+        self
+    }
+
+    /// Sets the packet that `ldabs`/`ldind` read (without one they fail
+    /// with [`ExecError::NoPacket`]). Only its bounds matter for other
+    /// accesses if it is also added as a region.
+    ///
+    /// # Safety
+    /// The memory must stay valid for reads for every run using this
+    /// invocation.
+    pub unsafe fn set_packet(&mut self, region: Region) -> &mut Invocation {
+        self.packet = Some(region);
+        self
+    }
+
+    /// The main region.
+    pub fn input(&self) -> Region {
+        self.input
+    }
+
+    /// The other regions.
+    pub fn regions(&self) -> &[Region] {
+        &self.extra
+    }
+
+    /// The packet, if any.
+    pub fn packet(&self) -> Option<Region> {
+        self.packet
+    }
+}
+
+impl Vm {
+    /// Prepares a decoded program (one entry per slot, as
+    /// [`ebee_isa::decode`] returns) with no helpers and the default budget.
+    pub fn new(insns: Vec<Insn>) -> Result<Vm, LoadError> {
+        let ops = lower(&insns)?;
+        Ok(Vm {
+            insns,
+            ops,
+            helpers: HelperRegistry::new(),
+            budget: DEFAULT_BUDGET,
+        })
+    }
+
+    /// Decodes `bytes` (the wire format) and prepares the program.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Vm, LoadError> {
+        Vm::new(ebee_isa::decode(bytes)?)
+    }
+
+    /// The program.
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// The helpers the program may call.
+    pub fn helpers(&self) -> &HelperRegistry {
+        &self.helpers
+    }
+
+    /// The helpers, to register more.
+    pub fn helpers_mut(&mut self) -> &mut HelperRegistry {
+        &mut self.helpers
+    }
+
+    /// Replaces the helper registry.
+    pub fn set_helpers(&mut self, helpers: HelperRegistry) {
+        self.helpers = helpers;
+    }
+
+    /// Sets how many instructions one run may execute (across bpf-to-bpf
+    /// and tail calls) before it stops with [`ExecError::BudgetExhausted`].
+    pub fn set_budget(&mut self, budget: u64) {
+        self.budget = budget;
+    }
+
+    /// The instruction budget of one run.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    pub(crate) fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// The instruction at `pc`, printed for error messages.
+    pub fn describe_insn(&self, pc: usize) -> String {
+        match self.insns.get(pc) {
+            Some(insn) => format!("{insn:?}"),
+            None => "end of program".to_string(),
+        }
+    }
+
+    /// Runs the program in checked mode with `r1` = `mem`'s address and
+    /// `r2` = its length (the bpf_conformance/uBPF convention); `mem` is
+    /// also the packet of `ldabs`/`ldind`. Returns `r0`.
+    pub fn run(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
+        let inv = raw_invocation(mem);
+        // SAFETY: `mem` is borrowed mutably for the whole run, so the
+        // region stays valid and nothing else accesses it.
+        unsafe { self.run_invocation::<Checked>(&inv) }
+    }
+
+    /// Runs as [`Vm::run`] without memory checks (atomics are still checked
+    /// for alignment; budget, call depth and helpers as in checked mode).
+    ///
+    /// # Safety
+    /// Every load, store and atomic the program (and every program it tail
+    /// calls) can execute on this input must stay inside `mem`, the live
+    /// stack frames, or memory helpers hand out: what the verifier proves.
+    pub unsafe fn run_unchecked(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
+        let inv = raw_invocation(mem);
+        // SAFETY: forwarded to the caller; `mem` is borrowed for the run.
+        unsafe { self.run_invocation::<Unchecked>(&inv) }
+    }
+
+    /// Runs in checked mode with an arbitrary context: `inv.args` in
+    /// `r1`–`r5` and the regions of `inv`. Returns `r0`.
+    pub fn run_with(&self, inv: &Invocation) -> Result<u64, ExecError> {
+        // SAFETY: the invocation's regions were declared valid by whoever
+        // added them (an unsafe call); checked mode touches nothing else.
+        unsafe { self.run_invocation::<Checked>(inv) }
+    }
+
+    /// Runs as [`Vm::run_with`] without memory checks.
+    ///
+    /// # Safety
+    /// As [`Vm::run_unchecked`], with the regions of `inv`.
+    pub unsafe fn run_with_unchecked(&self, inv: &Invocation) -> Result<u64, ExecError> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.run_invocation::<Unchecked>(inv) }
+    }
+
+    /// # Safety
+    /// The regions of `inv` are valid for the run; in unchecked mode, the
+    /// program stays inside the regions.
+    unsafe fn run_invocation<A: crate::access::Access>(
+        &self,
+        inv: &Invocation,
+    ) -> Result<u64, ExecError> {
+        // The frames, zeroed so that every run is deterministic; u64 for
+        // 8-byte alignment (atomics on the stack).
+        let mut stack = [0u64; STACK_BYTES / 8];
+        let stack_top = stack.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        let live = Region::new(stack_top - FRAME_SIZE, FRAME_SIZE, true, "stack");
+        let mut regions = MemoryRegions::new(live, inv.input);
+        for r in &inv.extra {
+            // SAFETY: the caller of `Invocation::add_region` promised validity.
+            unsafe { regions.add(*r) };
+        }
+        let mut st = RunState::new(regions, stack_top, self.budget, inv.packet);
+        let mut regs = [0u64; 16];
+        regs[1..6].copy_from_slice(&inv.args);
+        regs[10] = stack_top;
+        let done = run_chain::<A>(self, &mut st, &mut regs, 0)?;
+        Ok(match done {
+            Done::Exit => regs[0],
+            Done::Stop(r0) => r0,
+        })
+    }
+}
+
+fn raw_invocation(mem: &mut [u8]) -> Invocation {
+    let region = Region::new(mem.as_mut_ptr() as u64, mem.len() as u64, true, "input");
+    let mut inv = Invocation::new([region.start, region.len, 0, 0, 0]);
+    inv.input = region;
+    inv.packet = Some(region);
+    inv
+}
