@@ -1,0 +1,290 @@
+//! Random programs the kernel's verifier accepts: straight-line arithmetic,
+//! byte swaps, stack loads/stores/atomics at constant offsets and forward
+//! conditional jumps over scalar registers r0-r9.
+//!
+//! A program is a body of [`Item`]s; jumps name the item they land on, so
+//! items can be removed (to minimise a failing program) without breaking
+//! jump targets. [`crate::frame`] wraps the body in a prologue that
+//! initialises every register and the stack area, and an epilogue that
+//! writes the final registers and stack area to memory.
+
+use ebee_isa::{AluOp, AtomicOp, ByteOrder, Imm64Kind, Insn, JmpCond, Operand, Reg, Size, Width};
+
+use crate::frame::{AREA_LEN, AREA_LO};
+use crate::rng::Rng;
+
+/// One element of a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// Any instruction but a jump.
+    Plain(Insn),
+    /// A forward conditional jump to the item with index `target` (the body's
+    /// length means the epilogue).
+    Jump {
+        /// JMP or JMP32.
+        width: Width,
+        /// The condition.
+        cond: JmpCond,
+        /// Left operand.
+        dst: Reg,
+        /// Right operand.
+        src: Operand,
+        /// Index of the item jumped to.
+        target: usize,
+    },
+}
+
+/// 64-bit values that sit on the edges arithmetic gets wrong.
+const EDGES: [u64; 22] = [
+    0,
+    1,
+    2,
+    3,
+    7,
+    8,
+    31,
+    32,
+    63,
+    64,
+    0x7f,
+    0x80,
+    0xff,
+    0x7fff,
+    0x8000,
+    0xffff,
+    0x7fff_ffff,
+    0x8000_0000,
+    0xffff_ffff,
+    0x1_0000_0000,
+    0x7fff_ffff_ffff_ffff,
+    0x8000_0000_0000_0000,
+];
+
+/// A 64-bit value: an edge, its negation, a small number or random bits.
+pub fn value64(rng: &mut Rng) -> u64 {
+    match rng.below(6) {
+        0 => rng.pick(&EDGES),
+        1 => rng.pick(&EDGES).wrapping_neg(),
+        2 => rng.pick(&EDGES).wrapping_sub(1),
+        3 => (rng.below(33) as i64 - 16) as u64,
+        4 => rng.next_u64() as u32 as i32 as i64 as u64,
+        _ => rng.next_u64(),
+    }
+}
+
+/// A 32-bit immediate.
+pub fn imm32(rng: &mut Rng) -> i32 {
+    value64(rng) as i32
+}
+
+fn reg(rng: &mut Rng) -> Reg {
+    Reg::new(rng.below(10) as u8).expect("r0-r9")
+}
+
+fn width(rng: &mut Rng) -> Width {
+    if rng.chance(1, 2) {
+        Width::W64
+    } else {
+        Width::W32
+    }
+}
+
+const BINARY_OPS: [AluOp; 14] = [
+    AluOp::Add,
+    AluOp::Sub,
+    AluOp::Mul,
+    AluOp::Div,
+    AluOp::SDiv,
+    AluOp::Or,
+    AluOp::And,
+    AluOp::Lsh,
+    AluOp::Rsh,
+    AluOp::Mod,
+    AluOp::SMod,
+    AluOp::Xor,
+    AluOp::Mov,
+    AluOp::Arsh,
+];
+
+fn alu(rng: &mut Rng) -> Insn {
+    let width = width(rng);
+    let dst = reg(rng);
+    // Sign-extending moves exist only with a register source; movsx32 only at 64 bits.
+    if rng.chance(1, 8) {
+        let op = match (width, rng.below(3)) {
+            (_, 0) => AluOp::MovSx8,
+            (_, 1) => AluOp::MovSx16,
+            (Width::W64, _) => AluOp::MovSx32,
+            (Width::W32, _) => AluOp::MovSx8,
+        };
+        return Insn::Alu {
+            width,
+            op,
+            dst,
+            src: Operand::Reg(reg(rng)),
+        };
+    }
+    let op = rng.pick(&BINARY_OPS);
+    let bits = match width {
+        Width::W32 => 32,
+        Width::W64 => 64,
+    };
+    let src = if rng.chance(1, 2) {
+        Operand::Reg(reg(rng))
+    } else {
+        Operand::Imm(match op {
+            // The verifier rejects shifts by an immediate >= the width.
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => rng.below(bits) as i32,
+            // ... and division by an immediate zero.
+            AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod => match imm32(rng) {
+                0 => -1,
+                n => n,
+            },
+            _ => imm32(rng),
+        })
+    };
+    Insn::Alu {
+        width,
+        op,
+        dst,
+        src,
+    }
+}
+
+fn endian(rng: &mut Rng) -> Insn {
+    Insn::Endian {
+        order: rng.pick(&[ByteOrder::Le, ByteOrder::Be, ByteOrder::Swap]),
+        bits: rng.pick(&[16, 32, 64]),
+        dst: reg(rng),
+    }
+}
+
+/// A stack offset inside the scratch area, aligned to `size` (the
+/// verifier insists on aligned stack accesses).
+fn area_offset(rng: &mut Rng, size: Size) -> i16 {
+    let n = size.bytes() as usize;
+    AREA_LO + (rng.below(AREA_LEN / n) * n) as i16
+}
+
+fn size(rng: &mut Rng) -> Size {
+    rng.pick(&[Size::B, Size::H, Size::W, Size::DW])
+}
+
+fn load(rng: &mut Rng) -> Insn {
+    let size = size(rng);
+    Insn::Load {
+        size,
+        signed: size != Size::DW && rng.chance(1, 2),
+        dst: reg(rng),
+        src: Reg::FP,
+        off: area_offset(rng, size),
+    }
+}
+
+fn store(rng: &mut Rng) -> Insn {
+    let size = size(rng);
+    Insn::Store {
+        size,
+        dst: Reg::FP,
+        off: area_offset(rng, size),
+        src: if rng.chance(1, 3) {
+            Operand::Imm(imm32(rng))
+        } else {
+            Operand::Reg(reg(rng))
+        },
+    }
+}
+
+fn atomic(rng: &mut Rng) -> Insn {
+    let size = rng.pick(&[Size::W, Size::DW]);
+    let fetch = rng.chance(1, 2);
+    let op = match rng.below(6) {
+        0 => AtomicOp::Add { fetch },
+        1 => AtomicOp::Or { fetch },
+        2 => AtomicOp::And { fetch },
+        3 => AtomicOp::Xor { fetch },
+        4 => AtomicOp::Xchg,
+        _ => AtomicOp::CmpXchg,
+    };
+    Insn::Atomic {
+        size,
+        op,
+        dst: Reg::FP,
+        src: reg(rng),
+        off: area_offset(rng, size),
+    }
+}
+
+fn lddw(rng: &mut Rng) -> Insn {
+    Insn::LdImm64 {
+        dst: reg(rng),
+        kind: Imm64Kind::Imm,
+        imm: value64(rng) as i64,
+    }
+}
+
+/// A conditional jump at item `at` of a body of `len` items.
+fn jump(rng: &mut Rng, at: usize, len: usize) -> Item {
+    // Mostly short hops, sometimes straight to the epilogue.
+    let target = if rng.chance(1, 8) {
+        len
+    } else {
+        (at + 1 + rng.below(6)).min(len)
+    };
+    Item::Jump {
+        width: width(rng),
+        cond: rng.pick(&JmpCond::ALL),
+        dst: reg(rng),
+        src: if rng.chance(1, 2) {
+            Operand::Reg(reg(rng))
+        } else {
+            Operand::Imm(imm32(rng))
+        },
+        target,
+    }
+}
+
+/// A random body of `len` items.
+pub fn body(rng: &mut Rng, len: usize) -> Vec<Item> {
+    (0..len)
+        .map(|at| match rng.below(100) {
+            0..=44 => Item::Plain(alu(rng)),
+            45..=49 => Item::Plain(Insn::Neg {
+                width: width(rng),
+                dst: reg(rng),
+            }),
+            50..=57 => Item::Plain(endian(rng)),
+            58..=62 => Item::Plain(lddw(rng)),
+            63..=70 => Item::Plain(load(rng)),
+            71..=78 => Item::Plain(store(rng)),
+            79..=84 => Item::Plain(atomic(rng)),
+            _ => jump(rng, at, len),
+        })
+        .collect()
+}
+
+/// The body without item `i`; jumps past it move back by one, jumps to it
+/// land on its successor.
+pub fn without(items: &[Item], i: usize) -> Vec<Item> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != i)
+        .map(|(_, item)| match *item {
+            Item::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                target,
+            } => Item::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                target: if target > i { target - 1 } else { target },
+            },
+            plain => plain,
+        })
+        .collect()
+}

@@ -1,0 +1,285 @@
+//! Differential test: thousands of random programs run in ebee's
+//! interpreter and in the Linux kernel (as XDP programs through
+//! `BPF_PROG_TEST_RUN`), comparing all of r0-r9 and the stack scratch area
+//! after the body.
+//!
+//! Programs are generated from deterministic seeds (`EBEE_DIFF_SEED`, base
+//! seed, default 0; `EBEE_DIFF_PROGRAMS`, how many, default 3000). A
+//! program the kernel rejects is a generator bug: the test fails with the
+//! verifier's log. On a mismatch the program is minimised (body items
+//! removed while the two still disagree) and printed with both register
+//! files and its seed.
+
+mod coverage;
+mod frame;
+mod generator;
+mod rng;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use ebee_isa::Insn;
+use ebee_kernel::{KernelProgram, LoadOptions, ProgramType, TestRun};
+
+use frame::{FinalState, InitialState, Target, OUT_LEN, XDP_PASS};
+use generator::Item;
+use rng::Rng;
+
+/// How a run ended, on either side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The epilogue ran and wrote the state.
+    Finished(FinalState),
+    /// The program returned something else than the epilogue's value.
+    Returned(u64),
+    /// The runtime refused or aborted the run.
+    Error(String),
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+/// One line per instruction, numbered by pc.
+fn listing(insns: &[Insn]) -> String {
+    let mut s = String::new();
+    for (pc, insn) in insns.iter().enumerate() {
+        if matches!(insn, Insn::LdImm64Tail) {
+            continue;
+        }
+        let _ = writeln!(s, "  {pc:4}: {}", show(insn));
+    }
+    s
+}
+
+fn show(insn: &Insn) -> String {
+    format!("{insn:?}")
+}
+
+struct KernelSide {
+    load_time: Duration,
+    run_time: Duration,
+}
+
+fn run_kernel(insns: &[Insn], timing: &mut KernelSide) -> Result<Outcome, String> {
+    let start = Instant::now();
+    let prog = KernelProgram::load(ProgramType::Xdp, insns, "GPL", &LoadOptions::default())
+        .map_err(|e| {
+            format!(
+                "{e}\nfull verifier log:\n{}",
+                e.log().map(|l| l.text().to_string()).unwrap_or_default()
+            )
+        })?;
+    timing.load_time += start.elapsed();
+    let packet = [0u8; OUT_LEN];
+    let start = Instant::now();
+    let out = prog
+        .test_run(&TestRun::new(&packet))
+        .map_err(|e| format!("test run failed: {e}"))?;
+    timing.run_time += start.elapsed();
+    Ok(if u64::from(out.retval) == XDP_PASS {
+        Outcome::Finished(FinalState::from_output(&out.data))
+    } else {
+        Outcome::Returned(out.retval.into())
+    })
+}
+
+fn run_ebee(insns: &[Insn]) -> Outcome {
+    let vm = match ebee_runtime::Vm::new(insns.to_vec()) {
+        Ok(vm) => vm,
+        Err(e) => return Outcome::Error(format!("ebee refused to load: {e}")),
+    };
+    let mut mem = [0u8; OUT_LEN];
+    match vm.run(&mut mem) {
+        Ok(XDP_PASS) => Outcome::Finished(FinalState::from_output(&mem)),
+        Ok(r0) => Outcome::Returned(r0),
+        Err(e) => Outcome::Error(format!("ebee run failed: {e}")),
+    }
+}
+
+/// Both sides' outcomes for one program, `None` when they agree.
+fn disagreement(
+    init: &InitialState,
+    body: &[Item],
+    timing: &mut KernelSide,
+) -> Result<Option<(Outcome, Outcome)>, String> {
+    let kernel = run_kernel(&frame::program(init, body, Target::KernelXdp), timing)?;
+    let ebee = run_ebee(&frame::program(init, body, Target::Ebee));
+    Ok(if kernel == ebee {
+        None
+    } else {
+        Some((kernel, ebee))
+    })
+}
+
+/// Removes body items one at a time while the two sides still disagree.
+fn minimise(init: &InitialState, mut body: Vec<Item>, timing: &mut KernelSide) -> Vec<Item> {
+    let mut i = body.len();
+    while i > 0 {
+        i -= 1;
+        let smaller = generator::without(&body, i);
+        if let Ok(Some(_)) = disagreement(init, &smaller, timing) {
+            body = smaller;
+            i = i.min(body.len());
+        }
+    }
+    body
+}
+
+fn describe(outcome: &Outcome, init: &InitialState) -> String {
+    match outcome {
+        Outcome::Finished(state) => {
+            let mut s = String::new();
+            for (i, v) in state.regs.iter().enumerate() {
+                let _ = write!(s, "r{i}={v:#x} ");
+            }
+            let changed: Vec<String> = state
+                .area
+                .chunks(8)
+                .zip(init.area.iter())
+                .enumerate()
+                .filter(|(_, (now, was))| u64::from_le_bytes((*now).try_into().unwrap()) != **was)
+                .map(|(k, (now, _))| {
+                    format!(
+                        "fp{}={:#x}",
+                        frame::AREA_LO + 8 * k as i16,
+                        u64::from_le_bytes(now.try_into().unwrap())
+                    )
+                })
+                .collect();
+            let _ = write!(
+                s,
+                "
+    stack slots changed: {}",
+                changed.join(" ")
+            );
+            s
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The registers and stack slots whose final values differ.
+fn differences(kernel: &Outcome, ebee: &Outcome) -> String {
+    match (kernel, ebee) {
+        (Outcome::Finished(k), Outcome::Finished(e)) => {
+            let mut names: Vec<String> = (0..10)
+                .filter(|&i| k.regs[i] != e.regs[i])
+                .map(|i| format!("r{i}"))
+                .collect();
+            names.extend(
+                k.area
+                    .chunks(8)
+                    .zip(e.area.chunks(8))
+                    .enumerate()
+                    .filter(|(_, (a, b))| a != b)
+                    .map(|(slot, _)| format!("fp{}", frame::AREA_LO + 8 * slot as i16)),
+            );
+            names.join(" ")
+        }
+        _ => "the outcome".to_string(),
+    }
+}
+
+/// The program with seed `seed`: initial state and body.
+fn generate(seed: u64) -> (InitialState, Vec<Item>) {
+    let mut rng = Rng::new(seed);
+    let init = InitialState::random(&mut rng);
+    let len = 1 + rng.below(48);
+    let body = generator::body(&mut rng, len);
+    (init, body)
+}
+
+#[test]
+fn interpreter_matches_kernel_on_random_programs() {
+    if let Err(reason) = ebee_kernel::probe() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let base = env_u64("EBEE_DIFF_SEED", 0);
+    let count = env_u64("EBEE_DIFF_PROGRAMS", 3000);
+    let mut timing = KernelSide {
+        load_time: Duration::ZERO,
+        run_time: Duration::ZERO,
+    };
+    let start = Instant::now();
+    let mut failures = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut items = 0usize;
+    for seed in base..base + count {
+        let (init, body) = generate(seed);
+        items += body.len();
+        seen.extend(body.iter().map(coverage::form));
+        let found = disagreement(&init, &body, &mut timing).unwrap_or_else(|e| {
+            panic!(
+                "seed {seed}: the kernel rejected a generated program (a generator bug):\n{e}\nprogram:\n{}",
+                listing(&frame::program(&init, &body, Target::KernelXdp))
+            )
+        });
+        if let Some((kernel, _)) = &found {
+            if !matches!(kernel, Outcome::Finished(_)) {
+                panic!(
+                    "seed {seed}: the kernel run did not reach the end of the epilogue: {kernel:?}"
+                );
+            }
+            let small = minimise(&init, body, &mut timing);
+            let (kernel, ebee) = disagreement(&init, &small, &mut timing)
+                .expect("the minimised program loads")
+                .expect("the minimised program still disagrees");
+            let mut report = format!(
+                "seed {seed}: ebee and the kernel disagree; minimised body:\n{}",
+                listing(&frame::lower_body(&small))
+            );
+            let _ = write!(
+                report,
+                "  differ:  {}\n  initial: {}\n  kernel:  {}\n  ebee:    {}",
+                differences(&kernel, &ebee),
+                init.regs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| format!("r{i}={v:#x}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                describe(&kernel, &init),
+                describe(&ebee, &init)
+            );
+            eprintln!("{report}\n");
+            failures.push(report);
+            if failures.len() >= 5 {
+                break;
+            }
+        }
+    }
+    println!(
+        "{count} random programs compared with the kernel in {:?} (kernel load {:?}, kernel test runs {:?})",
+        start.elapsed(),
+        timing.load_time,
+        timing.run_time
+    );
+    let expected = coverage::expected_forms();
+    println!(
+        "{items} body instructions, {} of {} instruction forms",
+        seen.intersection(&expected).count(),
+        expected.len()
+    );
+    let unexpected: Vec<&String> = seen.difference(&expected).collect();
+    assert!(
+        unexpected.is_empty(),
+        "forms the generator should not make: {unexpected:?}"
+    );
+    if failures.is_empty() && count >= 1000 {
+        let missing: Vec<&String> = expected.difference(&seen).collect();
+        assert!(missing.is_empty(), "forms never generated: {missing:?}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of the programs disagree (first ones above); first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}
