@@ -138,10 +138,12 @@ fn decode_alu(r: RawInsn) -> Result<Insn, K> {
         (alu::MOV, 32) if x && width == Width::W64 => AluOp::MovSx32,
         (alu::ARSH, 0) => AluOp::Arsh,
         (0xe0 | 0xf0, _) => return Err(K::UnknownOpcode(r.code)),
-        (_, off) => return Err(K::ReservedField {
-            field: "offset",
-            value: off as i64,
-        }),
+        (_, off) => {
+            return Err(K::ReservedField {
+                field: "offset",
+                value: off as i64,
+            })
+        }
     };
     let src = if x {
         zero("imm", r.imm as i64)?;

@@ -89,7 +89,13 @@ pub fn encode_into(insn: &Insn, out: &mut Vec<RawInsn>) {
             off,
         } => {
             let m = if signed { mode::MEMSX } else { mode::MEM };
-            r(class::LDX | m | size_bits(size), dst.index(), src.index(), off, 0)
+            r(
+                class::LDX | m | size_bits(size),
+                dst.index(),
+                src.index(),
+                off,
+                0,
+            )
         }
         Insn::Store {
             size,
@@ -140,7 +146,13 @@ pub fn encode_into(insn: &Insn, out: &mut Vec<RawInsn>) {
         }
         Insn::LdPacket { size, index, imm } => match index {
             None => r(class::LD | mode::ABS | size_bits(size), 0, 0, 0, imm),
-            Some(i) => r(class::LD | mode::IND | size_bits(size), 0, i.index(), 0, imm),
+            Some(i) => r(
+                class::LD | mode::IND | size_bits(size),
+                0,
+                i.index(),
+                0,
+                imm,
+            ),
         },
         Insn::Ja { off, long: false } => r(class::JMP | jmp::JA, 0, 0, off as i16, 0),
         Insn::Ja { off, long: true } => r(class::JMP32 | jmp::JA, 0, 0, 0, off),

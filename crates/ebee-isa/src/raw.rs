@@ -78,7 +78,7 @@ impl RawInsn {
 
 /// Splits bytes into slots; `None` if the length is not a multiple of 8.
 pub fn slots_from_bytes(bytes: &[u8]) -> Option<Vec<RawInsn>> {
-    if bytes.len() % RawInsn::SIZE != 0 {
+    if !bytes.len().is_multiple_of(RawInsn::SIZE) {
         return None;
     }
     Some(

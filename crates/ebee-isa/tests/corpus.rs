@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 fn corpus() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/bpf_conformance");
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/bpf_conformance");
     if p.is_dir() {
         Some(p)
     } else {
@@ -16,7 +17,10 @@ fn corpus() -> Option<PathBuf> {
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
     let key = format!("\"{name}\":");
-    let start = line.find(&key).map(|i| i + key.len()).unwrap_or_else(|| panic!("no {name} in {line}"));
+    let start = line
+        .find(&key)
+        .map(|i| i + key.len())
+        .unwrap_or_else(|| panic!("no {name} in {line}"));
     let rest = line[start..].trim_start();
     let rest = rest.strip_prefix('"').unwrap_or(rest);
     let end = rest.find('"').unwrap();
@@ -24,7 +28,10 @@ fn field<'a>(line: &'a str, name: &str) -> &'a str {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
