@@ -1,3 +1,39 @@
-//! EBPF ELF objects: programs, maps, globals, relocations, BTF, BTF.ext, CO-RE.
+//! eBPF ELF objects as clang and rustc emit them: programs, maps, globals,
+//! relocations, BTF, BTF.ext and CO-RE.
+//!
+//! ```no_run
+//! let bytes = std::fs::read("prog.o").unwrap();
+//! let obj = ebee_object::Object::parse(&bytes).unwrap();
+//! for p in obj.entry_programs() {
+//!     println!("{} in {}: {:?}, {} insns", p.name, p.section, p.program_type(), p.insns.len());
+//! }
+//! for m in obj.maps() {
+//!     println!("map {}: {:?} {}→{} x{}", m.name, m.map_type, m.key_size, m.value_size, m.max_entries);
+//! }
+//! ```
+//!
+//! The layout follows the loader's steps: `elf.rs` reads the container,
+//! [`section`] classifies section names, [`map_def`] reads map
+//! definitions, `link.rs` links subprograms and applies relocations into
+//! [`program::Program`]s, [`reloc`] binds map references, [`btf`] reads
+//! type information.
 
 #![warn(missing_docs)]
+
+pub mod btf;
+pub(crate) mod elf;
+pub mod error;
+pub(crate) mod link;
+pub mod map_def;
+pub mod object;
+pub mod program;
+pub mod reloc;
+pub mod section;
+
+pub use crate::object::Object;
+pub use btf::{Btf, BtfExt};
+pub use error::ObjectError;
+pub use map_def::{GlobalKind, MapDef, MapOrigin, MapSlot, MapType, SlotTarget};
+pub use program::{LinkedFunction, Program, SourceLine};
+pub use reloc::{MapBinding, Reloc, RelocKind};
+pub use section::{AttachType, ProgramType, SectionKind};

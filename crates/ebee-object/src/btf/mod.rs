@@ -1,0 +1,13 @@
+//! BTF, the BPF Type Format: the types of an object's maps, functions and
+//! globals (`.BTF`), and per-instruction debug and CO-RE records (`.BTF.ext`).
+//!
+//! - [`types`]: the type graph ([`Btf`], [`BtfType`], [`TypeKind`]) and lookups.
+//! - [`parse`]: reading the wire format.
+//! - [`ext`]: `func_info`, `line_info` and CO-RE relocation records.
+
+pub mod ext;
+pub mod parse;
+pub mod types;
+
+pub use ext::{BtfExt, CoreRelo, CoreReloKind, FuncInfo, LineInfo};
+pub use types::{Btf, BtfType, DatasecVar, Enumerator, Member, Param, TypeId, TypeKind};

@@ -1,0 +1,182 @@
+//! Every object of PREVAIL's sample corpus (real clang-built objects from
+//! the kernel, Cilium, prototype-kernel and PREVAIL's own tests) parses,
+//! and lists exactly the (section, function) programs PREVAIL lists for
+//! it; the deliberately malformed objects of `invalid/` that are broken at
+//! the ELF level are rejected with an error that says where.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use ebee_object::{Object, RelocKind};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/ebpf-samples")
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "o")
+            || p.parent().unwrap().ends_with("invalid")
+        {
+            out.push(p);
+        }
+    }
+}
+
+type Expectations = HashMap<(String, String), (BTreeSet<(String, String)>, bool)>;
+
+/// (project, object) → (set of (section, function), must fail to load),
+/// from PREVAIL_EXPECTATIONS.tsv.
+fn expectations() -> Expectations {
+    let text = std::fs::read_to_string(corpus().join("PREVAIL_EXPECTATIONS.tsv")).unwrap();
+    let mut map: Expectations = HashMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("project\t"))
+    {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 9 || f[8] != "present" {
+            continue;
+        }
+        let e = map.entry((f[0].to_string(), f[1].to_string())).or_default();
+        e.0.insert((f[2].to_string(), f[3].to_string()));
+        e.1 |= f[7] == "true";
+    }
+    map
+}
+
+#[test]
+fn corpus_objects_parse_and_match_prevail() {
+    let root = corpus();
+    if !root.exists() {
+        println!("skipped: corpus not found at {}", root.display());
+        return;
+    }
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    let expect = expectations();
+    let (mut objects, mut programs, mut entries, mut maps, mut compared) = (0, 0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for path in all
+        .iter()
+        .filter(|p| !p.parent().unwrap().ends_with("invalid"))
+    {
+        let project = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(path).unwrap();
+        let obj = match Object::parse(&bytes) {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{project}/{name}: {e}"));
+                continue;
+            }
+        };
+        objects += 1;
+        programs += obj.programs().len();
+        entries += obj.entry_programs().count();
+        maps += obj.maps().len();
+        if let Some((want, reject_load)) = expect.get(&(project.clone(), name.clone())) {
+            compared += 1;
+            let got: BTreeSet<(String, String)> = obj
+                .programs()
+                .iter()
+                .map(|p| (p.section.clone(), p.name.clone()))
+                .collect();
+            // PREVAIL's "must fail to load": calls to functions no object defines.
+            let unresolved: Vec<String> = obj
+                .programs()
+                .iter()
+                .flat_map(|p| &p.relocs)
+                .filter_map(|r| match &r.kind {
+                    RelocKind::Extern { symbol, call: true } => Some(symbol.clone()),
+                    _ => None,
+                })
+                .collect();
+            if *reject_load == unresolved.is_empty() {
+                failures.push(format!(
+                    "{project}/{name}: reject_load {reject_load}, unresolved calls {unresolved:?}"
+                ));
+            } else if *reject_load {
+                println!("{project}/{name}: parses, but calls undefined {unresolved:?} (PREVAIL: reject_load)");
+            }
+            if &got != want {
+                failures.push(format!(
+                    "{project}/{name}: programs differ from PREVAIL's list\n  missing: {:?}\n  extra: {:?}",
+                    want.difference(&got).collect::<Vec<_>>(),
+                    got.difference(want).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
+    println!(
+        "corpus: {objects} objects parsed, {programs} programs ({entries} entry points), {maps} maps; \
+         {compared} objects compared with PREVAIL_EXPECTATIONS.tsv"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(objects >= 100, "only {objects} objects found");
+}
+
+#[test]
+fn invalid_objects_are_rejected_or_explained() {
+    let dir = corpus().join("invalid");
+    if !dir.exists() {
+        println!("skipped: corpus not found at {}", dir.display());
+        return;
+    }
+    let mut all = Vec::new();
+    files(&dir, &mut all);
+    let expect = expectations();
+    let (mut rejected, mut parsed) = (0, 0);
+    for path in &all {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(path).unwrap();
+        match Object::parse(&bytes) {
+            Err(e) => {
+                rejected += 1;
+                println!("invalid/{name}: rejected: {e}");
+            }
+            Ok(obj) => {
+                parsed += 1;
+                // Objects PREVAIL only rejects at verification (or loads)
+                // are valid ELF: they must list PREVAIL's programs.
+                let got: BTreeSet<(String, String)> = obj
+                    .programs()
+                    .iter()
+                    .map(|p| (p.section.clone(), p.name.clone()))
+                    .collect();
+                let (want, reject_load) = expect
+                    .get(&("invalid".to_string(), name.clone()))
+                    .unwrap_or_else(|| {
+                        panic!("invalid/{name} parses but PREVAIL has no entry for it")
+                    });
+                println!(
+                    "invalid/{name}: valid ELF, {} programs (PREVAIL: {} programs, reject_load {reject_load})",
+                    got.len(),
+                    want.len()
+                );
+                assert!(!reject_load, "invalid/{name} must fail to load");
+                assert_eq!(&got, want, "invalid/{name}");
+            }
+        }
+    }
+    println!("invalid/: {rejected} rejected, {parsed} valid ELF (verifier-level cases)");
+    assert!(rejected >= 2, "only {rejected} objects rejected");
+}
