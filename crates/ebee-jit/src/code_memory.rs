@@ -6,9 +6,10 @@
 //! and executable at the same time. [`CodeMemory`] owns the module and
 //! unmaps its pages when dropped.
 
-use crate::compiler::{build_functions, host_isa, plan};
+use crate::compiler::{build_functions, host_isa, plan, CHECK_STUB};
+use crate::context::JitContext;
 use crate::error::JitError;
-use crate::translate::{bpf_function_signature, TranslateMode};
+use crate::translate::{bpf_function_signature, check_stub_signature, TranslateMode};
 use cranelift_codegen::Context;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Module};
@@ -41,6 +42,10 @@ impl CodeMemory {
             let id = module.declare_anonymous_function(&sig).map_err(codegen)?;
             ids.insert(entry, id);
         }
+        let stub = module
+            .declare_anonymous_function(&check_stub_signature())
+            .map_err(codegen)?;
+        ids.insert(CHECK_STUB, stub);
         let index_of = ids.iter().map(|(&e, id)| (e, id.as_u32())).collect();
         let mut ctx = Context::new();
         let mut code_bytes = 0;
@@ -67,9 +72,33 @@ impl CodeMemory {
         })
     }
 
-    /// The entry function: `extern "C" fn(ctx, frame_top, r1, r2, r3, r4, r5) -> r0`.
-    pub fn entry(&self) -> *const u8 {
-        self.entry
+    /// Calls the entry function with `r0`–`r9` = `regs` and `r10` = `frame_top`.
+    ///
+    /// # Safety
+    /// `ctx` must be a context whose `host` points to the live run state
+    /// of this run, and the program's memory accesses must be allowed (by
+    /// its checks in checked mode, by the verifier otherwise).
+    pub unsafe fn call_entry(&self, ctx: *mut JitContext, frame_top: u64, regs: [u64; 10]) -> u64 {
+        type EntryFn = unsafe extern "C" fn(
+            *mut JitContext,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+        ) -> u64;
+        // SAFETY: the entry pointer is finalised code with exactly this
+        // signature (`bpf_function_signature` in the host's C convention).
+        let f: EntryFn = unsafe { std::mem::transmute(self.entry) };
+        let [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9] = regs;
+        // SAFETY: forwarded from the caller.
+        unsafe { f(ctx, frame_top, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9) }
     }
 
     /// Machine code size in bytes.

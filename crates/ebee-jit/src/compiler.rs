@@ -5,7 +5,10 @@
 use crate::control_flow::function_entries;
 use crate::error::JitError;
 use crate::runtime_calls::RuntimeFns;
-use crate::translate::{bpf_function_signature, translate_function, TargetInfo, TranslateMode};
+use crate::translate::{
+    bpf_function_signature, build_check_stub, check_stub_signature, translate_function, TargetInfo,
+    TranslateMode,
+};
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, UserExternalName, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -51,6 +54,9 @@ pub(crate) fn isa_by_name(name: &str) -> Result<OwnedTargetIsa, JitError> {
         .map_err(|e| JitError::Codegen(e.to_string()))
 }
 
+/// The key of the slow-path stub in the function maps (no pc is this large).
+pub(crate) const CHECK_STUB: usize = usize::MAX;
+
 /// Builds the IR of every function of `insns`. `declare` gives each
 /// function's callee references: for entry pc `e`, the user external name
 /// index `index_of[e]` (namespace 0), which is what `cranelift-module` uses
@@ -71,10 +77,32 @@ pub(crate) fn build_functions(
         frontend: isa.frontend_config(),
     };
     let mut fctx = FunctionBuilderContext::new();
+    let stub_index = index_of[&CHECK_STUB];
+    if mode.checked {
+        let mut func = ir::Function::with_name_signature(
+            UserFuncName::user(0, stub_index),
+            check_stub_signature(),
+        );
+        build_check_stub(&mut func, &mut fctx, &target);
+        sink(CHECK_STUB, func)?;
+    }
     for &entry in entries {
         let mut func =
             ir::Function::with_name_signature(UserFuncName::user(0, index_of[&entry]), sig.clone());
         let mut refs = HashMap::new();
+        let check_stub = mode.checked.then(|| {
+            let sigref = func.import_signature(check_stub_signature());
+            let name = func.declare_imported_user_function(UserExternalName {
+                namespace: 0,
+                index: stub_index,
+            });
+            func.import_function(ExtFuncData {
+                name: ExternalName::user(name),
+                signature: sigref,
+                colocated: true,
+                patchable: false,
+            })
+        });
         if entries.len() > 1 {
             let sigref = func.import_signature(sig.clone());
             for &callee in entries {
@@ -91,7 +119,9 @@ pub(crate) fn build_functions(
                 refs.insert(callee, r);
             }
         }
-        translate_function(&mut func, &mut fctx, insns, entry, &refs, &target)?;
+        translate_function(
+            &mut func, &mut fctx, insns, entry, &refs, check_stub, &target,
+        )?;
         sink(entry, func)?;
     }
     Ok(())
@@ -100,14 +130,15 @@ pub(crate) fn build_functions(
 /// The native-function entry pcs of `insns`, and their name indices.
 pub(crate) fn plan(insns: &[Insn]) -> Result<(Vec<usize>, HashMap<usize, u32>), JitError> {
     if insns.is_empty() {
-        return Err(JitError::Empty);
+        return Err(JitError::Load(ebee_runtime::LoadError::Empty));
     }
     let entries = function_entries(insns);
-    let index_of = entries
+    let mut index_of: HashMap<usize, u32> = entries
         .iter()
         .enumerate()
         .map(|(i, &e)| (e, i as u32))
         .collect();
+    index_of.insert(CHECK_STUB, entries.len() as u32);
     Ok((entries, index_of))
 }
 

@@ -15,7 +15,7 @@
 //! use ebee_jit::{JitOptions, JitProgram};
 //! // r0 = r2 (the input length); exit
 //! let bytes = [0xbf, 0x20, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
-//! let prog = JitProgram::from_bytes(&bytes, JitOptions::default()).unwrap();
+//! let prog = JitProgram::from_bytes(&bytes, JitOptions::CHECKED).unwrap();
 //! assert_eq!(prog.run(&mut [0u8; 7]).unwrap(), 7);
 //! ```
 
@@ -26,15 +26,13 @@ mod compiler;
 mod context;
 mod control_flow;
 mod error;
-mod helpers;
 mod program;
 mod run_state;
 mod runtime_calls;
 mod translate;
 
-pub use context::FRAME_SIZE;
-pub use error::{ExecError, JitError};
-pub use helpers::{HelperFn, Helpers};
+pub use ebee_runtime::ExecError;
+pub use error::JitError;
 pub use program::{JitOptions, JitProgram};
 
 /// Compiles `insns` for the Cranelift target called `isa_name` (e.g.

@@ -1,89 +1,91 @@
 //! [`JitProgram`]: a compiled program and how to run it.
 
 use crate::code_memory::CodeMemory;
-use crate::context::{JitContext, FRAME_SIZE};
-use crate::error::{ExecError, JitError};
-use crate::helpers::Helpers;
-use crate::run_state::{frame_area_len, Region, RunState};
+use crate::context::{JitContext, FAULTED, FRAME_SIZE, RUNNING, STOPPED, TAIL_CALLED};
+use crate::error::JitError;
+use crate::run_state::RunState;
 use crate::translate::TranslateMode;
-use ebee_isa::Insn;
+use ebee_runtime::{ExecError, MemoryRegions, Region, TailCallState, Vm, MAX_CALL_FRAMES};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How to compile a program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JitOptions {
     /// Checked mode: every memory access is checked against the regions
     /// the program may touch and the instruction budget is enforced, so
-    /// unverified programs run safely. Off (verified mode) for programs the
-    /// verifier proved, which then run through [`JitProgram::run_unchecked`].
+    /// unverified programs run safely ([`JitProgram::run`]). Off (verified
+    /// mode) for programs the verifier proved, which then run through
+    /// [`JitProgram::run_unchecked`].
     pub checked: bool,
-    /// Instructions a checked run may execute.
-    pub budget: u64,
-    /// Frames available to bpf-to-bpf calls, the entry frame included.
-    pub max_frames: usize,
 }
 
-impl Default for JitOptions {
-    fn default() -> JitOptions {
-        JitOptions {
-            checked: true,
-            budget: 1_000_000,
-            max_frames: 8,
-        }
-    }
+impl JitOptions {
+    /// Checked mode.
+    pub const CHECKED: JitOptions = JitOptions { checked: true };
+    /// Verified mode.
+    pub const VERIFIED: JitOptions = JitOptions { checked: false };
 }
 
-/// Frame areas up to this size live on the Rust stack during a run.
-const INLINE_FRAME_AREA: usize = 8 * FRAME_SIZE as usize;
+/// The frame area: as in the interpreter, `MAX_CALL_FRAMES` frames of
+/// `FRAME_SIZE` bytes, the entry frame at the top.
+const STACK_BYTES: usize = FRAME_SIZE as usize * MAX_CALL_FRAMES;
+
+/// Compiled tail-call targets by the address of their `Vm` (kept alive
+/// alongside, so the address stays unique).
+type TailTargets = HashMap<usize, (Arc<Vm>, Arc<JitProgram>)>;
 
 /// An eBPF program compiled to native code.
+///
+/// It carries the interpreter's [`Vm`] it was compiled from: helpers, the
+/// instruction budget and the instructions (for error messages) come from
+/// it, so a program behaves the same on both engines.
 pub struct JitProgram {
-    insns: Vec<Insn>,
+    vm: Arc<Vm>,
     code: CodeMemory,
     options: JitOptions,
-    helpers: Helpers,
     compile_time: Duration,
+    /// Tail-call targets compiled on first use, by the target's address.
+    tail_targets: Mutex<TailTargets>,
 }
 
-type EntryFn = unsafe extern "C" fn(*mut JitContext, u64, u64, u64, u64, u64, u64) -> u64;
-
 impl JitProgram {
-    /// Compiles decoded instructions (as [`ebee_isa::decode`] returns them).
-    pub fn compile(insns: &[Insn], options: JitOptions) -> Result<JitProgram, JitError> {
+    /// Compiles the program of `vm` (which already checked that it can be
+    /// executed: decoding, jump targets, supported instructions).
+    pub fn compile(vm: &Vm, options: JitOptions) -> Result<JitProgram, JitError> {
+        JitProgram::compile_shared(Arc::new(vm.clone()), options)
+    }
+
+    /// [`JitProgram::compile`] without copying the `Vm`.
+    pub fn compile_shared(vm: Arc<Vm>, options: JitOptions) -> Result<JitProgram, JitError> {
         let start = Instant::now();
         let mode = TranslateMode {
             checked: options.checked,
         };
-        let code = CodeMemory::compile(insns, mode)?;
+        let code = CodeMemory::compile(vm.insns(), mode)?;
         Ok(JitProgram {
-            insns: insns.to_vec(),
+            vm,
             code,
-            options: JitOptions {
-                max_frames: options.max_frames.max(1),
-                ..options
-            },
-            helpers: Helpers::new(),
+            options,
             compile_time: start.elapsed(),
+            tail_targets: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Decodes and compiles a program in the wire format.
+    /// Decodes, loads (as [`Vm::from_bytes`]) and compiles a program in the
+    /// wire format, with no helpers.
     pub fn from_bytes(bytes: &[u8], options: JitOptions) -> Result<JitProgram, JitError> {
-        let insns = ebee_isa::decode(bytes)?;
-        JitProgram::compile(&insns, options)
+        let vm = Vm::from_bytes(bytes)?;
+        JitProgram::compile_shared(Arc::new(vm), options)
     }
 
-    /// The helpers calls go to; register them before running.
-    pub fn helpers_mut(&mut self) -> &mut Helpers {
-        &mut self.helpers
+    /// The interpreter program this was compiled from.
+    pub fn vm(&self) -> &Vm {
+        &self.vm
     }
 
-    /// Replaces the helper table.
-    pub fn set_helpers(&mut self, helpers: Helpers) {
-        self.helpers = helpers;
-    }
-
-    /// Wall-clock time [`JitProgram::compile`] took.
+    /// Wall-clock time compilation took.
     pub fn compile_time(&self) -> Duration {
         self.compile_time
     }
@@ -98,96 +100,118 @@ impl JitProgram {
         self.options
     }
 
-    /// The instructions the program was compiled from.
-    pub fn insns(&self) -> &[Insn] {
-        &self.insns
-    }
-
     /// Runs a checked-mode program on `mem` (`r1` points to it, `r2` holds
-    /// its length) and returns `r0`. A program compiled in verified mode is
-    /// refused with [`ExecError::NotChecked`]: only
-    /// [`JitProgram::run_unchecked`] may run it.
+    /// its length; it is also the packet of legacy packet loads) and returns
+    /// `r0`, exactly as [`Vm::run`] would.
+    ///
+    /// A program compiled in verified mode has no checks, so `run` refuses
+    /// it (with [`ExecError::InvalidInstruction`] at pc 0, naming the
+    /// reason): only [`JitProgram::run_unchecked`] may run it.
     pub fn run(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
         if !self.options.checked {
-            return Err(ExecError::NotChecked);
+            return Err(ExecError::InvalidInstruction {
+                pc: 0,
+                insn: "program compiled in verified mode: use run_unchecked".into(),
+            });
         }
         // SAFETY: checked code validates every access and bounds every loop.
         unsafe { self.execute(mem) }
     }
 
-    /// Runs the program without any run-time check beyond what it was
-    /// compiled with.
+    /// Runs the program on `mem` without run-time checks beyond those it
+    /// was compiled with (as [`Vm::run_unchecked`]).
     ///
     /// # Safety
     /// For a program compiled in verified mode, the caller guarantees the
     /// verifier accepted it for memory of this shape: every access it makes
-    /// stays inside its stack frames, `mem` and helper-returned memory, and
-    /// it terminates.
+    /// stays inside its stack frames, `mem` and helper-returned memory.
     pub unsafe fn run_unchecked(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
         // SAFETY: forwarded from the caller.
         unsafe { self.execute(mem) }
     }
 
+    /// The compiled code for a tail call to `target`, compiled on first use
+    /// in this program's mode.
+    pub(crate) fn tail_call_target(&self, target: &Arc<Vm>) -> Result<Arc<JitProgram>, JitError> {
+        let key = Arc::as_ptr(target) as usize;
+        let mut cache = self
+            .tail_targets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, code)) = cache.get(&key) {
+            return Ok(code.clone());
+        }
+        let code = Arc::new(JitProgram::compile_shared(target.clone(), self.options)?);
+        cache.insert(key, (target.clone(), code.clone()));
+        Ok(code)
+    }
+
+    /// Calls this program's entry function in an existing run.
+    ///
+    /// # Safety
+    /// As [`CodeMemory::call_entry`].
+    pub(crate) unsafe fn call_entry(
+        &self,
+        ctx: *mut JitContext,
+        frame_top: u64,
+        regs: [u64; 10],
+    ) -> u64 {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.code.call_entry(ctx, frame_top, regs) }
+    }
+
     /// # Safety
     /// See [`JitProgram::run_unchecked`].
     unsafe fn execute(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
-        let area = frame_area_len(self.options.max_frames);
-        let mut inline = [0u8; INLINE_FRAME_AREA];
-        let mut heap;
-        let stack: &mut [u8] = if area <= INLINE_FRAME_AREA {
-            &mut inline[..area]
-        } else {
-            heap = vec![0u8; area];
-            &mut heap
-        };
+        // u64 elements keep the frames 8-byte aligned, as in the interpreter.
+        let mut stack = [0u64; STACK_BYTES / 8];
         let stack_lo = stack.as_mut_ptr() as u64;
+        let stack_top = stack_lo + STACK_BYTES as u64;
         let mem_lo = mem.as_mut_ptr() as u64;
         let mem_len = mem.len() as u64;
+        let input = Region::new(mem_lo, mem_len, true, "input");
+        let live = Region::new(stack_top - FRAME_SIZE, FRAME_SIZE, true, "stack");
         let mut state = RunState {
-            insns: &self.insns,
-            helpers: &self.helpers,
-            stack: Region {
-                lo: stack_lo,
-                len: area as u64,
-                writable: true,
-            },
-            input: Region {
-                lo: mem_lo,
-                len: mem_len,
-                writable: true,
-            },
-            budget: self.options.budget,
-            max_frames: self.options.max_frames,
+            current: self.vm.clone(),
+            root: self,
+            regions: MemoryRegions::new(live, input),
+            tail_calls: TailCallState::new(),
+            stack_top,
+            packet: Some(input),
             fault: None,
         };
-        let (lo, bounds) = JitContext::mem_bounds(mem_lo, mem_len);
         let mut ctx = JitContext {
-            status: 0,
-            budget: self.options.budget,
-            stack_hi: stack_lo + area as u64,
-            mem_lo: lo,
-            mem_bound: bounds,
+            status: RUNNING,
+            // Native code tests the budget's sign; no run gets near 2^63.
+            budget: self.vm.budget().min(i64::MAX as u64) as i64,
+            min_frame_top: stack_lo + FRAME_SIZE,
+            mem_lo,
+            mem_bound: JitContext::mem_bounds(mem_len),
+            ret_regs: [0; 5],
+            call_regs: [0; 4],
             host: &mut state as *mut RunState as *mut std::ffi::c_void,
         };
-        // SAFETY: the entry pointer is finalised code with the `EntryFn`
-        // signature (see `bpf_function_signature`, host C convention).
-        let entry: EntryFn = unsafe { std::mem::transmute(self.code.entry()) };
-        let frame_top = stack_lo + FRAME_SIZE;
+        let regs = [0, mem_lo, mem_len, 0, 0, 0, 0, 0, 0, 0];
         // SAFETY: the context, the state, the stack and `mem` outlive the
         // call; memory safety of the program itself is the caller's
         // guarantee (verified) or enforced by the checks (checked).
-        let r0 = unsafe { entry(&mut ctx, frame_top, mem_lo, mem_len, 0, 0, 0) };
-        if ctx.status != 0 {
-            return Err(state.fault.take().unwrap_or(ExecError::Stopped));
+        let r0 = unsafe { self.code.call_entry(&mut ctx, stack_top, regs) };
+        match ctx.status {
+            RUNNING | TAIL_CALLED => Ok(r0),
+            STOPPED => Ok(0),
+            FAULTED => Err(state.fault.take().unwrap_or(ExecError::InvalidInstruction {
+                pc: 0,
+                insn: "the JIT stopped without recording why".into(),
+            })),
+            _ => unreachable!("status is one of four values"),
         }
-        Ok(r0)
     }
 }
 
 impl std::fmt::Debug for JitProgram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JitProgram")
-            .field("insns", &self.insns.len())
+            .field("insns", &self.vm.insns().len())
             .field("code_size", &self.code_size())
             .field("options", &self.options)
             .field("compile_time", &self.compile_time)

@@ -1,116 +1,175 @@
-//! The Rust side of one run: the memory regions, the helpers and the fault
-//! that stopped the run, reached from native code through `JitContext::host`.
+//! The Rust side of one run: the program running now (for helpers and
+//! error messages), the memory regions, tail-call state and the fault that
+//! stopped the run, reached from native code through `JitContext::host`.
+//!
+//! Everything here defers to `ebee-runtime` so that both engines accept,
+//! reject and describe the same things: [`MemoryRegions`] decides accesses,
+//! [`HelperRegistry`](ebee_runtime::HelperRegistry) finds helpers,
+//! [`TailCallState`] counts tail calls, [`ExecError`] reports faults.
 
-use crate::context::FRAME_SIZE;
-use crate::error::ExecError;
-use crate::helpers::Helpers;
-use crate::runtime_calls::{AccessKind, FaultCode};
-use ebee_isa::Insn;
-
-/// A memory range a run may access.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Region {
-    pub lo: u64,
-    pub len: u64,
-    pub writable: bool,
-}
-
-impl Region {
-    fn contains(&self, addr: u64, size: u64) -> bool {
-        self.len >= size && addr.wrapping_sub(self.lo) <= self.len - size
-    }
-}
+use crate::context::{JitContext, FAULTED, FRAME_SIZE, STOPPED, TAIL_CALLED};
+use crate::program::JitProgram;
+use crate::runtime_calls::FaultCode;
+use ebee_runtime::{ExecError, HelperContext, MemoryRegions, Region, TailCallState, Vm};
+use std::sync::Arc;
 
 pub(crate) struct RunState<'a> {
-    pub insns: &'a [Insn],
-    pub helpers: &'a Helpers,
-    /// The whole frame area.
-    pub stack: Region,
-    /// The input buffer.
-    pub input: Region,
-    pub budget: u64,
-    pub max_frames: usize,
+    /// The program whose code is running (changes during tail calls).
+    pub current: Arc<Vm>,
+    /// The program the run started with (owns the tail-call code cache).
+    pub root: &'a JitProgram,
+    pub regions: MemoryRegions,
+    pub tail_calls: TailCallState,
+    /// One past the highest byte of the frame area (the entry frame's top).
+    pub stack_top: u64,
+    /// The packet of legacy packet loads.
+    pub packet: Option<Region>,
     pub fault: Option<ExecError>,
 }
 
 impl RunState<'_> {
-    pub fn record_fault(&mut self, code: FaultCode, pc: usize, _value: u64) {
+    /// The live frames when the current function's frame ends at `frame_top`.
+    fn live_stack(&self, frame_top: u64) -> Region {
+        let lo = frame_top.wrapping_sub(FRAME_SIZE);
+        Region::new(lo, self.stack_top.wrapping_sub(lo), true, "stack")
+    }
+
+    pub fn record_fault(&mut self, code: FaultCode, pc: usize, value: u64) {
+        let insn = || self.current.describe_insn(pc);
         self.fault = Some(match code {
             FaultCode::FellOffEnd => ExecError::FellOffEnd { pc },
             FaultCode::CallDepth => ExecError::CallDepth {
                 pc,
-                max: self.max_frames,
+                max: ebee_runtime::MAX_CALL_FRAMES,
             },
-            FaultCode::Kfunc => ExecError::Kfunc { pc },
-        });
-    }
-
-    pub fn check_access(&mut self, addr: u64, size: u64, pc: usize, kind: AccessKind) -> bool {
-        let write = kind == AccessKind::Write;
-        let ok = [self.stack, self.input]
-            .iter()
-            .any(|r| r.contains(addr, size) && (!write || r.writable));
-        if !ok {
-            self.fault = Some(ExecError::OutOfBounds {
+            FaultCode::BudgetExhausted => ExecError::BudgetExhausted {
                 pc,
-                addr,
+                budget: self.current.budget(),
+            },
+            FaultCode::MisalignedAtomic { size } => ExecError::MisalignedAtomic {
+                pc,
+                insn: insn(),
+                addr: value,
                 size,
-                write,
-            });
-        }
-        ok
-    }
-
-    pub fn budget_exhausted(&mut self, block_start: usize, left: u64) {
-        // The instruction that would exceed the budget is `left` instructions
-        // into the block (a `lddw` counts once).
-        let mut pc = block_start;
-        for _ in 0..left {
-            pc += self.insns.get(pc).map_or(1, |i| i.slots().max(1));
-        }
-        self.fault = Some(ExecError::BudgetExhausted {
-            pc,
-            budget: self.budget,
+            },
         });
     }
 
-    pub fn packet_load(&mut self, offset: u64, size: u64, pc: usize) -> Option<u64> {
-        let input = self.input;
-        if !input.contains(input.lo.wrapping_add(offset), size) {
-            self.fault = Some(ExecError::PacketOutOfBounds { pc, offset, size });
-            return None;
+    pub fn check_access(
+        &mut self,
+        addr: u64,
+        size: u64,
+        pc: usize,
+        write: bool,
+        frame_top: u64,
+    ) -> bool {
+        self.regions.set_stack(self.live_stack(frame_top));
+        if self.regions.allows(addr, size, write) {
+            return true;
         }
-        // SAFETY: `contains` checked that the `size` bytes lie inside the
-        // input buffer, which the run borrows mutably for its duration.
-        let bytes =
-            unsafe { std::slice::from_raw_parts((input.lo + offset) as *const u8, size as usize) };
-        Some(bytes.iter().fold(0u64, |v, b| v << 8 | *b as u64))
+        self.fault = Some(ExecError::OutOfBounds {
+            pc,
+            insn: self.current.describe_insn(pc),
+            addr,
+            size,
+            write,
+            region: self.regions.describe_miss(addr, size, write),
+        });
+        false
     }
 
-    pub fn call_helper(&mut self, id: u64, args: [u64; 5], pc: usize) -> Option<u64> {
-        let Some(f) = self.helpers.get(id) else {
-            self.fault = Some(ExecError::UnknownHelper { pc, id });
-            return None;
+    /// `ldabs`/`ldind` with the interpreter's semantics: the offset is the
+    /// low 32 bits of `index + imm` as a signed value; outside the packet
+    /// the run stops with `r0 = 0`.
+    pub fn packet_load(&mut self, ctx: &mut JitContext, sum: u64, size: u64, pc: usize) -> u64 {
+        let Some(packet) = self.packet else {
+            self.fault = Some(ExecError::NoPacket { pc });
+            ctx.status = FAULTED;
+            return 0;
         };
-        match f(args) {
-            Ok(r0) => Some(r0),
-            Err(message) => {
-                self.fault = Some(ExecError::HelperFailed { pc, id, message });
-                None
+        let offset = sum as u32 as i32;
+        if offset < 0 || !packet.contains(packet.start + offset as u64, size) {
+            ctx.status = STOPPED;
+            return 0;
+        }
+        let p = (packet.start + offset as u64) as *const u8;
+        // SAFETY: the bytes lie inside the packet region, which its creator
+        // promised readable for the run.
+        let bytes = unsafe { std::slice::from_raw_parts(p, size as usize) };
+        bytes.iter().fold(0u64, |v, b| (v << 8) | *b as u64)
+    }
+
+    /// Calls helper `id`; performs a tail call it requests.
+    pub fn call_helper(
+        &mut self,
+        ctx: &mut JitContext,
+        id: u64,
+        args: [u64; 5],
+        pc: usize,
+        frame_top: u64,
+    ) -> u64 {
+        self.regions.set_stack(self.live_stack(frame_top));
+        let current = self.current.clone();
+        let Some(helper) = current.helpers().get(id) else {
+            self.fault = Some(ExecError::UnknownHelper { pc, id });
+            ctx.status = FAULTED;
+            return 0;
+        };
+        let mut hctx = HelperContext::new(&mut self.regions, &mut self.tail_calls, pc);
+        let r0 = match helper.call(&mut hctx, args) {
+            Ok(r0) => r0,
+            Err(e) => {
+                self.fault = Some(ExecError::HelperFailed {
+                    pc,
+                    id,
+                    name: helper.name().to_string(),
+                    message: e.0,
+                });
+                ctx.status = FAULTED;
+                return 0;
             }
+        };
+        match self.tail_calls.take_pending() {
+            None => r0,
+            Some(target) => self.tail_call(ctx, target, r0, args, pc, frame_top),
         }
     }
 
-    pub fn helper_panicked(&mut self, id: u64, pc: usize) {
-        self.fault = Some(ExecError::HelperFailed {
-            pc,
-            id,
-            message: "the helper panicked".into(),
-        });
+    /// Runs `target` in the current frame with the caller's registers, as
+    /// the interpreter does; its result becomes the caller's.
+    fn tail_call(
+        &mut self,
+        ctx: &mut JitContext,
+        target: Arc<Vm>,
+        r0: u64,
+        args: [u64; 5],
+        pc: usize,
+        frame_top: u64,
+    ) -> u64 {
+        let code = match self.root.tail_call_target(&target) {
+            Ok(code) => code,
+            Err(e) => {
+                self.fault = Some(ExecError::HelperFailed {
+                    pc,
+                    id: 12,
+                    name: "tail call".into(),
+                    message: format!("the JIT cannot compile the target: {e}"),
+                });
+                ctx.status = FAULTED;
+                return 0;
+            }
+        };
+        let outer = std::mem::replace(&mut self.current, target);
+        let [r1, r2, r3, r4, r5] = args;
+        let [r6, r7, r8, r9] = ctx.call_regs;
+        let regs = [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9];
+        // SAFETY: `code` is finalised code of the target compiled in the
+        // caller's mode; the context and this state stay valid throughout.
+        let r0 = unsafe { code.call_entry(ctx, frame_top, regs) };
+        self.current = outer;
+        if ctx.status == crate::context::RUNNING {
+            ctx.status = TAIL_CALLED;
+        }
+        r0
     }
-}
-
-/// Bytes in a frame area of `frames` frames.
-pub(crate) fn frame_area_len(frames: usize) -> usize {
-    frames * FRAME_SIZE as usize
 }

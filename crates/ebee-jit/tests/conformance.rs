@@ -2,7 +2,8 @@
 //! every program must return exactly the expected `r0` (and fail where an
 //! error is expected). Helper 5 must exist and return normally.
 
-use ebee_jit::{Helpers, JitOptions, JitProgram};
+use ebee_jit::{JitOptions, JitProgram};
+use ebee_runtime::Vm;
 
 struct Case {
     file: String,
@@ -54,19 +55,17 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-fn helpers() -> Helpers {
-    let mut h = Helpers::new();
-    h.register(5, |_| Ok(0));
-    h
+/// The interpreter program for a case, with helper 5 (returns 0).
+fn vm(case: &Case) -> Result<Vm, String> {
+    let mut vm = Vm::from_bytes(&case.program).map_err(|e| e.to_string())?;
+    vm.helpers_mut()
+        .register(5, "conformance_helper", |_| Ok(0));
+    Ok(vm)
 }
 
 fn run_case(case: &Case, checked: bool) -> Result<u64, String> {
-    let options = JitOptions {
-        checked,
-        ..JitOptions::default()
-    };
-    let mut prog = JitProgram::from_bytes(&case.program, options).map_err(|e| e.to_string())?;
-    prog.set_helpers(helpers());
+    let prog =
+        JitProgram::compile(&vm(case)?, JitOptions { checked }).map_err(|e| e.to_string())?;
     let mut mem = case.mem.clone();
     let r = if checked {
         prog.run(&mut mem)
@@ -84,11 +83,14 @@ fn check_mode(checked: bool) {
     let mut passed = 0;
     for case in &cases {
         let got = run_case(case, checked);
+        // The interpreter is the definition: same r0, same error.
+        let interpreted =
+            vm(case).and_then(|vm| vm.run(&mut case.mem.clone()).map_err(|e| e.to_string()));
         let ok = match (case.expected, &got) {
             (Some(want), Ok(r0)) => want == *r0,
             (None, Err(_)) => true,
             _ => false,
-        };
+        } && got == interpreted;
         if ok {
             passed += 1;
         } else {
@@ -119,4 +121,21 @@ fn conformance_verified_mode() {
 #[test]
 fn conformance_checked_mode() {
     check_mode(true);
+}
+
+/// Every conformance program compiles to aarch64 machine code (not run).
+#[test]
+fn conformance_compiles_for_aarch64() {
+    let mut compiled = 0;
+    for case in cases() {
+        let insns = ebee_isa::decode(&case.program).expect("corpus programs decode");
+        for checked in [false, true] {
+            let code = ebee_jit::compile_for_target(&insns, "aarch64", checked)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.file));
+            assert!(code.iter().all(|f| !f.is_empty()), "{}", case.file);
+        }
+        compiled += 1;
+    }
+    println!("aarch64: {compiled} programs compiled in both modes");
+    assert_eq!(compiled, cases().len());
 }

@@ -1,25 +1,33 @@
-//! Calls: helpers (through the Rust trampoline), `callx`, bpf-to-bpf calls
-//! (real native calls, one native function per eBPF function), and the
-//! calls into Rust that record faults and check accesses.
+//! Calls: helpers (through the Rust trampoline, which also performs tail
+//! calls), `callx`, bpf-to-bpf calls, and the calls into Rust that record
+//! faults and load packet bytes.
 //!
-//! A bpf-to-bpf call passes `r1`–`r5` and the callee's frame top
-//! (`frame_top + 512`): frames are consecutive 512-byte pieces of one frame
-//! area, so the frame top doubles as the depth counter and a call whose
-//! frame would end past the area fails with the interpreter's call-depth
-//! error. `r6`–`r9` are the callee's own variables, so they survive the call
-//! as eBPF requires.
+//! bpf-to-bpf calls are real native calls: each eBPF function is its own
+//! native function taking `(ctx, frame_top, r0..r9)`. As in the
+//! interpreter, frames are consecutive 512-byte pieces of one frame area
+//! growing down from the entry frame, so the callee's frame top is
+//! `frame_top - 512`, which doubles as the depth counter: a call whose
+//! frame would start below the area fails with the interpreter's
+//! call-depth error. `r6`–`r9` are the callee's own variables, so they
+//! survive the call. In checked mode the callee also hands back `r1`–`r5`
+//! (through the context), because in the interpreter caller and callee
+//! share one register file; verified programs cannot read them after a
+//! call, so verified mode skips that.
 
 use super::FunctionTranslator;
-use crate::context::{offsets, FRAME_SIZE};
-use crate::error::JitError;
-use crate::runtime_calls::{AccessKind, FaultCode, RuntimeFn};
+use crate::context::{offsets, FRAME_SIZE, TAIL_CALLED};
+use crate::runtime_calls::{FaultCode, RuntimeFn};
 use cranelift_codegen::ir::{
-    condcodes::IntCC, types::I64, AbiParam, InstBuilder, Signature, Value,
+    condcodes::IntCC, types::I64, AbiParam, FuncRef, InstBuilder, Signature, Value,
 };
 use ebee_isa::{CallTarget, Reg};
 
+fn reg_n(n: u8) -> Reg {
+    Reg::new(n).expect("register number below 11")
+}
+
 impl FunctionTranslator<'_, '_> {
-    /// Calls the Rust function `f` with `args` and returns its results.
+    /// Calls the Rust function `f` with `args` and returns its result.
     fn call_runtime(&mut self, f: RuntimeFn, args: &[Value]) -> Option<Value> {
         let mut sig = Signature::new(self.rt.call_conv);
         for _ in 0..f.param_count() {
@@ -36,35 +44,56 @@ impl FunctionTranslator<'_, '_> {
 
     /// Records a fault in Rust; the caller then jumps to the stop block.
     pub(super) fn record_fault(&mut self, code: FaultCode, pc: usize, value: u64) {
+        let v = self.b.ins().iconst(I64, value as i64);
+        self.record_fault_value(code, pc, v);
+    }
+
+    /// [`Self::record_fault`] with a run-time value (e.g. an address).
+    pub(super) fn record_fault_value(&mut self, code: FaultCode, pc: usize, value: Value) {
         let ctx = self.ctx;
-        let code = self.b.ins().iconst(I64, code as i64);
+        let code = self.b.ins().iconst(I64, code.encode() as i64);
         let pc = self.b.ins().iconst(I64, pc as i64);
-        let value = self.b.ins().iconst(I64, value as i64);
         self.call_runtime(RuntimeFn::Fault, &[ctx, code, pc, value]);
     }
 
-    /// Slow-path access check; the result is non-zero when allowed.
+    /// Records `code` and stops, in a cold block, when `cond` is non-zero.
+    pub(super) fn fault_if(&mut self, cond: Value, code: FaultCode, pc: usize, value: Value) {
+        let fail = self.b.create_block();
+        let go = self.b.create_block();
+        self.b.set_cold_block(fail);
+        self.b.ins().brif(cond, fail, &[], go, &[]);
+        self.b.seal_block(fail);
+        self.b.switch_to_block(fail);
+        self.record_fault_value(code, pc, value);
+        self.b.ins().jump(self.stop_block, &[]);
+        self.b.seal_block(go);
+        self.b.switch_to_block(go);
+    }
+
+    /// Slow-path access check through the `preserve_all` stub; the result
+    /// is non-zero when the access is allowed.
     pub(super) fn call_check_access(
         &mut self,
         pc: usize,
         addr: Value,
         size: u32,
-        kind: AccessKind,
+        write: bool,
     ) -> Value {
         let ctx = self.ctx;
         let size = self.b.ins().iconst(I64, size as i64);
-        let pc_kind = self
+        let pc_write = self
             .b
             .ins()
-            .iconst(I64, ((pc as u64) << 1 | kind as u64) as i64);
-        self.call_runtime(RuntimeFn::CheckAccess, &[ctx, addr, size, pc_kind])
-            .expect("returns a value")
-    }
-
-    pub(super) fn call_budget_exhausted(&mut self, start: usize, left: Value) {
-        let ctx = self.ctx;
-        let start = self.b.ins().iconst(I64, start as i64);
-        self.call_runtime(RuntimeFn::BudgetExhausted, &[ctx, start, left]);
+            .iconst(I64, ((pc as u64) << 1 | write as u64) as i64);
+        let stub = self.check_stub.expect("checked mode declares the stub");
+        self.b
+            .ins()
+            .call(stub, &[ctx, addr, size, pc_write, self.frame_top]);
+        let status = self
+            .b
+            .ins()
+            .load(I64, super::context_flags(), self.ctx, offsets::STATUS);
+        self.b.ins().icmp_imm_u(IntCC::Equal, status, 0)
     }
 
     /// Continues only when the run has not been stopped by the last call.
@@ -79,12 +108,12 @@ impl FunctionTranslator<'_, '_> {
         self.b.switch_to_block(go);
     }
 
-    pub(super) fn call_packet_load(&mut self, pc: usize, off: Value, size: u32) -> Value {
+    pub(super) fn call_packet_load(&mut self, pc: usize, sum: Value, size: u32) -> Value {
         let ctx = self.ctx;
         let size = self.b.ins().iconst(I64, size as i64);
         let pc = self.b.ins().iconst(I64, pc as i64);
         let v = self
-            .call_runtime(RuntimeFn::PacketLoad, &[ctx, off, size, pc])
+            .call_runtime(RuntimeFn::PacketLoad, &[ctx, sum, size, pc])
             .expect("returns a value");
         self.stop_if_stopped();
         v
@@ -92,45 +121,97 @@ impl FunctionTranslator<'_, '_> {
 
     fn helper_call(&mut self, pc: usize, id: Value) {
         self.spill_budget();
-        let ctx = self.ctx;
-        let mut args = vec![ctx, id];
+        if self.mode.checked {
+            // A tail-call target starts with the whole register file.
+            for (i, r) in (6..=9).enumerate() {
+                let v = self.reg(reg_n(r));
+                self.b.ins().store(
+                    super::context_flags(),
+                    v,
+                    self.ctx,
+                    offsets::CALL_REGS + 8 * i as i32,
+                );
+            }
+        }
+        let mut args = vec![self.ctx, id];
         for r in 1..=5 {
-            args.push(self.reg(Reg::new(r).expect("valid register")));
+            args.push(self.reg(reg_n(r)));
         }
         args.push(self.b.ins().iconst(I64, pc as i64));
+        args.push(self.frame_top);
         let r0 = self
             .call_runtime(RuntimeFn::CallHelper, &args)
             .expect("returns a value");
         self.set_reg(Reg::R0, r0);
-        self.stop_if_stopped();
+        // Status: running → go on; tail call finished → return its r0
+        // (its exit already stored r1–r5); fault or stop → unwind.
+        let status = self
+            .b
+            .ins()
+            .load(I64, super::context_flags(), self.ctx, offsets::STATUS);
+        let go = self.b.create_block();
+        let not_running = self.b.create_block();
+        let tail_done = self.b.create_block();
+        self.b.set_cold_block(not_running);
+        self.b.ins().brif(status, not_running, &[], go, &[]);
+        self.b.seal_block(not_running);
+        self.b.switch_to_block(not_running);
+        let is_tail = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::Equal, status, TAIL_CALLED as i64);
+        self.b
+            .ins()
+            .brif(is_tail, tail_done, &[], self.stop_block, &[]);
+        self.b.seal_block(tail_done);
+        self.b.switch_to_block(tail_done);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.b
+            .ins()
+            .store(super::context_flags(), zero, self.ctx, offsets::STATUS);
+        self.b.ins().return_(&[r0]);
+        self.b.seal_block(go);
+        self.b.switch_to_block(go);
         self.reload_budget();
     }
 
-    pub(super) fn call(&mut self, pc: usize, target: CallTarget) -> Result<(), JitError> {
+    pub(super) fn call(&mut self, pc: usize, target: CallTarget) {
         match target {
             CallTarget::Helper(id) => {
                 let id = self.b.ins().iconst(I64, id as u32 as i64);
                 self.helper_call(pc, id);
             }
             CallTarget::Local(_) => {
+                // Function entries were planned from these very targets.
                 let entry = self.insns[pc].branch_target(pc).unwrap_or(-1);
-                let callee = usize::try_from(entry)
+                match usize::try_from(entry)
                     .ok()
                     .and_then(|e| self.local_funcs.get(&e).copied())
-                    .ok_or(JitError::BadCallTarget { pc, target: entry })?;
-                self.local_call(pc, callee);
+                {
+                    Some(callee) => self.local_call(pc, callee),
+                    None => {
+                        self.record_fault(FaultCode::FellOffEnd, pc, 0);
+                        self.b.ins().jump(self.stop_block, &[]);
+                        self.continue_in_dead_block();
+                    }
+                }
             }
             CallTarget::Kfunc { .. } => {
-                self.record_fault(FaultCode::Kfunc, pc, 0);
+                // `Vm::new` rejects kfunc calls, so this is never compiled;
+                // stop rather than guess if it ever is.
+                self.record_fault(FaultCode::FellOffEnd, pc, 0);
                 self.b.ins().jump(self.stop_block, &[]);
-                // Code after an unconditional stop is unreachable but must
-                // still go somewhere: a fresh, sealed block.
-                let dead = self.b.create_block();
-                self.b.seal_block(dead);
-                self.b.switch_to_block(dead);
+                self.continue_in_dead_block();
             }
         }
-        Ok(())
+    }
+
+    /// After an unconditional stop, code that follows in the same eBPF block
+    /// is unreachable but must still go somewhere: a fresh, sealed block.
+    fn continue_in_dead_block(&mut self) {
+        let dead = self.b.create_block();
+        self.b.seal_block(dead);
+        self.b.switch_to_block(dead);
     }
 
     pub(super) fn callx(&mut self, pc: usize, reg: Reg) {
@@ -138,36 +219,61 @@ impl FunctionTranslator<'_, '_> {
         self.helper_call(pc, id);
     }
 
-    fn local_call(&mut self, pc: usize, callee: cranelift_codegen::ir::FuncRef) {
-        let new_top = self.b.ins().iadd_imm_s(self.frame_top, FRAME_SIZE as i64);
-        let stack_hi = self
+    fn local_call(&mut self, pc: usize, callee: FuncRef) {
+        let new_top = self
             .b
             .ins()
-            .load(I64, super::context_flags(), self.ctx, offsets::STACK_HI);
-        let too_deep = self
-            .b
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThan, new_top, stack_hi);
-        let deep = self.b.create_block();
-        let go = self.b.create_block();
-        self.b.set_cold_block(deep);
-        self.b.ins().brif(too_deep, deep, &[], go, &[]);
-        self.b.seal_block(deep);
-        self.b.switch_to_block(deep);
-        self.record_fault(FaultCode::CallDepth, pc, 0);
-        self.b.ins().jump(self.stop_block, &[]);
-        self.b.seal_block(go);
-        self.b.switch_to_block(go);
+            .iadd_imm_s(self.frame_top, -(FRAME_SIZE as i64));
+        let min_top = self.b.ins().load(
+            I64,
+            super::context_flags(),
+            self.ctx,
+            offsets::MIN_FRAME_TOP,
+        );
+        let too_deep = self.b.ins().icmp(IntCC::UnsignedLessThan, new_top, min_top);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.fault_if(too_deep, FaultCode::CallDepth, pc, zero);
 
         self.spill_budget();
         let mut args = vec![self.ctx, new_top];
-        for r in 1..=5 {
-            args.push(self.reg(Reg::new(r).expect("valid register")));
+        for r in 0..=9 {
+            args.push(self.reg(reg_n(r)));
         }
         let call = self.b.ins().call(callee, &args);
         let r0 = self.b.inst_results(call)[0];
         self.set_reg(Reg::R0, r0);
         self.stop_if_stopped();
         self.reload_budget();
+        if self.mode.checked {
+            for r in 1..=5u8 {
+                let v = self.b.ins().load(
+                    I64,
+                    super::context_flags(),
+                    self.ctx,
+                    offsets::RET_REGS + 8 * (r as i32 - 1),
+                );
+                self.set_reg(reg_n(r), v);
+            }
+        }
+    }
+
+    /// `exit`: in checked mode, test the budget and hand `r1`–`r5` and the
+    /// budget back to the caller through the context; return `r0`.
+    pub(super) fn exit(&mut self, pc: usize) {
+        if self.mode.checked {
+            self.check_budget(pc);
+            for r in 1..=5u8 {
+                let v = self.reg(reg_n(r));
+                self.b.ins().store(
+                    super::context_flags(),
+                    v,
+                    self.ctx,
+                    offsets::RET_REGS + 8 * (r as i32 - 1),
+                );
+            }
+            self.spill_budget();
+        }
+        let r0 = self.reg(Reg::R0);
+        self.b.ins().return_(&[r0]);
     }
 }

@@ -11,7 +11,7 @@
 
 use super::FunctionTranslator;
 use crate::context::{size_index, FRAME_SIZE};
-use crate::runtime_calls::AccessKind;
+use crate::runtime_calls::FaultCode;
 use cranelift_codegen::ir::{condcodes::IntCC, types::I64, InstBuilder, Value};
 use ebee_isa::Reg;
 
@@ -24,7 +24,7 @@ impl FunctionTranslator<'_, '_> {
         base: Reg,
         off: i16,
         size: u32,
-        kind: AccessKind,
+        write: bool,
     ) -> Value {
         let b = self.reg(base);
         let addr = self.b.ins().iadd_imm_s(b, off as i64);
@@ -49,7 +49,7 @@ impl FunctionTranslator<'_, '_> {
         self.b.ins().brif(in_second, ok, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
-        let allowed = self.call_check_access(pc, addr, size, kind);
+        let allowed = self.call_check_access(pc, addr, size, write);
         self.b.ins().brif(allowed, ok, &[], self.stop_block, &[]);
         self.b.seal_block(ok);
         self.b.switch_to_block(ok);
@@ -74,27 +74,33 @@ impl FunctionTranslator<'_, '_> {
         }
     }
 
-    /// Charges a block of `count` instructions starting at `start` against
-    /// the budget; when fewer remain, records the interpreter's budget error
-    /// (at the instruction that would exceed it) and stops.
-    pub(super) fn charge_budget(&mut self, start: usize, count: u64) {
+    /// Charges a block of `count` instructions against the budget at its
+    /// entry: one subtraction, no test (see [`Self::check_budget`]).
+    pub(super) fn charge_budget(&mut self, count: u64) {
         let left = self.b.use_var(self.budget);
-        let enough = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, left, count as i64);
+        let rest = self.b.ins().iadd_imm_s(left, -(count as i64));
+        self.b.def_var(self.budget, rest);
+    }
+
+    /// At a backward jump (the only way to run an instruction twice in one
+    /// call): stops with the budget error at `pc` once the budget is
+    /// overdrawn. Between two such tests at most one pass over the function
+    /// runs, so a run overdraws by less than the program's length. Budgets
+    /// are capped below 2^63, so the sign is a reliable test.
+    pub(super) fn check_budget(&mut self, pc: usize) {
+        let left = self.b.use_var(self.budget);
+        let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
         let go = self.b.create_block();
         let fail = self.b.create_block();
         self.b.set_cold_block(fail);
-        self.b.ins().brif(enough, go, &[], fail, &[]);
+        self.b.ins().brif(overdrawn, fail, &[], go, &[]);
         self.b.seal_block(fail);
         self.b.switch_to_block(fail);
-        self.call_budget_exhausted(start, left);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.record_fault_value(FaultCode::BudgetExhausted, pc, zero);
         self.b.ins().jump(self.stop_block, &[]);
         self.b.seal_block(go);
         self.b.switch_to_block(go);
-        let rest = self.b.ins().iadd_imm_s(left, -(count as i64));
-        self.b.def_var(self.budget, rest);
     }
 
     /// Stores the budget register to the context (before calls that may
@@ -125,6 +131,7 @@ impl FunctionTranslator<'_, '_> {
     }
 }
 
+/// The regions checked inline.
 #[derive(Clone, Copy)]
 enum Region {
     Frame,

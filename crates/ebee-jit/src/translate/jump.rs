@@ -82,6 +82,21 @@ impl FunctionTranslator<'_, '_> {
         self.b.ins().brif(taken, then_block, &[], else_block, &[]);
     }
 
+    /// `may_goto`: falls through (counting down) until the invocation's
+    /// allowance is used up, then jumps.
+    pub(super) fn may_goto(&mut self, pc: usize, target: usize) {
+        let left = self.b.use_var(self.may_goto_left);
+        let count_down = self.b.create_block();
+        let taken = self.target_block(target, pc);
+        self.b.ins().brif(left, count_down, &[], taken, &[]);
+        self.b.seal_block(count_down);
+        self.b.switch_to_block(count_down);
+        let rest = self.b.ins().iadd_imm_s(left, -1);
+        self.b.def_var(self.may_goto_left, rest);
+        let next = self.target_block(pc + 1, pc);
+        self.b.ins().jump(next, &[]);
+    }
+
     /// The block for `target`, or a block recording "fell off the end".
     fn target_block(&mut self, target: usize, pc: usize) -> cranelift_codegen::ir::Block {
         if let Some(&b) = self.blocks.get(&target) {

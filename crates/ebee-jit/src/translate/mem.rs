@@ -2,7 +2,7 @@
 //! packet loads.
 
 use super::{program_mem_flags, FunctionTranslator};
-use crate::runtime_calls::AccessKind;
+use crate::runtime_calls::FaultCode;
 use cranelift_codegen::ir::{
     types::{I16, I32, I64, I8},
     AtomicRmwOp, InstBuilder, MemFlagsData, Type, Value,
@@ -28,7 +28,7 @@ impl FunctionTranslator<'_, '_> {
         src: Reg,
         off: i16,
     ) {
-        let addr = self.access_address(pc, src, off, size.bytes(), AccessKind::Read);
+        let addr = self.access_address(pc, src, off, size.bytes(), false);
         let f = program_mem_flags();
         let ins = self.b.ins();
         let v = match (size, signed) {
@@ -48,7 +48,7 @@ impl FunctionTranslator<'_, '_> {
             Operand::Reg(r) => self.reg(r),
             Operand::Imm(i) => self.b.ins().iconst(I64, i as i64),
         };
-        let addr = self.access_address(pc, dst, off, size.bytes(), AccessKind::Write);
+        let addr = self.access_address(pc, dst, off, size.bytes(), true);
         let f = program_mem_flags();
         let ins = self.b.ins();
         match size {
@@ -77,6 +77,23 @@ impl FunctionTranslator<'_, '_> {
         }
     }
 
+    /// The checked address of an atomic access, also tested for alignment
+    /// (in both modes, like the interpreter: a misaligned atomic would be
+    /// undefined behaviour on some hosts).
+    fn atomic_address(&mut self, pc: usize, base: Reg, off: i16, bytes: u32, write: bool) -> Value {
+        let addr = self.access_address(pc, base, off, bytes, write);
+        if bytes > 1 {
+            let low = self.b.ins().band_imm_u(addr, (bytes - 1) as i64);
+            self.fault_if(
+                low,
+                FaultCode::MisalignedAtomic { size: bytes as u64 },
+                pc,
+                addr,
+            );
+        }
+        addr
+    }
+
     pub(super) fn atomic(
         &mut self,
         pc: usize,
@@ -87,26 +104,24 @@ impl FunctionTranslator<'_, '_> {
         off: i16,
     ) {
         let ty = ty_of(size);
-        // Atomic accesses are sequentially consistent and may be unaligned
-        // only where the host allows; the interpreter's semantics are plain
-        // read-modify-write, which these give for a single thread.
+        // Sequentially consistent host atomics, as the interpreter's.
         let f = MemFlagsData::new();
         let bytes = size.bytes();
         match op {
             AtomicOp::LoadAcquire => {
-                let addr = self.access_address(pc, src, off, bytes, AccessKind::Read);
+                let addr = self.atomic_address(pc, src, off, bytes, false);
                 let v = self.b.ins().atomic_load(ty, f, addr);
                 let v = self.widen(ty, v);
                 self.set_reg(dst, v);
             }
             AtomicOp::StoreRelease => {
-                let addr = self.access_address(pc, dst, off, bytes, AccessKind::Write);
+                let addr = self.atomic_address(pc, dst, off, bytes, true);
                 let v = self.reg(src);
                 let v = self.narrow(ty, v);
                 self.b.ins().atomic_store(f, v, addr);
             }
             AtomicOp::CmpXchg => {
-                let addr = self.access_address(pc, dst, off, bytes, AccessKind::Write);
+                let addr = self.atomic_address(pc, dst, off, bytes, true);
                 let expected = self.reg(Reg::R0);
                 let expected = self.narrow(ty, expected);
                 let new = self.reg(src);
@@ -128,7 +143,7 @@ impl FunctionTranslator<'_, '_> {
                     AtomicOp::Xor { fetch } => (AtomicRmwOp::Xor, fetch),
                     _ => unreachable!("matched above"),
                 };
-                let addr = self.access_address(pc, dst, off, bytes, AccessKind::Write);
+                let addr = self.atomic_address(pc, dst, off, bytes, true);
                 let v = self.reg(src);
                 let v = self.narrow(ty, v);
                 let old = self.b.ins().atomic_rmw(ty, f, rmw, addr, v);

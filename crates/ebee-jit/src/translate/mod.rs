@@ -12,6 +12,9 @@ mod call;
 mod check;
 mod jump;
 mod mem;
+mod stub;
+
+pub(crate) use stub::{build_check_stub, check_stub_signature};
 
 use crate::context::offsets;
 use crate::control_flow::{function_shape, FunctionShape};
@@ -44,10 +47,12 @@ pub(crate) struct TargetInfo {
 }
 
 /// The signature of every compiled eBPF function:
-/// `(ctx, frame_top, r1, r2, r3, r4, r5) -> r0`.
+/// `(ctx, frame_top, r0, r1, ..., r9) -> r0`. The caller's whole register
+/// file goes in, because in the interpreter a callee (or tail-call target)
+/// sees it.
 pub(crate) fn bpf_function_signature(call_conv: CallConv) -> Signature {
     let mut sig = Signature::new(call_conv);
-    for _ in 0..7 {
+    for _ in 0..12 {
         sig.params.push(AbiParam::new(I64));
     }
     sig.returns.push(AbiParam::new(I64));
@@ -73,6 +78,8 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub regs: [Variable; 11],
     /// Remaining instruction budget (checked mode).
     pub budget: Variable,
+    /// `may_goto` fall-throughs left in this invocation.
+    pub may_goto_left: Variable,
     pub ctx: Value,
     pub frame_top: Value,
     pub frame_lo: Value,
@@ -83,6 +90,8 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub stop_block: Block,
     pub rt: RuntimeFns,
     pub local_funcs: &'a HashMap<usize, FuncRef>,
+    /// The `preserve_all` slow-path stub (checked mode).
+    pub check_stub: Option<FuncRef>,
     /// Blocks that record "fell off the end" for a jump at a pc, filled last.
     pub off_end_blocks: Vec<(Block, usize)>,
 }
@@ -95,6 +104,7 @@ pub(crate) fn translate_function(
     insns: &[Insn],
     entry: usize,
     local_funcs: &HashMap<usize, FuncRef>,
+    check_stub: Option<FuncRef>,
     target: &TargetInfo,
 ) -> Result<(), JitError> {
     let TargetInfo { mode, rt, frontend } = *target;
@@ -111,11 +121,7 @@ pub(crate) fn translate_function(
     let frame_top = params[1];
     let zero = b.ins().iconst(I64, 0);
     for (i, r) in regs.iter().enumerate() {
-        let v = match i {
-            1..=5 => params[i + 1],
-            10 => frame_top,
-            _ => zero,
-        };
+        let v = if i == 10 { frame_top } else { params[i + 2] };
         b.def_var(*r, v);
     }
     let frame_lo = b
@@ -132,6 +138,9 @@ pub(crate) fn translate_function(
         (zero, [zero; 4], zero)
     };
     b.def_var(budget, initial_budget);
+    let may_goto_left = b.declare_var(I64);
+    let limit = b.ins().iconst(I64, ebee_runtime::MAY_GOTO_LIMIT as i64);
+    b.def_var(may_goto_left, limit);
 
     let mut blocks = HashMap::new();
     for &start in shape.blocks.keys() {
@@ -148,6 +157,7 @@ pub(crate) fn translate_function(
         mode,
         regs,
         budget,
+        may_goto_left,
         ctx,
         frame_top,
         frame_lo,
@@ -157,6 +167,7 @@ pub(crate) fn translate_function(
         stop_block,
         rt,
         local_funcs,
+        check_stub,
         off_end_blocks: Vec::new(),
     };
     t.translate_blocks(&shape)?;
@@ -175,7 +186,7 @@ impl FunctionTranslator<'_, '_> {
             let block = self.blocks[&info.start];
             self.b.switch_to_block(block);
             if self.mode.checked {
-                self.charge_budget(info.start, info.insn_count);
+                self.charge_budget(info.insn_count);
             }
             let mut pc = info.start;
             let mut terminated = false;
@@ -247,6 +258,9 @@ impl FunctionTranslator<'_, '_> {
             Insn::LdPacket { size, index, imm } => self.packet_load(pc, size, index, imm),
             Insn::Ja { .. } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
+                if self.mode.checked && target <= pc {
+                    self.check_budget(pc);
+                }
                 self.jump_to_pc(target, pc);
                 return Ok(true);
             }
@@ -258,20 +272,24 @@ impl FunctionTranslator<'_, '_> {
                 ..
             } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
+                if self.mode.checked && target <= pc {
+                    self.check_budget(pc);
+                }
                 self.cond_jump(pc, width, cond, dst, src, target);
                 return Ok(true);
             }
             Insn::MayGoto { .. } => {
-                return Err(JitError::Unsupported {
-                    pc,
-                    what: "may_goto".into(),
-                })
+                let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
+                if self.mode.checked && target <= pc {
+                    self.check_budget(pc);
+                }
+                self.may_goto(pc, target);
+                return Ok(true);
             }
-            Insn::Call(target) => self.call(pc, target)?,
+            Insn::Call(target) => self.call(pc, target),
             Insn::CallX { reg } => self.callx(pc, reg),
             Insn::Exit => {
-                let r0 = self.reg(ebee_isa::Reg::R0);
-                self.b.ins().return_(&[r0]);
+                self.exit(pc);
                 return Ok(true);
             }
         }
