@@ -182,15 +182,20 @@ fn same_reg(a: NamedReg, b: NamedReg, what: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// One instruction; `bytes` are the listing's raw byte columns, if any.
-pub(crate) fn parse(c: &mut Cursor, bytes: Option<&[u8]>) -> Result<Parsed, ParseError> {
+/// One instruction; `bytes` are the listing's raw byte columns and
+/// `opcode` the opcode it shows (objdump bytes, the verifier log's `(18)`).
+pub(crate) fn parse(
+    c: &mut Cursor,
+    bytes: Option<&[u8]>,
+    opcode: Option<u8>,
+) -> Result<Parsed, ParseError> {
     let first = c.peek().ok_or_else(|| c.expected("an instruction"))?;
     if first.kind == Kind::Punct && first.text == "*" {
         c.next();
         return store(c);
     }
     if at_reg(c) {
-        return assignment(c, bytes);
+        return assignment(c, opcode);
     }
     if first.kind != Kind::Ident {
         return Err(c.expected("an instruction"));
@@ -417,14 +422,14 @@ fn target_after_pc(c: &mut Cursor) -> Result<(i32, Option<Fixup>), ParseError> {
 }
 
 /// Every form that starts with `rN` or `wN`.
-fn assignment(c: &mut Cursor, bytes: Option<&[u8]>) -> Result<Parsed, ParseError> {
+fn assignment(c: &mut Cursor, opcode: Option<u8>) -> Result<Parsed, ParseError> {
     let dst = reg(c)?;
     let width = dst.width;
     let op = c
         .next()
         .ok_or_else(|| c.expected("an assignment operator"))?;
     let alu_op = match op.text {
-        "=" => return assign(c, dst, bytes),
+        "=" => return assign(c, dst, opcode),
         "+=" => AluOp::Add,
         "-=" => AluOp::Sub,
         "*=" => AluOp::Mul,
@@ -467,7 +472,7 @@ fn dst_name(r: NamedReg) -> String {
 }
 
 /// The right-hand side of `rN = ...`.
-fn assign(c: &mut Cursor, dst: NamedReg, bytes: Option<&[u8]>) -> Result<Parsed, ParseError> {
+fn assign(c: &mut Cursor, dst: NamedReg, opcode: Option<u8>) -> Result<Parsed, ParseError> {
     let width = dst.width;
     let Some(t) = c.peek() else {
         return Err(c.expected("a value"));
@@ -490,7 +495,8 @@ fn assign(c: &mut Cursor, dst: NamedReg, bytes: Option<&[u8]>) -> Result<Parsed,
     }
     if c.at_number() {
         let n = c.number("a value")?;
-        if c.eat_word("ll") {
+        // The verifier log writes `lddw` without `ll`; its `(18)` says it.
+        if c.eat_word("ll") || opcode == Some(0x18) {
             return lddw(dst, Imm64Kind::Imm, n.imm64()?, None);
         }
         let imm = n.imm32().map_err(|mut e| {
@@ -653,10 +659,7 @@ fn assign(c: &mut Cursor, dst: NamedReg, bytes: Option<&[u8]>) -> Result<Parsed,
             c.expect(")")?;
             atomic(size, AtomicOp::LoadAcquire, dst.reg, src, off)
         }
-        _ => {
-            let _ = bytes;
-            Err(ParseError::new(t.pos, format!("unknown value `{word}`")))
-        }
+        _ => Err(ParseError::new(t.pos, format!("unknown value `{word}`"))),
     }
 }
 

@@ -10,6 +10,9 @@ pub(crate) struct CodeLine {
     pub end: usize,
     /// The raw byte columns of an objdump listing, when the line has them.
     pub bytes: Option<Vec<u8>>,
+    /// The opcode, when the line shows it: the verifier log's `(18)`, or
+    /// the first byte column.
+    pub opcode: Option<u8>,
 }
 
 /// Where the comment of `line` starts (its length if none).
@@ -115,6 +118,7 @@ pub(crate) fn code_of(line: &str, syntax: Syntax) -> Option<CodeLine> {
     }
     let mut i = skip_ws(code, 0);
     // A leading pc: `  12:` (objdump, verifier log).
+    let mut opcode = None;
     let digits = code[i..].bytes().take_while(|c| c.is_ascii_digit()).count();
     if digits > 0 && code[i + digits..].starts_with(':') {
         i = skip_ws(code, i + digits + 1);
@@ -126,11 +130,13 @@ pub(crate) fn code_of(line: &str, syntax: Syntax) -> Option<CodeLine> {
             && b[i + 2].is_ascii_hexdigit()
             && b[i + 3] == b')'
         {
+            opcode = u8::from_str_radix(&code[i + 1..i + 3], 16).ok();
             i = skip_ws(code, i + 4);
         }
     }
     let mut bytes = None;
     if let Some((b, j)) = byte_columns(code, i) {
+        opcode = Some(b[0]);
         bytes = Some(b);
         i = skip_ws(code, j);
     }
@@ -158,5 +164,6 @@ pub(crate) fn code_of(line: &str, syntax: Syntax) -> Option<CodeLine> {
         start: i,
         end: stop,
         bytes,
+        opcode,
     })
 }

@@ -60,7 +60,7 @@ pub(crate) fn assemble(text: &str, syntax: Syntax) -> Result<Vec<Insn>, AsmError
             continue;
         }
         let parsed = match syntax {
-            Syntax::Linux => linux::parse(&mut c, code.bytes.as_deref()),
+            Syntax::Linux => linux::parse(&mut c, code.bytes.as_deref(), code.opcode),
             Syntax::Ubpf => ubpf::parse(&mut c),
         }
         .and_then(|p| c.expect_end().map(|_| p))
