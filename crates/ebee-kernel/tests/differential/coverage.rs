@@ -37,6 +37,8 @@ pub fn form(item: &Item) -> String {
         Item::Jump {
             width, cond, src, ..
         } => format!("jmp{} {cond:?} {}", w(width), operand(src)),
+        Item::Ja { long: false, .. } => "goto".to_string(),
+        Item::Ja { long: true, .. } => "gotol".to_string(),
         Item::Plain(insn) => match insn {
             Insn::Alu { width, op, src, .. } => {
                 format!("alu{} {op:?} {}", w(width), operand(src))
@@ -94,6 +96,8 @@ pub fn expected_forms() -> BTreeSet<String> {
         }
     }
     out.insert("lddw".to_string());
+    out.insert("goto".to_string());
+    out.insert("gotol".to_string());
     for size in [Size::B, Size::H, Size::W, Size::DW] {
         out.insert(format!("ldx {size:?} signed=false"));
         if size != Size::DW {
@@ -102,6 +106,10 @@ pub fn expected_forms() -> BTreeSet<String> {
         for src in ["reg", "imm"] {
             out.insert(format!("st {size:?} {src}"));
         }
+    }
+    for size in [Size::B, Size::H, Size::W, Size::DW] {
+        out.insert(format!("atomic {size:?} LoadAcquire"));
+        out.insert(format!("atomic {size:?} StoreRelease"));
     }
     for size in [Size::W, Size::DW] {
         for fetch in [false, true] {

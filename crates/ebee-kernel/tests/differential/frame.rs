@@ -199,7 +199,7 @@ pub fn lower_body(items: &[Item]) -> Vec<Insn> {
         pcs.push(pc);
         pc += match item {
             Item::Plain(insn) => insn.slots(),
-            Item::Jump { .. } => 1,
+            Item::Jump { .. } | Item::Ja { .. } => 1,
         };
     }
     pcs.push(pc);
@@ -224,6 +224,10 @@ pub fn lower_body(items: &[Item]) -> Vec<Insn> {
                 dst,
                 src,
                 off: (pcs[target] - pcs[i] - 1) as i16,
+            }),
+            Item::Ja { long, target } => out.push(Insn::Ja {
+                off: (pcs[target] - pcs[i] - 1) as i32,
+                long,
             }),
         }
     }

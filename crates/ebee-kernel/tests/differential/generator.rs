@@ -32,6 +32,16 @@ pub enum Item {
         /// Index of the item jumped to.
         target: usize,
     },
+    /// An unconditional forward jump (`goto`, or `gotol` when `long`) to
+    /// item `target`. Generated only as the end of the "then" branch of an
+    /// if/else, so the items it skips stay reachable (the kernel rejects
+    /// unreachable instructions).
+    Ja {
+        /// Encoded as `gotol` (32-bit offset).
+        long: bool,
+        /// Index of the item jumped to.
+        target: usize,
+    },
 }
 
 /// 64-bit values that sit on the edges arithmetic gets wrong.
@@ -196,6 +206,28 @@ fn store(rng: &mut Rng) -> Insn {
 }
 
 fn atomic(rng: &mut Rng) -> Insn {
+    // Load-acquire and store-release (Linux 6.15+), any size.
+    if rng.chance(1, 4) {
+        let size = size(rng);
+        let off = area_offset(rng, size);
+        return if rng.chance(1, 2) {
+            Insn::Atomic {
+                size,
+                op: AtomicOp::LoadAcquire,
+                dst: reg(rng),
+                src: Reg::FP,
+                off,
+            }
+        } else {
+            Insn::Atomic {
+                size,
+                op: AtomicOp::StoreRelease,
+                dst: Reg::FP,
+                src: reg(rng),
+                off,
+            }
+        };
+    }
     let size = rng.pick(&[Size::W, Size::DW]);
     let fetch = rng.chance(1, 2);
     let op = match rng.below(6) {
@@ -223,14 +255,8 @@ fn lddw(rng: &mut Rng) -> Insn {
     }
 }
 
-/// A conditional jump at item `at` of a body of `len` items.
-fn jump(rng: &mut Rng, at: usize, len: usize) -> Item {
-    // Mostly short hops, sometimes straight to the epilogue.
-    let target = if rng.chance(1, 8) {
-        len
-    } else {
-        (at + 1 + rng.below(6)).min(len)
-    };
+/// A conditional jump to item `target`.
+fn jump_to(rng: &mut Rng, target: usize) -> Item {
     Item::Jump {
         width: width(rng),
         cond: rng.pick(&JmpCond::ALL),
@@ -244,23 +270,64 @@ fn jump(rng: &mut Rng, at: usize, len: usize) -> Item {
     }
 }
 
-/// A random body of `len` items.
+/// A conditional jump at item `at` of a body of about `len` items: mostly
+/// short hops, sometimes to the end.
+fn jump(rng: &mut Rng, at: usize, len: usize) -> Item {
+    let target = if rng.chance(1, 8) {
+        len.max(at + 1)
+    } else {
+        (at + 1 + rng.below(6)).min(len.max(at + 1))
+    };
+    jump_to(rng, target)
+}
+
+/// A random instruction that is not a jump.
+fn plain(rng: &mut Rng) -> Insn {
+    match rng.below(85) {
+        0..=44 => alu(rng),
+        45..=49 => Insn::Neg {
+            width: width(rng),
+            dst: reg(rng),
+        },
+        50..=57 => endian(rng),
+        58..=62 => lddw(rng),
+        63..=70 => load(rng),
+        71..=78 => store(rng),
+        _ => atomic(rng),
+    }
+}
+
+/// `if cond goto else; <then>; goto end; else: <else>; end:` starting at
+/// item `at`: the conditional jump, `then` plain items, the `goto`, and
+/// `other` plain items.
+fn if_else(rng: &mut Rng, at: usize, then: usize, other: usize) -> Vec<Item> {
+    let else_at = at + 1 + then + 1;
+    let mut out = Vec::with_capacity(then + other + 2);
+    out.push(jump_to(rng, else_at));
+    out.extend((0..then).map(|_| Item::Plain(plain(rng))));
+    out.push(Item::Ja {
+        long: rng.chance(1, 2),
+        target: else_at + other,
+    });
+    out.extend((0..other).map(|_| Item::Plain(plain(rng))));
+    out
+}
+
+/// A random body of about `len` items.
 pub fn body(rng: &mut Rng, len: usize) -> Vec<Item> {
-    (0..len)
-        .map(|at| match rng.below(100) {
-            0..=44 => Item::Plain(alu(rng)),
-            45..=49 => Item::Plain(Insn::Neg {
-                width: width(rng),
-                dst: reg(rng),
-            }),
-            50..=57 => Item::Plain(endian(rng)),
-            58..=62 => Item::Plain(lddw(rng)),
-            63..=70 => Item::Plain(load(rng)),
-            71..=78 => Item::Plain(store(rng)),
-            79..=84 => Item::Plain(atomic(rng)),
-            _ => jump(rng, at, len),
-        })
-        .collect()
+    let mut items = Vec::with_capacity(len + 8);
+    while items.len() < len {
+        let at = items.len();
+        if rng.chance(1, 25) {
+            let (then, other) = (1 + rng.below(3), 1 + rng.below(3));
+            items.extend(if_else(rng, at, then, other));
+        } else if rng.chance(3, 20) {
+            items.push(jump(rng, at, len));
+        } else {
+            items.push(Item::Plain(plain(rng)));
+        }
+    }
+    items
 }
 
 /// The body without item `i`; jumps past it move back by one, jumps to it
@@ -282,6 +349,10 @@ pub fn without(items: &[Item], i: usize) -> Vec<Item> {
                 cond,
                 dst,
                 src,
+                target: if target > i { target - 1 } else { target },
+            },
+            Item::Ja { long, target } => Item::Ja {
+                long,
                 target: if target > i { target - 1 } else { target },
             },
             plain => plain,

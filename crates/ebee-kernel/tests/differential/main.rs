@@ -58,7 +58,7 @@ fn listing(insns: &[Insn]) -> String {
 }
 
 fn show(insn: &Insn) -> String {
-    format!("{insn:?}")
+    ebee_isa::format_insn(insn, ebee_isa::Syntax::Linux)
 }
 
 struct KernelSide {
