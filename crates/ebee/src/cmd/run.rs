@@ -1,0 +1,80 @@
+//! `ebee run PROG [--mem FILE | --mem-hex HEX] [--repeat N] [--json]`
+
+use ebee::input::{read_file, read_program};
+use ebee::Failure;
+use ebee_runtime::Vm;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Arguments of `ebee run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The program: raw bytecode, or assembly in either syntax (detected).
+    prog: PathBuf,
+    /// File whose bytes are the input memory (r1 points to it, r2 holds its length).
+    #[arg(long, conflicts_with = "mem_hex")]
+    mem: Option<PathBuf>,
+    /// The input memory as hex bytes.
+    #[arg(long)]
+    mem_hex: Option<String>,
+    /// Run N times on the same memory and report the average time per run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Instruction budget per run (stops runaway loops).
+    #[arg(long)]
+    budget: Option<u64>,
+    /// Print the memory after the run, as hex.
+    #[arg(long)]
+    dump_mem: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `ebee run`.
+pub fn run(args: Args) -> Result<(), Failure> {
+    let program = read_program(&args.prog)?;
+    let mut memory = match (&args.mem, &args.mem_hex) {
+        (Some(path), _) => read_file(path)?,
+        (None, Some(hex)) => {
+            ebee::hex::parse_hex(hex).map_err(|e| Failure::Input(format!("--mem-hex: {e}")))?
+        }
+        (None, None) => Vec::new(),
+    };
+    let mut vm = Vm::new(program.insns).map_err(|e| Failure::Input(e.to_string()))?;
+    if let Some(b) = args.budget {
+        vm.set_budget(b);
+    }
+    let start = Instant::now();
+    let mut r0 = 0;
+    for _ in 0..args.repeat {
+        r0 = vm
+            .run(&mut memory)
+            .map_err(|e| Failure::Exec(e.to_string()))?;
+    }
+    let per_run_ns = start.elapsed().as_nanos() / args.repeat as u128;
+    if args.json {
+        let mut obj = serde_json::json!({
+            "r0": r0,
+            "r0_hex": format!("{r0:#x}"),
+            "runs": args.repeat,
+            "duration_ns": per_run_ns as u64,
+        });
+        if args.dump_mem {
+            obj["memory_hex"] = ebee::hex::to_hex(&memory).into();
+        }
+        println!("{obj}");
+    } else {
+        println!("r0 = {r0} ({r0:#x})");
+        if args.repeat > 1 {
+            println!(
+                "duration (average): {per_run_ns} ns over {} runs",
+                args.repeat
+            );
+        }
+        if args.dump_mem {
+            println!("memory: {}", ebee::hex::to_hex(&memory));
+        }
+    }
+    Ok(())
+}
