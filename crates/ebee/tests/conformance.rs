@@ -34,7 +34,7 @@ fn parse_data(text: &str) -> DataFile {
     let mut f = DataFile::default();
     let mut section: Option<String> = None;
     let mut body = String::new();
-    let mut flush = |section: &Option<String>, body: &mut String, f: &mut DataFile| {
+    let flush = |section: &Option<String>, body: &mut String, f: &mut DataFile| {
         let b = std::mem::take(body);
         match section.as_deref() {
             Some("asm") => f.asm = Some(b),
