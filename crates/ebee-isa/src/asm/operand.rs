@@ -115,11 +115,16 @@ impl<'a> Cursor<'a> {
         let start = self.pos();
         let mut neg = false;
         let mut sign = false;
-        if self.eat("-") {
-            neg = true;
-            sign = true;
-        } else if self.eat("+") {
-            sign = true;
+        // One sign, or a displacement's sign and the number's (`r1 + -4`).
+        for _ in 0..2 {
+            if self.eat("-") {
+                neg = !neg;
+                sign = true;
+            } else if self.eat("+") {
+                sign = true;
+            } else {
+                break;
+            }
         }
         match self.peek() {
             Some(t) if t.kind == Kind::Number => {
@@ -159,7 +164,13 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             Some(t) if t.kind == Kind::Number => true,
             Some(t) if t.kind == Kind::Punct && (t.text == "+" || t.text == "-") => {
-                matches!(self.peek_at(1), Some(n) if n.kind == Kind::Number)
+                match self.peek_at(1) {
+                    Some(n) if n.kind == Kind::Number => true,
+                    Some(s) if s.kind == Kind::Punct && (s.text == "+" || s.text == "-") => {
+                        matches!(self.peek_at(2), Some(n) if n.kind == Kind::Number)
+                    }
+                    _ => false,
+                }
             }
             _ => false,
         }
