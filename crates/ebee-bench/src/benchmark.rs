@@ -1,0 +1,123 @@
+//! [`Benchmark`]: a program, the input it runs on, and its native twin.
+
+use crate::input;
+use crate::native;
+use crate::program::{self, Program};
+
+/// How big an input to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// The size the benchmark is timed at.
+    Full,
+    /// A few hundred iterations: for checking that engines agree.
+    Tiny,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Benchmark {
+    /// Row name; the command-line filter matches it.
+    pub name: &'static str,
+    /// What one run does, for the table's legend.
+    pub description: &'static str,
+    /// The eBPF program.
+    pub program: Program,
+    /// Size parameter (header `n`) at [`Scale::Full`].
+    pub full_n: u64,
+    /// Size parameter at [`Scale::Tiny`].
+    pub tiny_n: u64,
+    /// Builds the input buffer for a size parameter.
+    pub make_input: fn(u64) -> Vec<u8>,
+    /// Data bytes (after the header) the program reads or writes for a
+    /// size parameter; `None` if that overflows. Engines without run-time
+    /// checks refuse buffers shorter than this.
+    pub data_len: fn(u64) -> Option<u64>,
+    /// The same computation in native Rust.
+    pub native: fn(&mut [u8]) -> u64,
+}
+
+const MIB: u64 = 1 << 20;
+
+impl Benchmark {
+    /// Whether `mem` holds everything the program touches for the size in
+    /// its header: the condition for running it without run-time checks.
+    pub fn fits(&self, mem: &[u8]) -> bool {
+        let needed = (self.data_len)(input::header_n(mem))
+            .and_then(|len| len.checked_add(input::HEADER_LEN as u64));
+        matches!(needed, Some(needed) if needed <= mem.len() as u64)
+    }
+
+    /// The input buffer at `scale`.
+    pub fn input(&self, scale: Scale) -> Vec<u8> {
+        (self.make_input)(match scale {
+            Scale::Full => self.full_n,
+            Scale::Tiny => self.tiny_n,
+        })
+    }
+}
+
+/// Every benchmark, in table order.
+pub fn all() -> Vec<Benchmark> {
+    vec![
+        Benchmark {
+            name: "primes",
+            description: "count primes below 30,000 by trial division (64-bit %)",
+            program: program::PRIMES,
+            full_n: 30_000,
+            tiny_n: 200,
+            make_input: input::primes,
+            data_len: |_| Some(0),
+            native: native::primes,
+        },
+        Benchmark {
+            name: "byte_copy",
+            description: "copy 1 MiB byte by byte, return the byte sum",
+            program: program::BYTE_COPY,
+            full_n: MIB,
+            tiny_n: 300,
+            make_input: input::byte_copy,
+            data_len: |n| n.checked_mul(2),
+            native: native::byte_copy,
+        },
+        Benchmark {
+            name: "strcmp_equal",
+            description: "strcmp of two equal 1 MiB strings",
+            program: program::STRCMP,
+            full_n: MIB,
+            tiny_n: 300,
+            make_input: |n| input::strcmp(n, false),
+            data_len: |n| n.checked_mul(2),
+            native: native::strcmp,
+        },
+        Benchmark {
+            name: "strcmp_differ",
+            description: "strcmp of 1 MiB strings differing 16 bytes before the end",
+            program: program::STRCMP,
+            full_n: MIB,
+            tiny_n: 300,
+            make_input: |n| input::strcmp(n, true),
+            data_len: |n| n.checked_mul(2),
+            native: native::strcmp,
+        },
+        Benchmark {
+            name: "switch64",
+            description: "64-way switch on x & 63 over 256 Ki u32 elements (1 MiB)",
+            program: program::SWITCH64,
+            full_n: MIB / 4,
+            tiny_n: 300,
+            make_input: input::switch64,
+            data_len: |n| n.checked_mul(4),
+            native: native::switch64,
+        },
+        Benchmark {
+            name: "log2",
+            description: "integer log2 by shifts over 128 Ki u64 elements (1 MiB)",
+            program: program::LOG2,
+            full_n: MIB / 8,
+            tiny_n: 300,
+            make_input: input::log2,
+            data_len: |n| n.checked_mul(8),
+            native: native::log2,
+        },
+    ]
+}

@@ -1,0 +1,138 @@
+//! Every engine computes the same result on every benchmark program, with
+//! tiny inputs; and the native twins agree with independent computations
+//! (std's ilog2, slice comparison, known prime counts), so the agreement
+//! means the clang-built bytecode ran correctly.
+
+use ebee_bench::benchmark::{self, Benchmark, Scale};
+use ebee_bench::engine;
+use ebee_bench::input::{self, HEADER_LEN};
+
+fn bench(name: &str) -> Benchmark {
+    benchmark::all()
+        .into_iter()
+        .find(|b| b.name == name)
+        .unwrap_or_else(|| panic!("no benchmark {name}"))
+}
+
+#[test]
+fn every_engine_returns_the_native_result_on_every_program() {
+    let engines = engine::all();
+    assert!(engines.iter().any(|e| e.name() == "native"));
+    assert!(
+        engines.len() >= 3,
+        "at least rbpf-interp and native besides"
+    );
+    for bench in benchmark::all() {
+        let expected = (bench.native)(&mut bench.input(Scale::Tiny));
+        for engine in &engines {
+            let mut loaded = engine
+                .load(&bench)
+                .unwrap_or_else(|e| panic!("{} cannot load {}: {e}", engine.name(), bench.name));
+            // Twice on one buffer (the timed loop reuses it), once fresh.
+            let mut mem = bench.input(Scale::Tiny);
+            for run in 0..2 {
+                let got = loaded
+                    .run(&mut mem)
+                    .unwrap_or_else(|e| panic!("{} on {}: {e}", engine.name(), bench.name));
+                assert_eq!(
+                    got,
+                    expected,
+                    "{} on {} (run {run}): {got:#x}, native {expected:#x}",
+                    engine.name(),
+                    bench.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn primes_counts_the_primes_below_the_bound() {
+    let primes = bench("primes");
+    // pi(200) = 46, pi(1000) = 168, pi(2) = 0, pi(3) = 1.
+    for (bound, count) in [(200u64, 46u64), (1000, 168), (2, 0), (3, 1)] {
+        for engine in engine::all() {
+            let mut loaded = engine.load(&primes).unwrap();
+            let got = loaded.run(&mut input::primes(bound)).unwrap();
+            assert_eq!(got, count, "{} counts primes below {bound}", engine.name());
+        }
+    }
+}
+
+#[test]
+fn byte_copy_copies_and_sums_on_every_engine() {
+    let copy = bench("byte_copy");
+    for engine in engine::all() {
+        let mut mem = copy.input(Scale::Tiny);
+        let n = copy.tiny_n as usize;
+        let src = mem[HEADER_LEN..HEADER_LEN + n].to_vec();
+        let sum: u64 = src.iter().map(|&b| u64::from(b)).sum();
+        assert!(mem[HEADER_LEN + n..].iter().all(|&b| b == 0));
+        let got = engine.load(&copy).unwrap().run(&mut mem).unwrap();
+        assert_eq!(got, sum, "{}", engine.name());
+        assert_eq!(&mem[HEADER_LEN + n..], &src[..], "{} copied", engine.name());
+    }
+}
+
+#[test]
+fn strcmp_matches_the_first_differing_byte() {
+    for name in ["strcmp_equal", "strcmp_differ"] {
+        let strcmp = bench(name);
+        let mem = strcmp.input(Scale::Tiny);
+        let n = strcmp.tiny_n as usize;
+        let (a, b) = mem[HEADER_LEN..].split_at(n);
+        let want = a
+            .iter()
+            .zip(b)
+            .find(|(x, y)| x != y || **x == 0)
+            .map(|(&x, &y)| (i64::from(x) - i64::from(y)) as u64)
+            .unwrap_or(0);
+        assert_eq!(want == 0, name == "strcmp_equal");
+        for engine in engine::all() {
+            let got = engine.load(&strcmp).unwrap().run(&mut mem.clone()).unwrap();
+            assert_eq!(got, want, "{} on {name}", engine.name());
+        }
+    }
+}
+
+#[test]
+fn log2_sums_std_ilog2() {
+    let log2 = bench("log2");
+    let mem = log2.input(Scale::Tiny);
+    let want: u64 = mem[HEADER_LEN..]
+        .chunks_exact(8)
+        .map(|c| {
+            u64::from(
+                u64::from_le_bytes(c.try_into().unwrap())
+                    .checked_ilog2()
+                    .unwrap_or(0),
+            )
+        })
+        .sum();
+    for engine in engine::all() {
+        let got = engine.load(&log2).unwrap().run(&mut mem.clone()).unwrap();
+        assert_eq!(got, want, "{}", engine.name());
+    }
+}
+
+#[test]
+fn a_buffer_shorter_than_its_header_says_is_an_error_not_a_crash() {
+    for name in ["byte_copy", "strcmp_equal", "switch64", "log2"] {
+        let bench = bench(name);
+        let mut mem = bench.input(Scale::Tiny);
+        mem.truncate(HEADER_LEN + 16);
+        mem[..HEADER_LEN].copy_from_slice(&(1u64 << 20).to_le_bytes());
+        assert!(!bench.fits(&mem));
+        for engine in engine::all() {
+            if engine.name() == "native" {
+                continue; // clamps to the buffer by construction
+            }
+            let result = engine.load(&bench).unwrap().run(&mut mem);
+            assert!(
+                result.is_err(),
+                "{} on {name} returned {result:?}",
+                engine.name()
+            );
+        }
+    }
+}
