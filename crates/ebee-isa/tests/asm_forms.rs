@@ -437,6 +437,7 @@ fn ubpf_errors_say_what_is_wrong() {
         ("ja +32768", "16-bit"),
         ("stw [%r1-32769], 1", "16-bit"),
         ("a:\na:\nexit", "defined twice"),
+        ("ja end\nexit\nend:", "after the last instruction"),
     ] {
         match assemble_as(text, Syntax::Ubpf) {
             Err(e) => assert!(

@@ -117,6 +117,10 @@ impl From<Insn> for Parsed {
 }
 
 /// Assembles `text`, detecting its syntax with [`detect_syntax`].
+///
+/// Text without any instruction is an error (an empty program is not a
+/// program). Labels may be used before they are defined; a label must
+/// name an instruction. In `call name`, a label wins over a helper name.
 pub fn assemble(text: &str) -> Result<Vec<Insn>, AsmError> {
     assemble_as(text, detect_syntax(text))
 }

@@ -109,6 +109,7 @@ fn resolve(
     if target.is_none() && syntax == Syntax::Ubpf && f.label == "exit" {
         target = first_exit;
     }
+    let len = insns.len();
     let insn = &mut insns[p.pc];
     let Some(target) = target else {
         if f.field == FixupField::CallByName {
@@ -126,6 +127,12 @@ fn resolve(
             format!("undefined label `{}`", f.label),
         ));
     };
+    if target >= len {
+        return Err(ParseError::new(
+            f.pos,
+            format!("label `{}` is after the last instruction", f.label),
+        ));
+    }
     let off = target as i64 - (p.pc as i64 + 1);
     let too_far = || {
         ParseError::new(
