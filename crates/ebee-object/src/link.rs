@@ -185,7 +185,7 @@ impl Linker<'_, '_> {
                     }
                     match sym.section {
                         Some(sec) if self.code.contains_key(&sec) => {
-                            let byte = sym.value as i64 + i64::from(raw.imm);
+                            let byte = (sym.value as i64).wrapping_add(i64::from(raw.imm));
                             if byte % 8 != 0 || byte < 0 {
                                 return Err(rel_err(
                                     &r,
@@ -198,7 +198,8 @@ impl Linker<'_, '_> {
                         }
                         Some(sec) => {
                             let kind = if let Some(&map) = self.maps.by_global_section.get(&sec) {
-                                let off = sym.value as i64 + i64::from(raw.imm as u32);
+                                let off =
+                                    (sym.value as i64).wrapping_add(i64::from(raw.imm as u32));
                                 let offset = u32::try_from(off).map_err(|_| {
                                     rel_err(&r, format!("global offset {off} out of range"))
                                 })?;

@@ -115,6 +115,10 @@ pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// `BPF_F_MMAPABLE`: the map can be mmap()ed (libbpf sets it on globals).
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 
+/// The largest map value the kernel allocates (`KMALLOC_MAX_SIZE` on
+/// x86-64 and arm64 with 4 KiB pages): bigger global sections cannot load.
+pub const MAX_GLOBAL_SIZE: u64 = 4 << 20;
+
 /// Which global data section a global map stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GlobalKind {
@@ -242,12 +246,13 @@ impl MapDef {
         size: u64,
         bytes: &[u8],
     ) -> Result<MapDef, ObjectError> {
-        let value_size = u32::try_from(size).map_err(|_| {
-            ObjectError::section(
+        if size > MAX_GLOBAL_SIZE {
+            return Err(ObjectError::section(
                 section,
-                format!("global data section of {size} bytes is too large"),
-            )
-        })?;
+                format!("global data section of {size} bytes is larger than a map value may be ({MAX_GLOBAL_SIZE})"),
+            ));
+        }
+        let value_size = size as u32;
         let mut m = MapDef::empty(
             section.to_string(),
             section.to_string(),

@@ -227,7 +227,11 @@ fn legacy_maps(
             ));
         }
         for (_, s) in syms {
-            if s.value % def_size != 0 || s.value + def_size > sec.size {
+            if !s.value.is_multiple_of(def_size)
+                || s.value
+                    .checked_add(def_size)
+                    .is_none_or(|end| end > sec.size)
+            {
                 return Err(symbol_err(
                     sec,
                     &s.name,
@@ -517,7 +521,7 @@ fn functions(
                 } else {
                     prev.size
                 };
-                if prev.value + prev_size > s.value {
+                if prev.value.saturating_add(prev_size) > s.value {
                     return Err(symbol_err(
                         sec,
                         &s.name,

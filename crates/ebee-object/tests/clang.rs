@@ -1,0 +1,603 @@
+//! C programs compiled by clang-19 in the test, parsed, and checked against
+//! what LLVM's and the kernel's own tools (`llvm-objdump-19`, `bpftool`)
+//! say about the same object: maps, globals, subprogram linking, bpf_loop
+//! callbacks, several programs per section, BTF and line info.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ebee_isa::{CallTarget, Imm64Kind, Insn};
+use ebee_object::btf::TypeKind;
+use ebee_object::{GlobalKind, MapBinding, MapType, Object, ProgramType, RelocKind, SlotTarget};
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(name)
+}
+
+/// Compile `tests/c/<name>` into a fresh temp dir; `None` without clang-19.
+fn compile(name: &str) -> Option<PathBuf> {
+    if !have("clang-19") {
+        println!("skipped: clang-19 not found");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("ebee-object-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(name.replace(".c", ".o"));
+    let status = Command::new("clang-19")
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-mcpu=v4",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(source(name))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "clang-19 failed on {name}");
+    Some(out)
+}
+
+fn parse(path: &Path) -> Object {
+    Object::parse(&std::fs::read(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `llvm-objdump -t`: symbol name → (section, value).
+fn objdump_symbols(path: &Path) -> Option<BTreeMap<String, (String, u64)>> {
+    if !have("llvm-objdump-19") {
+        println!("skipped part: llvm-objdump-19 not found");
+        return None;
+    }
+    let out = Command::new("llvm-objdump-19")
+        .arg("-t")
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        // 0000000000000008 g     O .data	0000000000000004 second
+        let Some((left, right)) = line.split_once('\t') else {
+            continue;
+        };
+        let value = u64::from_str_radix(&left[..16.min(left.len())], 16);
+        let section = left.split_whitespace().last().unwrap_or("").to_string();
+        let name = right.split_whitespace().nth(1).unwrap_or("").to_string();
+        if let Ok(value) = value {
+            map.insert(name, (section, value));
+        }
+    }
+    Some(map)
+}
+
+/// `llvm-objdump -h`: section name → size.
+fn objdump_sections(path: &Path) -> BTreeMap<String, u64> {
+    let out = Command::new("llvm-objdump-19")
+        .arg("-h")
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 3 && f[0].parse::<u32>().is_ok() {
+            if let Ok(size) = u64::from_str_radix(f[2], 16) {
+                map.insert(f[1].to_string(), size);
+            }
+        }
+    }
+    map
+}
+
+#[test]
+fn subprograms_are_linked_into_each_caller() {
+    let Some(path) = compile("subprogs.c") else {
+        return;
+    };
+    let obj = parse(&path);
+    assert_eq!(obj.license(), Some("Dual BSD/GPL"));
+
+    let entries: BTreeSet<(&str, &str)> = obj
+        .entry_programs()
+        .map(|p| (p.section.as_str(), p.name.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        BTreeSet::from([("xdp", "first"), ("xdp", "second"), ("tc", "third")])
+    );
+    let subs: BTreeSet<&str> = obj
+        .programs()
+        .iter()
+        .filter(|p| p.subprogram)
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        subs,
+        BTreeSet::from(["leaf", "middle", "global_helper", "loop_body"])
+    );
+    assert_eq!(
+        obj.program("first").unwrap().program_type(),
+        ProgramType::Xdp
+    );
+    assert_eq!(
+        obj.program("third").unwrap().program_type(),
+        ProgramType::SchedCls
+    );
+
+    let linked = |name: &str| -> Vec<String> {
+        obj.program(name)
+            .unwrap()
+            .functions
+            .iter()
+            .map(|f| f.name.clone())
+            .collect()
+    };
+    assert_eq!(linked("first"), ["first", "middle", "leaf"]);
+    assert_eq!(linked("second"), ["second", "leaf"]);
+    assert_eq!(
+        linked("third"),
+        ["third", "loop_body", "global_helper", "middle", "leaf"]
+    );
+
+    for p in obj.programs() {
+        // Every local call and function address lands on the start of the
+        // function the relocation names, and each function appears once.
+        let names: BTreeSet<&str> = p.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names.len(),
+            p.functions.len(),
+            "{}: a function linked twice",
+            p.name
+        );
+        for r in &p.relocs {
+            let (function, target_pc) = match &r.kind {
+                RelocKind::Call {
+                    function,
+                    target_pc,
+                } => {
+                    let Insn::Call(CallTarget::Local(imm)) = p.insns[r.pc] else {
+                        panic!("{}: pc {} is not a local call", p.name, r.pc)
+                    };
+                    assert_eq!(r.pc as i64 + 1 + imm as i64, *target_pc as i64);
+                    (function, *target_pc)
+                }
+                RelocKind::FuncAddr {
+                    function,
+                    target_pc,
+                } => {
+                    let Insn::LdImm64 {
+                        kind: Imm64Kind::Func,
+                        imm,
+                        ..
+                    } = p.insns[r.pc]
+                    else {
+                        panic!("{}: pc {} is not lddw of a function", p.name, r.pc)
+                    };
+                    assert_eq!(r.pc as i64 + 1 + imm, *target_pc as i64);
+                    (function, *target_pc)
+                }
+                other => panic!("{}: unexpected relocation {other:?}", p.name),
+            };
+            let f = p.functions.iter().find(|f| &f.name == function).unwrap();
+            assert_eq!(
+                f.start, target_pc,
+                "{}: {} placed at {}",
+                p.name, function, f.start
+            );
+        }
+        // The linked copy of each function is the function itself, except
+        // for the call distances.
+        for f in &p.functions {
+            let own = obj.program(&f.name).unwrap();
+            assert_eq!(own.functions[0].len, f.len);
+            for i in 0..f.len {
+                let (a, b) = (p.insns[f.start + i], own.insns[i]);
+                match (a, b) {
+                    (Insn::Call(CallTarget::Local(_)), Insn::Call(CallTarget::Local(_))) => {}
+                    (
+                        Insn::LdImm64 {
+                            kind: Imm64Kind::Func,
+                            ..
+                        },
+                        Insn::LdImm64 {
+                            kind: Imm64Kind::Func,
+                            ..
+                        },
+                    ) => {}
+                    _ => assert_eq!(a, b, "{}: {} + {i}", p.name, f.name),
+                }
+            }
+        }
+    }
+    let third = obj.program("third").unwrap();
+    assert!(third.relocs.iter().any(
+        |r| matches!(&r.kind, RelocKind::FuncAddr { function, .. } if function == "loop_body")
+    ));
+
+    // Line info: every record's text is the source line it names, and a pc
+    // in a linked subprogram maps to that subprogram's source.
+    let src = std::fs::read_to_string(source("subprogs.c")).unwrap();
+    let src_lines: Vec<&str> = src.lines().collect();
+    let mut checked = 0;
+    for p in obj.programs() {
+        assert!(!p.lines.is_empty(), "{}: no line info", p.name);
+        for l in &p.lines {
+            assert!(l.file.ends_with("subprogs.c"), "{}", l.file);
+            assert_eq!(
+                l.line_text.trim(),
+                src_lines[l.line as usize - 1].trim(),
+                "{}:{}",
+                p.name,
+                l.line
+            );
+            checked += 1;
+        }
+        assert_eq!(
+            p.func_info.len(),
+            p.functions.len(),
+            "{}: func_info per linked function",
+            p.name
+        );
+        for (fi, f) in p.func_info.iter().zip(&p.functions) {
+            assert_eq!(fi.pc, f.start);
+            let t = obj.btf().unwrap().type_by_id(fi.type_id).unwrap();
+            assert_eq!((t.kind_name(), t.name.as_str()), ("FUNC", f.name.as_str()));
+        }
+    }
+    let first = obj.program("first").unwrap();
+    let leaf = first.functions.iter().find(|f| f.name == "leaf").unwrap();
+    let line = first.line_for_pc(leaf.start + 1).unwrap();
+    assert!(line.line_text.contains("x * 3 + 1"), "{line:?}");
+    println!(
+        "subprogs.c: {} programs, {checked} line records checked against the source",
+        obj.programs().len()
+    );
+}
+
+#[test]
+fn btf_and_legacy_maps() {
+    let Some(path) = compile("maps.c") else {
+        return;
+    };
+    let obj = parse(&path);
+    let Some(symbols) = objdump_symbols(&path) else {
+        return;
+    };
+    // Legacy maps first, then BTF maps in the order llvm-objdump places them.
+    let mut btf_maps = [
+        "hash_map",
+        "sized_array",
+        "inner_map",
+        "outer_map",
+        "jump_table",
+    ];
+    btf_maps.sort_by_key(|m| symbols[*m].1);
+    let names: Vec<&str> = obj.maps().iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names[..2], ["legacy_a", "legacy_b"]);
+    assert_eq!(names[2..], btf_maps);
+    let (_, m) = obj.map("hash_map").unwrap();
+    let btf = obj.btf().unwrap();
+    assert_eq!(
+        (m.map_type, m.key_size, m.value_size, m.max_entries, m.flags),
+        (MapType::Hash, 8, 48, 1024, 1)
+    );
+    assert_eq!(
+        btf.type_by_id(m.btf_key_type_id.unwrap()).unwrap().name,
+        "key"
+    );
+    assert_eq!(
+        btf.type_by_id(m.btf_value_type_id.unwrap()).unwrap().name,
+        "value"
+    );
+    let (_, m) = obj.map("sized_array").unwrap();
+    assert_eq!(
+        (
+            m.map_type,
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            m.pinning
+        ),
+        (MapType::Array, 4, 8, 16, 1)
+    );
+    let (_, m) = obj.map("legacy_a").unwrap();
+    assert_eq!(
+        (m.map_type, m.key_size, m.value_size, m.max_entries),
+        (MapType::PercpuArray, 4, 16, 8)
+    );
+    let (_, m) = obj.map("legacy_b").unwrap();
+    assert_eq!(
+        (
+            m.map_type.number(),
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            m.flags
+        ),
+        (9, 8, 4, 100, 2)
+    );
+    let (_, m) = obj.map("outer_map").unwrap();
+    assert_eq!(
+        (m.map_type, m.key_size, m.value_size, m.max_entries),
+        (MapType::ArrayOfMaps, 4, 4, 4)
+    );
+    let inner = m.inner.as_ref().unwrap();
+    assert_eq!(
+        (
+            inner.map_type,
+            inner.key_size,
+            inner.value_size,
+            inner.max_entries
+        ),
+        (MapType::Array, 4, 8, 2)
+    );
+    assert_eq!(m.slots.len(), 1);
+    assert_eq!(
+        (m.slots[0].index, &m.slots[0].target),
+        (1, &SlotTarget::Map("inner_map".into()))
+    );
+    let (_, m) = obj.map("jump_table").unwrap();
+    assert_eq!(
+        (m.map_type, m.key_size, m.value_size, m.max_entries),
+        (MapType::ProgArray, 4, 4, 8)
+    );
+    assert_eq!(
+        (m.slots[0].index, &m.slots[0].target),
+        (3, &SlotTarget::Program("tail".into()))
+    );
+
+    // The program's lddw's refer to the maps in source order.
+    let p = obj.program("use_maps").unwrap();
+    let refs: Vec<&str> = p
+        .relocs
+        .iter()
+        .filter_map(|r| match r.kind {
+            RelocKind::Map { map } => Some(obj.maps()[map].name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "hash_map",
+            "sized_array",
+            "legacy_a",
+            "legacy_b",
+            "outer_map",
+            "jump_table"
+        ]
+    );
+    let fds: Vec<i32> = (0..obj.maps().len() as i32).map(|i| 100 + i).collect();
+    let bound = p.bind_maps(MapBinding::Fds(&fds)).unwrap();
+    let by_index = p.bind_maps(MapBinding::Indices).unwrap();
+    assert_eq!(by_index, p.insns);
+    for r in &p.relocs {
+        let RelocKind::Map { map } = r.kind else {
+            continue;
+        };
+        assert!(
+            matches!(bound[r.pc], Insn::LdImm64 { kind: Imm64Kind::MapFd, imm, .. } if imm == 100 + map as i64)
+        );
+        assert!(
+            matches!(by_index[r.pc], Insn::LdImm64 { kind: Imm64Kind::MapIdx, imm, .. } if imm == map as i64)
+        );
+    }
+    assert!(p.bind_maps(MapBinding::Fds(&fds[..2])).is_err());
+}
+
+#[test]
+fn globals_are_array_maps() {
+    let Some(path) = compile("globals.c") else {
+        return;
+    };
+    let obj = parse(&path);
+    let Some(symbols) = objdump_symbols(&path) else {
+        return;
+    };
+    let sizes = objdump_sections(&path);
+    let names: Vec<&str> = obj.maps().iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, [".data", ".rodata", ".data.custom", ".bss"]);
+    for m in obj.maps() {
+        assert_eq!(u64::from(m.value_size), sizes[&m.name], "{}", m.name);
+        assert_eq!(
+            (m.map_type, m.key_size, m.max_entries),
+            (MapType::Array, 4, 1)
+        );
+        let ds = m.btf_value_type_id.unwrap();
+        assert_eq!(obj.btf().unwrap().type_by_id(ds).unwrap().name, m.name);
+    }
+    let (_, rodata) = obj.map(".rodata").unwrap();
+    assert!(rodata.frozen && rodata.flags & ebee_object::map_def::BPF_F_RDONLY_PROG != 0);
+    assert!(matches!(
+        rodata.origin,
+        ebee_object::MapOrigin::Global(GlobalKind::Rodata)
+    ));
+    let data = rodata.data.as_ref().unwrap();
+    let limit_off = symbols["limit"].1 as usize;
+    assert_eq!(
+        u32::from_le_bytes(data[limit_off..limit_off + 4].try_into().unwrap()),
+        42
+    );
+    let (_, d) = obj.map(".data").unwrap();
+    assert!(!d.frozen);
+    assert_eq!(
+        &d.data.as_ref().unwrap()[symbols["counter"].1 as usize..][..8],
+        &7u64.to_le_bytes()
+    );
+    assert!(obj
+        .map(".bss")
+        .unwrap()
+        .1
+        .data
+        .as_ref()
+        .unwrap()
+        .iter()
+        .all(|&b| b == 0));
+
+    // Every global access points at the variable llvm-objdump places there.
+    let p = obj.program("globals").unwrap();
+    let got: BTreeSet<(String, u32)> = p
+        .relocs
+        .iter()
+        .filter_map(|r| match r.kind {
+            RelocKind::MapValue { map, offset } => Some((obj.maps()[map].name.clone(), offset)),
+            _ => None,
+        })
+        .collect();
+    let want: BTreeSet<(String, u32)> =
+        ["counter", "limit", "second", "zeroed", "factor", "custom"]
+            .iter()
+            .map(|v| (symbols[*v].0.clone(), symbols[*v].1 as u32))
+            // `more_zeroed[2]`: clang folds the element offset into the store.
+            .chain([(
+                symbols["more_zeroed"].0.clone(),
+                symbols["more_zeroed"].1 as u32,
+            )])
+            .collect();
+    assert_eq!(got, want);
+    for r in &p.relocs {
+        let RelocKind::MapValue { map, offset } = r.kind else {
+            continue;
+        };
+        let Insn::LdImm64 {
+            kind: Imm64Kind::MapIdxValue,
+            imm,
+            ..
+        } = p.insns[r.pc]
+        else {
+            panic!()
+        };
+        assert_eq!(imm, (i64::from(offset) << 32) | map as i64);
+    }
+}
+
+/// Every type of `path`'s BTF as `bpftool btf dump file` prints it: the
+/// header line's id, kind, name and size, and each member line.
+fn compare_with_bpftool(path: &Path, btf: &ebee_object::Btf) -> Option<usize> {
+    let out = Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(path)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut current: Option<(u32, usize)> = None;
+    let mut count = 0;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix('[') {
+            let (id, rest) = rest.split_once("] ").unwrap();
+            let id: u32 = id.parse().unwrap();
+            let (kind, rest) = rest.split_once(' ').unwrap();
+            let name = rest.split('\'').nth(1).unwrap();
+            let t = btf
+                .type_by_id(id)
+                .unwrap_or_else(|| panic!("type {id} missing"));
+            assert_eq!(t.kind_name(), kind, "type {id}");
+            let name = if name == "(anon)" { "" } else { name };
+            assert_eq!(t.name, name, "type {id}");
+            if let Some(size) = rest
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("size="))
+            {
+                let size: u64 = size.trim_end_matches(',').parse().unwrap();
+                let ours = match &t.kind {
+                    TypeKind::Datasec { size, .. } => u64::from(*size),
+                    _ => btf.size_of(id).unwrap(),
+                };
+                assert_eq!(ours, size, "size of type {id}");
+            }
+            current = Some((id, 0));
+            count += 1;
+        } else if let (Some((id, idx)), Some(rest)) = (current.as_mut(), line.strip_prefix('\t')) {
+            let t = btf.type_by_id(*id).unwrap();
+            if let Some(members) = t.members() {
+                let m = &members[*idx];
+                let name = rest.split('\'').nth(1).unwrap();
+                let name = if name == "(anon)" { "" } else { name };
+                assert_eq!(m.name, name, "type {id} member {idx}");
+                let ty: u32 = rest
+                    .split("type_id=")
+                    .nth(1)
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(m.ty, ty, "type {id} member {idx}");
+                let off: u32 = rest
+                    .split("bits_offset=")
+                    .nth(1)
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(m.bit_offset, off, "type {id} member {idx}");
+            }
+            *idx += 1;
+        }
+    }
+    assert_eq!(count + 1, btf.len(), "number of types");
+    Some(count)
+}
+
+#[test]
+fn btf_matches_bpftool() {
+    if !have("clang-19") {
+        println!("skipped: clang-19 not found");
+        return;
+    }
+    if Command::new("bpftool").arg("version").output().is_err() {
+        println!("skipped: bpftool not found");
+        return;
+    }
+    for name in ["maps.c", "globals.c", "subprogs.c"] {
+        let path = compile(name).unwrap();
+        let obj = parse(&path);
+        let n = compare_with_bpftool(&path, obj.btf().unwrap()).expect("bpftool failed");
+        println!("{name}: {n} BTF types agree with bpftool");
+    }
+}
+
+#[test]
+fn kernel_btf_parses_and_matches_bpftool() {
+    let path = Path::new("/sys/kernel/btf/vmlinux");
+    let Ok(bytes) = std::fs::read(path) else {
+        println!("skipped: /sys/kernel/btf/vmlinux not readable");
+        return;
+    };
+    let btf = ebee_object::Btf::parse(&bytes).unwrap();
+    let ts = btf.id_by_name_kind("task_struct", "STRUCT").unwrap();
+    assert!(btf.size_of(ts).unwrap() > 1000);
+    assert!(btf.types()[ts as usize]
+        .members()
+        .unwrap()
+        .iter()
+        .any(|m| m.name == "pid"));
+    if Command::new("bpftool").arg("version").output().is_err() {
+        println!("skipped part: bpftool not found");
+        return;
+    }
+    let n = compare_with_bpftool(path, &btf).expect("bpftool failed");
+    println!("vmlinux: {n} BTF types agree with bpftool");
+}
