@@ -450,3 +450,102 @@ fn ubpf_errors_say_what_is_wrong() {
     let e = ubpf_err("mov %r0, 1\n  jne %r1, 0x5, +70000");
     assert!(e.starts_with("line 2, column 17:"), "{e}");
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VOCABULARY: &[&str] = &[
+        "r1",
+        "w2",
+        "%r3",
+        "%r99",
+        "r10",
+        "=",
+        "+=",
+        "s>>=",
+        "(",
+        ")",
+        "*",
+        "u32",
+        "s8",
+        "u64",
+        "skb",
+        "[",
+        "]",
+        "goto",
+        "gotol",
+        "if",
+        "call",
+        "callx",
+        "lock",
+        "ll",
+        "0x10",
+        "-",
+        "+",
+        "5",
+        "-0x8000",
+        "99999999999999999999",
+        ":",
+        "#",
+        ";",
+        "//",
+        "\t",
+        "b7",
+        "00",
+        "<f+0x1>",
+        "map_value",
+        "func",
+        "kfunc",
+        ",",
+        "exit",
+        "ja32",
+        "lddw",
+        "mov32",
+        "ldxw",
+        "stxdw",
+        "lock",
+        "fetch",
+        "xchg",
+        "cmpxchg32",
+        "pc",
+        "é",
+        "1:",
+        "(b7)",
+        "atomic_fetch_or",
+        "load_acquire",
+        "store_release",
+        "be16",
+        "movsx832",
+        "ld_pseudo",
+        "label",
+        "\n",
+        " ",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn token_soup_gives_a_result_or_a_positioned_error(
+            words in proptest::collection::vec(proptest::sample::select(VOCABULARY), 0..24),
+            glue in proptest::collection::vec(proptest::sample::select(&[" ", "", "\n"][..]), 24),
+        ) {
+            let text: String = words.iter().zip(&glue).map(|(w, g)| format!("{w}{g}")).collect();
+            for syntax in [Syntax::Linux, Syntax::Ubpf] {
+                if let Err(e) = assemble_as(&text, syntax) {
+                    prop_assert!(e.line >= 1 && e.column >= 1, "{}", e);
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+            let _ = assemble(&text);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>()) {
+            let _ = assemble_as(&text, Syntax::Linux);
+            let _ = assemble_as(&text, Syntax::Ubpf);
+            let _ = detect_syntax(&text);
+        }
+    }
+}

@@ -11,7 +11,7 @@
 //! pc, the raw byte columns, `<sym+0x..>` annotations and the section and
 //! symbol header lines are skipped, as are the kernel log's `N: (b7)`
 //! prefixes. The result has one [`Insn`] per 8-byte slot, exactly as
-//! [`crate::decode`] gives (`lddw` is followed by [`Insn::LdImm64Tail`]).
+//! [`crate::decode()`] gives (`lddw` is followed by [`Insn::LdImm64Tail`]).
 //!
 //! Forms with no standard text, accepted (and printed by
 //! [`crate::disasm`]) in both syntaxes:
