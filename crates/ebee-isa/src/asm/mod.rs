@@ -30,7 +30,15 @@
 //!
 //! Immediates are decimal or `0x` hex, negative allowed. A 32-bit
 //! immediate written in decimal must fit a signed 32-bit integer; in hex it
-//! may also be the unsigned bit pattern (`0xffffffff` is -1).
+//! may also be the unsigned bit pattern (`0xffffffff` is -1, as clang and
+//! the conformance suite's assembler read it). Offsets must fit 16 signed
+//! bits. Jump targets are `+N`/`-N` (also `pc+N`, hex allowed) or labels.
+//!
+//! Verifier logs: instruction lines (`12: (db) r2 = atomic64_fetch_add(...)`,
+//! `call bpf_ktime_get_ns#5`, `r1 = 0x1234` for `lddw`) are read; the
+//! register-state lines between them are not instructions and must be
+//! left out. The log names kfunc calls like helpers, so `name#id` always
+//! reads as a helper call.
 
 mod detect;
 mod lexer;
