@@ -49,10 +49,7 @@ impl LoadError {
 }
 
 fn rejected_message(errno: &i32, log: &VerifierLog) -> String {
-    let mut msg = format!(
-        "kernel rejected the program: {} (errno {errno})",
-        io::Error::from_raw_os_error(*errno)
-    );
+    let mut msg = format!("kernel rejected the program: {}", errno_name(*errno));
     let lines = log.last_meaningful_lines(SHOWN_LOG_LINES);
     if lines.is_empty() {
         msg.push_str("; the verifier log is empty");
@@ -67,6 +64,28 @@ fn rejected_message(errno: &i32, log: &VerifierLog) -> String {
         msg.push_str("\n  (log truncated)");
     }
     msg
+}
+
+/// The symbolic name of the error numbers bpf(2) returns, with what it
+/// means there.
+pub fn errno_name(errno: i32) -> String {
+    let (name, meaning) = match errno {
+        libc::EPERM => ("EPERM", "not permitted"),
+        libc::ENOENT => ("ENOENT", "no such object"),
+        libc::E2BIG => ("E2BIG", "program or attribute too large"),
+        libc::EBADF => ("EBADF", "bad file descriptor"),
+        libc::EAGAIN => ("EAGAIN", "try again"),
+        libc::ENOMEM => ("ENOMEM", "out of memory"),
+        libc::EACCES => ("EACCES", "the verifier rejected the program"),
+        libc::EFAULT => ("EFAULT", "bad address"),
+        libc::EINVAL => ("EINVAL", "invalid argument or malformed program"),
+        libc::ENOSPC => ("ENOSPC", "buffer too small"),
+        libc::ENOSYS => ("ENOSYS", "bpf(2) not implemented"),
+        libc::EOPNOTSUPP => ("EOPNOTSUPP", "not supported"),
+        524 => ("ENOTSUPP", "not supported by this kernel"),
+        _ => return format!("errno {errno} ({})", io::Error::from_raw_os_error(errno)),
+    };
+    format!("{name} ({meaning})")
 }
 
 /// A `BPF_PROG_TEST_RUN` failed.

@@ -4,6 +4,26 @@
 //! its own `#[repr(C)]` attribute structures ([`sys`]); everything above that
 //! layer is safe code. The kernel is also ebee's test oracle: load the same
 //! bytecode here and in ebee's runtime, run both, compare.
+//!
+//! ```no_run
+//! use ebee_kernel::{KernelProgram, LoadOptions, ProgramType, TestRun};
+//!
+//! if let Err(reason) = ebee_kernel::probe() {
+//!     println!("skipped: {reason}");
+//!     return;
+//! }
+//! let insns = ebee_isa::decode(&[
+//!     0xb7, 0x00, 0, 0, 2, 0, 0, 0, // r0 = 2 (XDP_PASS)
+//!     0x95, 0x00, 0, 0, 0, 0, 0, 0, // exit
+//! ])
+//! .unwrap();
+//! let prog = KernelProgram::load(ProgramType::Xdp, &insns, "GPL", &LoadOptions::default())
+//!     .unwrap_or_else(|e| panic!("{e}")); // shows the end of the verifier log
+//! println!("{} insns verified in {:?}", prog.verified_insns(), prog.load_duration());
+//! let out = prog.test_run(&TestRun::new(&[0u8; 64]).repeat(100)).unwrap();
+//! assert_eq!(out.retval, 2);
+//! println!("{} ns per run", out.duration_ns);
+//! ```
 
 #![warn(missing_docs)]
 
@@ -17,7 +37,7 @@ pub mod test_run;
 pub mod verifier_log;
 
 pub use attach_type::AttachType;
-pub use error::{LoadError, TestRunError};
+pub use error::{errno_name, LoadError, TestRunError};
 pub use probe::{probe, probe_program_type};
 pub use prog::{KernelProgram, LoadOptions};
 pub use prog_type::ProgramType;

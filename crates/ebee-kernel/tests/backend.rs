@@ -62,6 +62,7 @@ fn rejected_program_carries_the_verifier_message() {
     let log = err.log().expect("a rejection has a log");
     assert!(log.text().contains("R2 !read_ok"), "log: {log}");
     let shown = err.to_string();
+    println!("{shown}");
     assert!(shown.contains("R2 !read_ok"), "message: {shown}");
     assert!(!shown.contains("processed "), "message: {shown}");
     // The statistics line is there, in the log, parsed.
