@@ -16,11 +16,13 @@
 //! [`section`] classifies section names, [`map_def`] reads map
 //! definitions, `link.rs` links subprograms and applies relocations into
 //! [`program::Program`]s, [`reloc`] binds map references, [`btf`] reads
-//! type information.
+//! type information and [`core`] resolves CO-RE relocations against a
+//! target BTF.
 
 #![warn(missing_docs)]
 
 pub mod btf;
+pub mod core;
 pub(crate) mod elf;
 pub mod error;
 pub(crate) mod link;

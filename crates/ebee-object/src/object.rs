@@ -118,6 +118,11 @@ impl Object {
             .filter(move |p| only_text || !p.subprogram)
     }
 
+    /// Mutable programs (CO-RE patching, tests).
+    pub(crate) fn programs_mut(&mut self) -> &mut [Program] {
+        &mut self.programs
+    }
+
     /// The program with this function name.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name == name)

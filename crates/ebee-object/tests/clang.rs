@@ -601,3 +601,185 @@ fn kernel_btf_parses_and_matches_bpftool() {
     let n = compare_with_bpftool(path, &btf).expect("bpftool failed");
     println!("vmlinux: {n} BTF types agree with bpftool");
 }
+
+/// `bpftool btf dump file /sys/kernel/btf/vmlinux`, kept in memory.
+fn vmlinux_dump() -> Option<String> {
+    let out = Command::new("bpftool")
+        .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8(out.stdout).unwrap())
+}
+
+/// From a bpftool dump: the header line and member lines of `kind 'name'`.
+fn bpftool_type<'a>(dump: &'a str, header: &str) -> Vec<&'a str> {
+    let mut lines = dump.lines().skip_while(|l| !l.contains(header));
+    let head = lines
+        .next()
+        .unwrap_or_else(|| panic!("{header} not in vmlinux BTF"));
+    std::iter::once(head)
+        .chain(lines.take_while(|l| l.starts_with('\t')))
+        .collect()
+}
+
+fn bpftool_member_bits(dump: &str, header: &str, member: &str) -> u64 {
+    let lines = bpftool_type(dump, header);
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("\t'{member}' ")))
+        .unwrap();
+    line.split("bits_offset=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn core_relocations_resolve_against_vmlinux() {
+    let Some(path) = compile("core.c") else {
+        return;
+    };
+    let Ok(vmlinux) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        println!("skipped: /sys/kernel/btf/vmlinux not readable");
+        return;
+    };
+    let Some(dump) = vmlinux_dump() else {
+        println!("skipped: bpftool not found");
+        return;
+    };
+    let target = ebee_object::Btf::parse(&vmlinux).unwrap();
+    let mut obj = parse(&path);
+
+    // Our CO-RE records are the ones llvm-objdump lists (pc and access).
+    let out = Command::new("llvm-objdump-19")
+        .arg("-dr")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let listed: BTreeSet<(usize, String)> = text
+        .lines()
+        .filter(|l| l.contains("CO-RE <"))
+        .map(|l| {
+            let off = usize::from_str_radix(l.trim().split(':').next().unwrap(), 16).unwrap();
+            let access =
+                if l.contains("enumval") || l.contains("type_size") || l.contains("type_exists") {
+                    String::new()
+                } else {
+                    l.rsplit('(')
+                        .next()
+                        .unwrap()
+                        .trim_end_matches(')')
+                        .to_string()
+                };
+            (off / 8, access)
+        })
+        .collect();
+    let prog = obj.program("core").unwrap();
+    let ours: BTreeSet<(usize, String)> = prog
+        .core_relos
+        .iter()
+        .map(|r| {
+            let field = (r.kind as u32) <= 5; // the FIELD_* kinds
+            (
+                r.pc,
+                if field {
+                    r.access.clone()
+                } else {
+                    String::new()
+                },
+            )
+        })
+        .collect();
+    assert_eq!(ours, listed);
+
+    let res = obj.relocate_core(&target).unwrap().remove(0);
+    let task = "STRUCT 'task_struct' ";
+    let byte = |m: &str| bpftool_member_bits(&dump, task, m) / 8;
+    let list_prev = bpftool_member_bits(&dump, "STRUCT 'list_head' ", "prev") / 8;
+    let task_size: u64 = bpftool_type(&dump, task)[0]
+        .split("size=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tgid_value: u64 = bpftool_type(&dump, "ENUM 'pid_type' ")
+        .iter()
+        .find(|l| l.contains("'PIDTYPE_TGID'"))
+        .unwrap()
+        .split("val=")
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let by_pc: BTreeMap<usize, Option<u64>> = res.iter().map(|r| (r.pc, r.target)).collect();
+    let expect = [
+        (2, byte("pid")),
+        (13, byte("tgid")),
+        (22, byte("real_parent")),
+        (29, byte("comm") + 3),
+        (38, tgid_value),
+        (41, byte("children") + list_prev),
+        (43, 16),
+        (45, task_size),
+        (47, 0),
+        (49, 1),
+        (51, 0),
+    ];
+    // Bitfields: libbpf's rule (the smallest aligned load of the member's
+    // type that holds all its bits) on bpftool's bit offsets.
+    let mut expect = expect.to_vec();
+    for (field, pcs) in [
+        ("sched_reset_on_fork", [54, 59, 62, 63, 65, 67]),
+        ("sched_migrated", [71, 77, 80, 81, 83, 85]),
+    ] {
+        let bit = bpftool_member_bits(&dump, task, field);
+        let (mut sz, bits) = (4u64, 1u64);
+        let mut off = bit / 8 / sz * sz;
+        while bit + bits - off * 8 > sz * 8 {
+            sz *= 2;
+            off = bit / 8 / sz * sz;
+        }
+        let lshift = 64 - (bit + bits - off * 8);
+        expect.extend([
+            (pcs[0], off),
+            (pcs[1], sz),
+            (pcs[2], lshift),
+            (pcs[3], 0),
+            (pcs[4], 63),
+            (pcs[5], 63),
+        ]);
+    }
+    // A field the kernel does not have: the read is poisoned.
+    assert_eq!(by_pc[&87], None);
+    assert_eq!(
+        obj.program("core").unwrap().insns[87],
+        Insn::Call(CallTarget::Helper(ebee_object::core::POISON_HELPER))
+    );
+    for (pc, want) in expect {
+        assert_eq!(by_pc[&pc], Some(want), "pc {pc}");
+        let got = match obj.program("core").unwrap().insns[pc] {
+            Insn::Alu {
+                src: ebee_isa::Operand::Imm(i),
+                ..
+            } => i as u64,
+            Insn::LdImm64 { imm, .. } => imm as u64,
+            other => panic!("pc {pc}: {other:?}"),
+        };
+        assert_eq!(got, want, "patched instruction at pc {pc}");
+    }
+    println!(
+        "CO-RE: {} relocations resolved against vmlinux (task_struct.pid at {}, size {task_size})",
+        res.len(),
+        byte("pid")
+    );
+}
