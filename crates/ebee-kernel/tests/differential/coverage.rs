@@ -39,6 +39,8 @@ pub fn form(item: &Item) -> String {
         } => format!("jmp{} {cond:?} {}", w(width), operand(src)),
         Item::Ja { long: false, .. } => "goto".to_string(),
         Item::Ja { long: true, .. } => "gotol".to_string(),
+        Item::MayGoto { .. } => "may_goto".to_string(),
+        Item::Call { .. } => "call".to_string(),
         Item::Plain(insn) => match insn {
             Insn::Alu { width, op, src, .. } => {
                 format!("alu{} {op:?} {}", w(width), operand(src))
@@ -98,6 +100,8 @@ pub fn expected_forms() -> BTreeSet<String> {
     out.insert("lddw".to_string());
     out.insert("goto".to_string());
     out.insert("gotol".to_string());
+    out.insert("may_goto".to_string());
+    out.insert("call".to_string());
     for size in [Size::B, Size::H, Size::W, Size::DW] {
         out.insert(format!("ldx {size:?} signed=false"));
         if size != Size::DW {

@@ -14,14 +14,32 @@
 //! Output layout: r0..r9 as 8 little-endian bytes each, then the 128-byte
 //! scratch area.
 //!
+//! Subprograms follow the main program. Each starts by setting r0 and
+//! r6-r9 (unreadable at a callee's entry) and its own 32-byte area
+//! (`-32 .. -1` of its frame), and ends by folding r0-r9 and that area into
+//! r0 with multiply/xor steps, so a difference anywhere in the callee's
+//! state reaches the caller.
+//!
 //! The two epilogues differ only in how they find the output memory: the
 //! kernel's reads `data`/`data_end` from `struct xdp_md` and bounds-checks
 //! (the verifier demands it), ebee's uses r1 as given (the memory itself).
 
 use ebee_isa::{AluOp, Imm64Kind, Insn, JmpCond, Operand, Reg, Size, Width};
 
-use crate::generator::{value64, Item};
+use std::ops::Range;
+
+use crate::generator::{value64, Area, Item};
 use crate::rng::Rng;
+
+/// The main program's scratch area.
+pub const MAIN_AREA: Area = Area {
+    lo: AREA_LO,
+    len: AREA_LEN,
+};
+/// A subprogram's scratch area.
+pub const CALLEE_AREA: Area = Area { lo: -32, len: 32 };
+/// The odd multiplier of the callee's fold.
+const FOLD_MUL: i32 = 0x9e37_79b1_u32 as i32;
 
 /// Where r1 at entry is saved.
 pub const CTX_SLOT: i16 = -8;
@@ -113,10 +131,11 @@ impl InitialState {
     }
 }
 
-fn prologue(init: &InitialState) -> Vec<Insn> {
-    let mut out = vec![stx(Size::DW, Reg::FP, CTX_SLOT, Reg::R1)];
-    for (k, &v) in init.area.iter().enumerate() {
-        let off = AREA_LO + 8 * k as i16;
+/// `*(u64 *)(r10 + lo + 8k) = values[k]`, through `scratch` when the value
+/// does not fit an immediate.
+fn init_area(out: &mut Vec<Insn>, lo: i16, values: &[u64], scratch: Reg) {
+    for (k, &v) in values.iter().enumerate() {
+        let off = lo + 8 * k as i16;
         if v as i64 == v as i32 as i64 && k % 2 == 0 {
             out.push(Insn::Store {
                 size: Size::DW,
@@ -125,17 +144,101 @@ fn prologue(init: &InitialState) -> Vec<Insn> {
                 src: Operand::Imm(v as i32),
             });
         } else {
-            out.extend(lddw(Reg::R1, v));
-            out.push(stx(Size::DW, Reg::FP, off, Reg::R1));
+            out.extend(lddw(scratch, v));
+            out.push(stx(Size::DW, Reg::FP, off, scratch));
         }
     }
+}
+
+/// `reg = value`, as a `mov` when it fits (sometimes) or `lddw`.
+fn set_reg(out: &mut Vec<Insn>, reg: Reg, value: u64, prefer_mov: bool) {
+    if value as i64 == value as i32 as i64 && prefer_mov {
+        out.push(mov_imm(reg, value as i32));
+    } else {
+        out.extend(lddw(reg, value));
+    }
+}
+
+fn prologue(init: &InitialState) -> Vec<Insn> {
+    let mut out = vec![stx(Size::DW, Reg::FP, CTX_SLOT, Reg::R1)];
+    init_area(&mut out, AREA_LO, &init.area, Reg::R1);
     for (i, &v) in init.regs.iter().enumerate() {
-        if v as i64 == v as i32 as i64 && i % 2 == 0 {
-            out.push(mov_imm(r(i as u8), v as i32));
-        } else {
-            out.extend(lddw(r(i as u8), v));
-        }
+        set_reg(&mut out, r(i as u8), v, i % 2 == 0);
     }
+    out
+}
+
+/// A subprogram: its initial r0, r6-r9 and area, and its body.
+#[derive(Debug, Clone)]
+pub struct Subprog {
+    /// Initial r0, r6, r7, r8, r9 (r1-r5 are the caller's arguments).
+    pub regs: [u64; 5],
+    /// Initial area, 8 bytes at a time from [`CALLEE_AREA`]`.lo` upward.
+    pub area: [u64; 4],
+    /// The body (no calls).
+    pub body: Vec<Item>,
+}
+
+impl Subprog {
+    /// A random entry state with the given body.
+    pub fn random(rng: &mut Rng, body: Vec<Item>) -> Subprog {
+        let mut regs = [0u64; 5];
+        for v in &mut regs {
+            *v = value64(rng);
+        }
+        let mut area = [0u64; 4];
+        for v in &mut area {
+            *v = value64(rng);
+        }
+        Subprog { regs, area, body }
+    }
+}
+
+/// A whole generated program: main state and body, and subprograms.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The main program's initial state.
+    pub init: InitialState,
+    /// The main program's body.
+    pub body: Vec<Item>,
+    /// Subprograms, called from the main body.
+    pub subprogs: Vec<Subprog>,
+}
+
+fn callee_prologue(sub: &Subprog) -> Vec<Insn> {
+    let mut out = Vec::new();
+    init_area(&mut out, CALLEE_AREA.lo, &sub.area, Reg::R0);
+    for (k, &v) in sub.regs.iter().enumerate() {
+        let reg = if k == 0 { Reg::R0 } else { r(5 + k as u8) };
+        set_reg(&mut out, reg, v, k % 2 == 1);
+    }
+    out
+}
+
+fn callee_epilogue() -> Vec<Insn> {
+    let mut out = Vec::new();
+    let fold = |out: &mut Vec<Insn>, reg: Reg| {
+        out.push(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mul,
+            dst: Reg::R0,
+            src: Operand::Imm(FOLD_MUL),
+        });
+        out.push(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Xor,
+            dst: Reg::R0,
+            src: Operand::Reg(reg),
+        });
+    };
+    for i in 1..10u8 {
+        fold(&mut out, r(i));
+    }
+    for k in 0..(CALLEE_AREA.len / 8) as i16 {
+        out.push(ldx(Size::DW, Reg::R1, Reg::FP, CALLEE_AREA.lo + 8 * k));
+        fold(&mut out, Reg::R1);
+    }
+    out.push(Insn::Exit);
     out
 }
 
@@ -189,18 +292,24 @@ fn epilogue(target: Target) -> Vec<Insn> {
     out
 }
 
-/// The body alone as instructions (with `LdImm64Tail` placeholders, so an
-/// index is a pc relative to the body's start).
-pub fn lower_body(items: &[Item]) -> Vec<Insn> {
+/// How many slots an item takes.
+fn item_slots(item: &Item) -> usize {
+    match item {
+        Item::Plain(insn) => insn.slots(),
+        Item::Jump { .. } | Item::Ja { .. } | Item::MayGoto { .. } => 1,
+        Item::Call { .. } => 1 + 2 * 5,
+    }
+}
+
+/// A body as instructions (with `LdImm64Tail` placeholders), starting at
+/// pc `start`; subprogram `k` starts at pc `subprog_pcs[k]`.
+pub fn lower_body(items: &[Item], start: usize, subprog_pcs: &[usize]) -> Vec<Insn> {
     // pc of each item, and of the epilogue (index items.len()).
     let mut pcs = Vec::with_capacity(items.len() + 1);
     let mut pc = 0usize;
     for item in items {
         pcs.push(pc);
-        pc += match item {
-            Item::Plain(insn) => insn.slots(),
-            Item::Jump { .. } | Item::Ja { .. } => 1,
-        };
+        pc += item_slots(item);
     }
     pcs.push(pc);
     let mut out = Vec::with_capacity(pc);
@@ -229,17 +338,64 @@ pub fn lower_body(items: &[Item]) -> Vec<Insn> {
                 off: (pcs[target] - pcs[i] - 1) as i32,
                 long,
             }),
+            Item::MayGoto { target } => out.push(Insn::MayGoto {
+                off: (pcs[target] - pcs[i] - 1) as i16,
+            }),
+            Item::Call { subprog, reinit } => {
+                let call_pc = start + pcs[i];
+                out.push(Insn::Call(ebee_isa::CallTarget::Local(
+                    subprog_pcs[subprog] as i32 - call_pc as i32 - 1,
+                )));
+                for (k, &v) in reinit.iter().enumerate() {
+                    out.extend(lddw(r(1 + k as u8), v));
+                }
+            }
         }
     }
     out
 }
 
-/// The whole program for `target`: prologue, body, epilogue.
-pub fn program(init: &InitialState, body: &[Item], target: Target) -> Vec<Insn> {
-    let mut out = prologue(init);
-    out.extend(lower_body(body));
-    out.extend(epilogue(target));
-    out
+/// A program lowered to instructions, with where the generated parts are.
+pub struct Lowered {
+    /// All instructions, one per slot.
+    pub insns: Vec<Insn>,
+    /// The pcs of the main body and of each subprogram body.
+    pub bodies: Vec<Range<usize>>,
+}
+
+fn body_len(items: &[Item]) -> usize {
+    items.iter().map(item_slots).sum()
+}
+
+/// The whole program for `target`: prologue, body, epilogue, then each
+/// subprogram's prologue, body and epilogue.
+pub fn program(p: &Program, target: Target) -> Lowered {
+    let main_prologue = prologue(&p.init);
+    let main_epilogue = epilogue(target);
+    let callee_epilogue = callee_epilogue();
+    let body_start = main_prologue.len();
+    let mut pc = body_start + body_len(&p.body) + main_epilogue.len();
+    let mut subprog_pcs = Vec::new();
+    let mut callee_prologues = Vec::new();
+    for sub in &p.subprogs {
+        subprog_pcs.push(pc);
+        let pro = callee_prologue(sub);
+        pc += pro.len() + body_len(&sub.body) + callee_epilogue.len();
+        callee_prologues.push(pro);
+    }
+    let mut insns = main_prologue;
+    insns.extend(lower_body(&p.body, body_start, &subprog_pcs));
+    let mut bodies = vec![body_start..insns.len()];
+    insns.extend(main_epilogue);
+    for (sub, pro) in p.subprogs.iter().zip(callee_prologues) {
+        insns.extend(pro);
+        let start = insns.len();
+        insns.extend(lower_body(&sub.body, start, &subprog_pcs));
+        bodies.push(start..insns.len());
+        insns.extend(callee_epilogue.iter().copied());
+    }
+    debug_assert_eq!(insns.len(), pc);
+    Lowered { insns, bodies }
 }
 
 /// The final state read back from the output memory.

@@ -1,6 +1,7 @@
 //! Random programs the kernel's verifier accepts: straight-line arithmetic,
-//! byte swaps, stack loads/stores/atomics at constant offsets and forward
-//! conditional jumps over scalar registers r0-r9.
+//! byte swaps, stack loads/stores/atomics at constant offsets, forward
+//! conditional jumps, `may_goto` and calls of subprograms, over scalar
+//! registers r0-r9.
 //!
 //! A program is a body of [`Item`]s; jumps name the item they land on, so
 //! items can be removed (to minimise a failing program) without breaking
@@ -10,8 +11,26 @@
 
 use ebee_isa::{AluOp, AtomicOp, ByteOrder, Imm64Kind, Insn, JmpCond, Operand, Reg, Size, Width};
 
-use crate::frame::{AREA_LEN, AREA_LO};
 use crate::rng::Rng;
+
+/// The stack bytes a body may load, store and update: `len` bytes from
+/// `r10 + lo`, all initialised by the prologue.
+#[derive(Debug, Clone, Copy)]
+pub struct Area {
+    /// Lowest offset from r10.
+    pub lo: i16,
+    /// Size in bytes (a multiple of 8).
+    pub len: usize,
+}
+
+/// What a body may refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    /// Its stack area.
+    pub area: Area,
+    /// How many subprograms it may call (0 inside subprograms).
+    pub subprogs: usize,
+}
 
 /// One element of a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +60,20 @@ pub enum Item {
         long: bool,
         /// Index of the item jumped to.
         target: usize,
+    },
+    /// `may_goto` to item `target`: falls through (the loop budget is never
+    /// exhausted in a loop-free program), but the verifier explores both.
+    MayGoto {
+        /// Index of the item jumped to.
+        target: usize,
+    },
+    /// A call of subprogram `subprog`, then `r1`-`r5` set to `reinit` (the
+    /// verifier forbids reading the argument registers after a call).
+    Call {
+        /// Index of the subprogram.
+        subprog: usize,
+        /// New values of r1..r5.
+        reinit: [u64; 5],
     },
 }
 
@@ -169,34 +202,34 @@ fn endian(rng: &mut Rng) -> Insn {
     }
 }
 
-/// A stack offset inside the scratch area, aligned to `size` (the
-/// verifier insists on aligned stack accesses).
-fn area_offset(rng: &mut Rng, size: Size) -> i16 {
+/// A stack offset inside the area, aligned to `size` (the verifier insists
+/// on aligned stack accesses).
+fn area_offset(rng: &mut Rng, area: Area, size: Size) -> i16 {
     let n = size.bytes() as usize;
-    AREA_LO + (rng.below(AREA_LEN / n) * n) as i16
+    area.lo + (rng.below(area.len / n) * n) as i16
 }
 
 fn size(rng: &mut Rng) -> Size {
     rng.pick(&[Size::B, Size::H, Size::W, Size::DW])
 }
 
-fn load(rng: &mut Rng) -> Insn {
+fn load(rng: &mut Rng, area: Area) -> Insn {
     let size = size(rng);
     Insn::Load {
         size,
         signed: size != Size::DW && rng.chance(1, 2),
         dst: reg(rng),
         src: Reg::FP,
-        off: area_offset(rng, size),
+        off: area_offset(rng, area, size),
     }
 }
 
-fn store(rng: &mut Rng) -> Insn {
+fn store(rng: &mut Rng, area: Area) -> Insn {
     let size = size(rng);
     Insn::Store {
         size,
         dst: Reg::FP,
-        off: area_offset(rng, size),
+        off: area_offset(rng, area, size),
         src: if rng.chance(1, 3) {
             Operand::Imm(imm32(rng))
         } else {
@@ -205,11 +238,11 @@ fn store(rng: &mut Rng) -> Insn {
     }
 }
 
-fn atomic(rng: &mut Rng) -> Insn {
+fn atomic(rng: &mut Rng, area: Area) -> Insn {
     // Load-acquire and store-release (Linux 6.15+), any size.
     if rng.chance(1, 4) {
         let size = size(rng);
-        let off = area_offset(rng, size);
+        let off = area_offset(rng, area, size);
         return if rng.chance(1, 2) {
             Insn::Atomic {
                 size,
@@ -243,7 +276,7 @@ fn atomic(rng: &mut Rng) -> Insn {
         op,
         dst: Reg::FP,
         src: reg(rng),
-        off: area_offset(rng, size),
+        off: area_offset(rng, area, size),
     }
 }
 
@@ -282,7 +315,7 @@ fn jump(rng: &mut Rng, at: usize, len: usize) -> Item {
 }
 
 /// A random instruction that is not a jump.
-fn plain(rng: &mut Rng) -> Insn {
+fn plain(rng: &mut Rng, area: Area) -> Insn {
     match rng.below(85) {
         0..=44 => alu(rng),
         45..=49 => Insn::Neg {
@@ -291,43 +324,63 @@ fn plain(rng: &mut Rng) -> Insn {
         },
         50..=57 => endian(rng),
         58..=62 => lddw(rng),
-        63..=70 => load(rng),
-        71..=78 => store(rng),
-        _ => atomic(rng),
+        63..=70 => load(rng, area),
+        71..=78 => store(rng, area),
+        _ => atomic(rng, area),
     }
 }
 
 /// `if cond goto else; <then>; goto end; else: <else>; end:` starting at
 /// item `at`: the conditional jump, `then` plain items, the `goto`, and
 /// `other` plain items.
-fn if_else(rng: &mut Rng, at: usize, then: usize, other: usize) -> Vec<Item> {
+fn if_else(rng: &mut Rng, area: Area, at: usize, then: usize, other: usize) -> Vec<Item> {
     let else_at = at + 1 + then + 1;
     let mut out = Vec::with_capacity(then + other + 2);
     out.push(jump_to(rng, else_at));
-    out.extend((0..then).map(|_| Item::Plain(plain(rng))));
+    out.extend((0..then).map(|_| Item::Plain(plain(rng, area))));
     out.push(Item::Ja {
         long: rng.chance(1, 2),
         target: else_at + other,
     });
-    out.extend((0..other).map(|_| Item::Plain(plain(rng))));
+    out.extend((0..other).map(|_| Item::Plain(plain(rng, area))));
     out
 }
 
-/// A random body of about `len` items.
-pub fn body(rng: &mut Rng, len: usize) -> Vec<Item> {
-    let mut items = Vec::with_capacity(len + 8);
-    while items.len() < len {
+/// A random body of about `len` items; every subprogram of `scope` is
+/// called at least once (the kernel rejects unreachable code).
+pub fn body(rng: &mut Rng, len: usize, scope: Scope) -> Vec<Item> {
+    let mut items = Vec::with_capacity(len + 8 + scope.subprogs);
+    let mut uncalled: Vec<usize> = (0..scope.subprogs).collect();
+    while items.len() < len || !uncalled.is_empty() {
         let at = items.len();
-        if rng.chance(1, 25) {
+        if !uncalled.is_empty() && (items.len() >= len || rng.chance(1, 12)) {
+            let subprog = uncalled.pop().expect("nonempty");
+            items.push(call(rng, subprog));
+        } else if scope.subprogs > 0 && rng.chance(1, 30) {
+            let subprog = rng.below(scope.subprogs);
+            items.push(call(rng, subprog));
+        } else if rng.chance(1, 25) {
             let (then, other) = (1 + rng.below(3), 1 + rng.below(3));
-            items.extend(if_else(rng, at, then, other));
+            items.extend(if_else(rng, scope.area, at, then, other));
+        } else if rng.chance(1, 60) {
+            items.push(Item::MayGoto {
+                target: (at + 1 + rng.below(4)).min(len.max(at + 1)),
+            });
         } else if rng.chance(3, 20) {
             items.push(jump(rng, at, len));
         } else {
-            items.push(Item::Plain(plain(rng)));
+            items.push(Item::Plain(plain(rng, scope.area)));
         }
     }
     items
+}
+
+fn call(rng: &mut Rng, subprog: usize) -> Item {
+    let mut reinit = [0u64; 5];
+    for v in &mut reinit {
+        *v = value64(rng);
+    }
+    Item::Call { subprog, reinit }
 }
 
 /// The body without item `i`; jumps past it move back by one, jumps to it
@@ -353,6 +406,9 @@ pub fn without(items: &[Item], i: usize) -> Vec<Item> {
             },
             Item::Ja { long, target } => Item::Ja {
                 long,
+                target: if target > i { target - 1 } else { target },
+            },
+            Item::MayGoto { target } => Item::MayGoto {
                 target: if target > i { target - 1 } else { target },
             },
             plain => plain,

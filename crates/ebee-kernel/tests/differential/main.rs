@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use ebee_isa::Insn;
 use ebee_kernel::{KernelProgram, LoadOptions, ProgramType, TestRun};
 
-use frame::{FinalState, InitialState, Target, OUT_LEN, XDP_PASS};
-use generator::Item;
+use frame::{FinalState, InitialState, Lowered, Program, Subprog, Target, OUT_LEN, XDP_PASS};
+use generator::{Item, Scope};
 use rng::Rng;
 
 /// How a run ended, on either side.
@@ -57,13 +57,44 @@ fn listing(insns: &[Insn]) -> String {
     s
 }
 
+/// The generated bodies of a lowered program, by pc, with the frame
+/// (prologues and epilogues, see `frame.rs`) elided.
+fn body_listing(lowered: &Lowered) -> String {
+    let mut s = String::new();
+    for (k, range) in lowered.bodies.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  {} body, pc {}..{}:",
+            if k == 0 {
+                "main".to_string()
+            } else {
+                format!("subprogram {}", k - 1)
+            },
+            range.start,
+            range.end
+        );
+        for pc in range.clone() {
+            let insn = &lowered.insns[pc];
+            if !matches!(insn, Insn::LdImm64Tail) {
+                let _ = writeln!(s, "  {pc:4}: {}", show(insn));
+            }
+        }
+    }
+    s
+}
+
 fn show(insn: &Insn) -> String {
     ebee_isa::format_insn(insn, ebee_isa::Syntax::Linux)
 }
 
+/// What the kernel side cost.
+#[derive(Default)]
 struct KernelSide {
+    loads: u64,
     load_time: Duration,
     run_time: Duration,
+    verified_insns: u64,
+    program_insns: u64,
 }
 
 fn run_kernel(insns: &[Insn], timing: &mut KernelSide) -> Result<Outcome, String> {
@@ -76,6 +107,9 @@ fn run_kernel(insns: &[Insn], timing: &mut KernelSide) -> Result<Outcome, String
             )
         })?;
     timing.load_time += start.elapsed();
+    timing.loads += 1;
+    timing.verified_insns += u64::from(prog.verified_insns());
+    timing.program_insns += insns.len() as u64;
     let packet = [0u8; OUT_LEN];
     let start = Instant::now();
     let out = prog
@@ -104,12 +138,11 @@ fn run_ebee(insns: &[Insn]) -> Outcome {
 
 /// Both sides' outcomes for one program, `None` when they agree.
 fn disagreement(
-    init: &InitialState,
-    body: &[Item],
+    p: &Program,
     timing: &mut KernelSide,
 ) -> Result<Option<(Outcome, Outcome)>, String> {
-    let kernel = run_kernel(&frame::program(init, body, Target::KernelXdp), timing)?;
-    let ebee = run_ebee(&frame::program(init, body, Target::Ebee));
+    let kernel = run_kernel(&frame::program(p, Target::KernelXdp).insns, timing)?;
+    let ebee = run_ebee(&frame::program(p, Target::Ebee).insns);
     Ok(if kernel == ebee {
         None
     } else {
@@ -117,18 +150,30 @@ fn disagreement(
     })
 }
 
-/// Removes body items one at a time while the two sides still disagree.
-fn minimise(init: &InitialState, mut body: Vec<Item>, timing: &mut KernelSide) -> Vec<Item> {
-    let mut i = body.len();
-    while i > 0 {
-        i -= 1;
-        let smaller = generator::without(&body, i);
-        if let Ok(Some(_)) = disagreement(init, &smaller, timing) {
-            body = smaller;
-            i = i.min(body.len());
+/// Removes body items one at a time (main body and subprogram bodies)
+/// while the two sides still disagree. Removals the kernel rejects (a
+/// subprogram left uncalled, an else branch left unreachable) are skipped.
+fn minimise(mut p: Program, timing: &mut KernelSide) -> Program {
+    fn body(p: &mut Program, which: usize) -> &mut Vec<Item> {
+        if which == 0 {
+            &mut p.body
+        } else {
+            &mut p.subprogs[which - 1].body
         }
     }
-    body
+    for which in 0..=p.subprogs.len() {
+        let mut i = body(&mut p, which).len();
+        while i > 0 {
+            i -= 1;
+            let mut smaller = p.clone();
+            *body(&mut smaller, which) = generator::without(body(&mut p, which), i);
+            if let Ok(Some(_)) = disagreement(&smaller, timing) {
+                p = smaller;
+                i = i.min(body(&mut p, which).len());
+            }
+        }
+    }
+    p
 }
 
 fn describe(outcome: &Outcome, init: &InitialState) -> String {
@@ -186,13 +231,44 @@ fn differences(kernel: &Outcome, ebee: &Outcome) -> String {
     }
 }
 
-/// The program with seed `seed`: initial state and body.
-fn generate(seed: u64) -> (InitialState, Vec<Item>) {
+/// The program with seed `seed`: initial state, body and (for one
+/// program in four) one or two subprograms.
+fn generate(seed: u64) -> Program {
     let mut rng = Rng::new(seed);
     let init = InitialState::random(&mut rng);
+    let subprogs = if rng.chance(1, 4) {
+        1 + rng.below(2)
+    } else {
+        0
+    };
+    let subprogs = (0..subprogs)
+        .map(|_| {
+            let len = 1 + rng.below(12);
+            let body = generator::body(
+                &mut rng,
+                len,
+                Scope {
+                    area: frame::CALLEE_AREA,
+                    subprogs: 0,
+                },
+            );
+            Subprog::random(&mut rng, body)
+        })
+        .collect::<Vec<_>>();
     let len = 1 + rng.below(48);
-    let body = generator::body(&mut rng, len);
-    (init, body)
+    let body = generator::body(
+        &mut rng,
+        len,
+        Scope {
+            area: frame::MAIN_AREA,
+            subprogs: subprogs.len(),
+        },
+    );
+    Program {
+        init,
+        body,
+        subprogs,
+    }
 }
 
 #[test]
@@ -203,22 +279,21 @@ fn interpreter_matches_kernel_on_random_programs() {
     }
     let base = env_u64("EBEE_DIFF_SEED", 0);
     let count = env_u64("EBEE_DIFF_PROGRAMS", 3000);
-    let mut timing = KernelSide {
-        load_time: Duration::ZERO,
-        run_time: Duration::ZERO,
-    };
+    let mut timing = KernelSide::default();
     let start = Instant::now();
     let mut failures = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut items = 0usize;
     for seed in base..base + count {
-        let (init, body) = generate(seed);
-        items += body.len();
-        seen.extend(body.iter().map(coverage::form));
-        let found = disagreement(&init, &body, &mut timing).unwrap_or_else(|e| {
+        let p = generate(seed);
+        for body in std::iter::once(&p.body).chain(p.subprogs.iter().map(|s| &s.body)) {
+            items += body.len();
+            seen.extend(body.iter().map(coverage::form));
+        }
+        let found = disagreement(&p, &mut timing).unwrap_or_else(|e| {
             panic!(
                 "seed {seed}: the kernel rejected a generated program (a generator bug):\n{e}\nprogram:\n{}",
-                listing(&frame::program(&init, &body, Target::KernelXdp))
+                listing(&frame::program(&p, Target::KernelXdp).insns)
             )
         });
         if let Some((kernel, _)) = &found {
@@ -227,13 +302,14 @@ fn interpreter_matches_kernel_on_random_programs() {
                     "seed {seed}: the kernel run did not reach the end of the epilogue: {kernel:?}"
                 );
             }
-            let small = minimise(&init, body, &mut timing);
-            let (kernel, ebee) = disagreement(&init, &small, &mut timing)
+            let init = p.init.clone();
+            let small = minimise(p, &mut timing);
+            let (kernel, ebee) = disagreement(&small, &mut timing)
                 .expect("the minimised program loads")
                 .expect("the minimised program still disagrees");
             let mut report = format!(
-                "seed {seed}: ebee and the kernel disagree; minimised body:\n{}",
-                listing(&frame::lower_body(&small))
+                "seed {seed}: ebee and the kernel disagree; minimised program:\n{}",
+                body_listing(&frame::program(&small, Target::Ebee))
             );
             let _ = write!(
                 report,
@@ -256,9 +332,13 @@ fn interpreter_matches_kernel_on_random_programs() {
         }
     }
     println!(
-        "{count} random programs compared with the kernel in {:?} (kernel load {:?}, kernel test runs {:?})",
+        "{count} random programs compared with the kernel in {:?}: {} kernel loads in {:?} \
+         ({} instructions, {} processed by the verifier), kernel test runs {:?}",
         start.elapsed(),
+        timing.loads,
         timing.load_time,
+        timing.program_insns,
+        timing.verified_insns,
         timing.run_time
     );
     let expected = coverage::expected_forms();
