@@ -385,7 +385,8 @@ pub fn program(p: &Program, target: Target) -> Lowered {
     }
     let mut insns = main_prologue;
     insns.extend(lower_body(&p.body, body_start, &subprog_pcs));
-    let mut bodies = vec![body_start..insns.len()];
+    let mut bodies = Vec::with_capacity(1 + p.subprogs.len());
+    bodies.push(body_start..insns.len());
     insns.extend(main_epilogue);
     for (sub, pro) in p.subprogs.iter().zip(callee_prologues) {
         insns.extend(pro);
