@@ -783,3 +783,60 @@ fn core_relocations_resolve_against_vmlinux() {
         byte("pid")
     );
 }
+
+fn mix(x: u32) -> u32 {
+    x.wrapping_mul(2654435761) ^ (x >> 7)
+}
+
+fn twice(x: u32) -> u32 {
+    mix(x).wrapping_add(mix(x.wrapping_add(1)))
+}
+
+fn thrice(x: u32) -> u32 {
+    twice(x) ^ mix(x.wrapping_mul(3))
+}
+
+#[test]
+fn linked_programs_run_in_the_kernel() {
+    let Some(path) = compile("kernel.c") else {
+        return;
+    };
+    if let Err(reason) = ebee_kernel::probe() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let obj = parse(&path);
+    let license = obj.license().unwrap();
+    let mut runs = 0;
+    for (name, expect) in [
+        (
+            "sock_a",
+            (|len: u32| thrice(len) & 0xffff) as fn(u32) -> u32,
+        ),
+        ("sock_b", |len: u32| {
+            mix(len + 3).wrapping_add(twice(7)) & 0xffff
+        }),
+    ] {
+        let p = obj.program(name).unwrap();
+        assert_eq!(
+            p.program_type().number(),
+            ebee_kernel::ProgramType::SocketFilter.number()
+        );
+        let insns = p.bind_maps(MapBinding::Indices).unwrap();
+        let prog = ebee_kernel::KernelProgram::load(
+            ebee_kernel::ProgramType::SocketFilter,
+            &insns,
+            license,
+            &ebee_kernel::LoadOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: the kernel rejects our linked program: {e}"));
+        for len in [14u32, 60, 61, 200, 1500] {
+            let packet = vec![0u8; len as usize];
+            let out = prog.test_run(&ebee_kernel::TestRun::new(&packet)).unwrap();
+            // Socket filters see the packet after its Ethernet header.
+            assert_eq!(out.retval, expect(len - 14), "{name} on {len} bytes");
+            runs += 1;
+        }
+    }
+    println!("kernel: 2 linked programs loaded, {runs} test runs agree with the C semantics");
+}
