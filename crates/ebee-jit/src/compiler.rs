@@ -18,8 +18,10 @@ use ebee_isa::Insn;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Cranelift settings shared by every target: optimise for speed, no PIC
-/// (required by `cranelift-jit`), no colocated libcalls.
+/// Cranelift settings shared by every target: optimise for speed (the
+/// backtracking register allocator: the single-pass one compiles no faster
+/// here and its code is several times slower), no PIC (required by
+/// `cranelift-jit`), no colocated libcalls.
 fn flags() -> Result<settings::Flags, JitError> {
     let mut b = settings::builder();
     let set = |b: &mut settings::Builder, k: &str, v: &str| {
@@ -28,7 +30,16 @@ fn flags() -> Result<settings::Flags, JitError> {
     };
     set(&mut b, "opt_level", "speed")?;
     set(&mut b, "is_pic", "false")?;
+    set(&mut b, "regalloc_algorithm", "backtracking")?;
     set(&mut b, "use_colocated_libcalls", "false")?;
+    // Cranelift's IR verifier costs a fifth of compile time; debug builds
+    // (the tests) keep it to catch translation bugs.
+    let verify = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    set(&mut b, "enable_verifier", verify)?;
     Ok(settings::Flags::new(b))
 }
 

@@ -20,6 +20,9 @@ pub(crate) struct BlockInfo {
     pub end: usize,
     /// The number of instructions (an `lddw` counts once).
     pub insn_count: u64,
+    /// Whether a jump at or after this block's start jumps to it (so it is
+    /// entered from code emitted after it).
+    pub has_back_pred: bool,
 }
 
 /// One native function: an entry pc and its basic blocks.
@@ -27,6 +30,30 @@ pub(crate) struct BlockInfo {
 pub(crate) struct FunctionShape {
     /// Its blocks by start pc.
     pub blocks: BTreeMap<usize, BlockInfo>,
+    /// Whether a reachable instruction writes `r10`.
+    pub writes_r10: bool,
+}
+
+/// Whether `insn` may write `r10`.
+fn writes_r10(insn: &Insn) -> bool {
+    use ebee_isa::{AtomicOp, Reg};
+    match *insn {
+        Insn::Alu { dst, .. }
+        | Insn::Neg { dst, .. }
+        | Insn::Endian { dst, .. }
+        | Insn::LdImm64 { dst, .. }
+        | Insn::Load { dst, .. } => dst == Reg::R10,
+        Insn::Atomic { op, dst, src, .. } => match op {
+            AtomicOp::LoadAcquire => dst == Reg::R10,
+            AtomicOp::Add { fetch }
+            | AtomicOp::Or { fetch }
+            | AtomicOp::And { fetch }
+            | AtomicOp::Xor { fetch } => fetch && src == Reg::R10,
+            AtomicOp::Xchg => src == Reg::R10,
+            AtomicOp::CmpXchg | AtomicOp::StoreRelease => false,
+        },
+        _ => false,
+    }
 }
 
 /// Where execution goes after the instruction at `pc`.
@@ -111,6 +138,16 @@ pub(crate) fn function_shape(insns: &[Insn], entry: usize) -> FunctionShape {
             work.push(f);
         }
     }
+    let mut back_pred = vec![false; n];
+    let mut writes = false;
+    for pc in (0..n).filter(|&pc| reached[pc]) {
+        writes |= writes_r10(&insns[pc]);
+        if let Some(t) = successors(insns, pc).target {
+            if t <= pc {
+                back_pred[t] = true;
+            }
+        }
+    }
     let mut blocks = BTreeMap::new();
     let mut pc = 0;
     while pc < n {
@@ -136,10 +173,14 @@ pub(crate) fn function_shape(insns: &[Insn], entry: usize) -> FunctionShape {
                 start,
                 end: pc,
                 insn_count: count,
+                has_back_pred: back_pred[start],
             },
         );
     }
-    FunctionShape { blocks }
+    FunctionShape {
+        blocks,
+        writes_r10: writes,
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! An access is first compared inline against the current 512-byte frame
 //! and the input buffer, whose bounds live in registers for the whole
 //! function (one subtraction and one unsigned compare each; the frame is
-//! tried first when the base register is `r10`). Only when both miss does
+//! tried first when the base register is `r10`). An access through an
+//! `r10` the function never writes, at an offset inside the frame, needs
+//! no check at all. Only when both miss does
 //! native code call `runtime_calls::check_access`, which consults the full
 //! region list (caller frames, helper-returned regions) and records the
 //! interpreter's error when nothing matches.
@@ -31,16 +33,24 @@ impl FunctionTranslator<'_, '_> {
         if !self.mode.checked {
             return addr;
         }
-        let ok = self.b.create_block();
-        let try_second = self.b.create_block();
-        let slow = self.b.create_block();
-        self.b.set_cold_block(slow);
-        let frame_first = base == Reg::R10;
-        let (first, second) = if frame_first {
+        if base == Reg::R10 && self.r10_is_frame_top {
+            // `r10` still holds this call's frame top, so `r10 + off` lies in
+            // the current frame exactly when the offset does: decided now.
+            let end = off as i64 + size as i64;
+            if off as i64 >= -(FRAME_SIZE as i64) && end <= 0 {
+                return addr;
+            }
+        }
+        // The likelier region first: the frame for `r10`, else the input.
+        let (first, second) = if base == Reg::R10 {
             (Region::Frame, Region::Input)
         } else {
             (Region::Input, Region::Frame)
         };
+        let ok = self.b.create_block();
+        let try_second = self.b.create_block();
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
         let in_first = self.in_region(first, addr, size);
         self.b.ins().brif(in_first, ok, &[], try_second, &[]);
         self.b.seal_block(try_second);

@@ -78,6 +78,9 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub regs: [Variable; 11],
     /// Remaining instruction budget (checked mode).
     pub budget: Variable,
+    /// Whether `r10` keeps this call's frame top throughout the function
+    /// (no reachable instruction writes it).
+    pub r10_is_frame_top: bool,
     /// `may_goto` fall-throughs left in this invocation.
     pub may_goto_left: Variable,
     pub ctx: Value,
@@ -158,6 +161,7 @@ pub(crate) fn translate_function(
         regs,
         budget,
         may_goto_left,
+        r10_is_frame_top: !shape.writes_r10,
         ctx,
         frame_top,
         frame_lo,
@@ -185,6 +189,11 @@ impl FunctionTranslator<'_, '_> {
         for info in shape.blocks.values() {
             let block = self.blocks[&info.start];
             self.b.switch_to_block(block);
+            if !info.has_back_pred {
+                // Every predecessor comes earlier and is already emitted:
+                // sealing now spares the SSA builder placeholder parameters.
+                self.b.seal_block(block);
+            }
             if self.mode.checked {
                 self.charge_budget(info.insn_count);
             }
