@@ -112,6 +112,8 @@ impl MapType {
 
 /// `BPF_F_RDONLY_PROG`: programs may only read the map.
 pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_NUMA_NODE`: `numa_node` is valid.
+pub const BPF_F_NUMA_NODE: u32 = 1 << 2;
 /// `BPF_F_MMAPABLE`: the map can be mmap()ed (libbpf sets it on globals).
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 
@@ -309,8 +311,10 @@ impl MapDef {
         if def.len() >= 36 {
             // iproute2 `struct bpf_elf_map`: id, pinning, inner_id, inner_idx.
             m.pinning = w(6);
-        } else if def.len() >= 28 {
-            // kernel samples: inner_map_idx, numa_node.
+        } else if def.len() >= 28 && m.flags & BPF_F_NUMA_NODE != 0 {
+            // Kernel samples: inner_map_idx, numa_node. (Old iproute2 and
+            // Cilium objects put id, pinning there instead, so word 6 is a
+            // NUMA node only when the flags ask for one.)
             m.numa_node = w(6);
         }
         m
@@ -475,10 +479,14 @@ fn parse_btf_def(m: &mut MapDef, btf: &Btf, ty: TypeId, outer: bool) -> Result<(
                     m.value_size = 4;
                 }
             }
-            // Unknown members: libbpf rejects them; we keep going so that
-            // `inspect` can still show the rest, but say nothing silently
-            // wrong: they do not affect any field above.
-            _ => {}
+            // libbpf rejects what it does not understand, and so do we:
+            // a member we ignored could change what the map is.
+            other => {
+                return Err(map_err(
+                    m,
+                    format!("unknown map definition member `{other}`"),
+                ))
+            }
         }
     }
     if m.map_type.is_map_in_map() && m.key_size == 0 {

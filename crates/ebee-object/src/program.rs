@@ -23,6 +23,13 @@ pub struct SourceLine {
     pub column: u32,
 }
 
+impl std::fmt::Display for SourceLine {
+    /// `file.c:42: the source text`, as diagnostics print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.line_text.trim())
+    }
+}
+
 /// A function's start in the linked program, from BTF func info.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FuncStart {

@@ -264,6 +264,11 @@ fn subprograms_are_linked_into_each_caller() {
     let leaf = first.functions.iter().find(|f| f.name == "leaf").unwrap();
     let line = first.line_for_pc(leaf.start + 1).unwrap();
     assert!(line.line_text.contains("x * 3 + 1"), "{line:?}");
+    let shown = line.to_string();
+    assert!(
+        shown.ends_with(&format!("subprogs.c:{}: return x * 3 + 1;", line.line)),
+        "{shown}"
+    );
     println!(
         "subprogs.c: {} programs, {checked} line records checked against the source",
         obj.programs().len()
@@ -839,4 +844,35 @@ fn linked_programs_run_in_the_kernel() {
         }
     }
     println!("kernel: 2 linked programs loaded, {runs} test runs agree with the C semantics");
+}
+
+#[test]
+fn iproute2_elf_maps() {
+    let Some(path) = compile("iproute2.c") else {
+        return;
+    };
+    let obj = parse(&path);
+    let names: Vec<&str> = obj.maps().iter().map(|m| m.name.as_str()).collect();
+    let Some(symbols) = objdump_symbols(&path) else {
+        return;
+    };
+    let mut want = ["inner_tpl", "outer"];
+    want.sort_by_key(|m| symbols[*m].1);
+    assert_eq!(names, want);
+    let (oi, outer) = obj.map("outer").unwrap();
+    let (ii, _) = obj.map("inner_tpl").unwrap();
+    assert_eq!(
+        (outer.map_type, outer.pinning, outer.inner_index),
+        (MapType::HashOfMaps, 2, Some(ii))
+    );
+    assert!(matches!(
+        outer.origin,
+        ebee_object::MapOrigin::Legacy { def_size: 36, .. }
+    ));
+    let p = obj.program("cls").unwrap();
+    assert_eq!(p.program_type(), ProgramType::SchedCls);
+    assert!(p
+        .relocs
+        .iter()
+        .any(|r| r.kind == RelocKind::Map { map: oi }));
 }

@@ -180,3 +180,96 @@ fn invalid_objects_are_rejected_or_explained() {
     println!("invalid/: {rejected} rejected, {parsed} valid ELF (verifier-level cases)");
     assert!(rejected >= 2, "only {rejected} objects rejected");
 }
+
+fn load(rel: &str) -> Option<Object> {
+    let bytes = std::fs::read(corpus().join(rel)).ok()?;
+    Some(Object::parse(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}")))
+}
+
+#[test]
+fn corpus_maps_spot_checks() {
+    use ebee_object::{MapType, SlotTarget};
+    let Some(legacy) = load("build/map_in_map_legacy.o") else {
+        println!("skipped: corpus not found");
+        return;
+    };
+    // struct bpf_map_def with inner_map_idx (word 5) = 1.
+    let names: Vec<&str> = legacy.maps().iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["array_of_maps", "inner_map"]);
+    assert_eq!(legacy.maps()[0].map_type, MapType::ArrayOfMaps);
+    assert_eq!(legacy.maps()[0].inner_index, Some(1));
+    assert_eq!(
+        (legacy.maps()[1].map_type, legacy.maps()[1].value_size),
+        (MapType::Array, 8)
+    );
+
+    let btf = load("build/map_in_map.o").unwrap();
+    let outer = btf
+        .maps()
+        .iter()
+        .find(|m| m.map_type.is_map_in_map())
+        .unwrap();
+    let inner = outer
+        .inner
+        .as_ref()
+        .expect("BTF map-in-map has an inner definition");
+    assert_eq!(inner.map_type, MapType::Array);
+
+    let pa = load("build/prog_array.o").unwrap();
+    let table = pa
+        .maps()
+        .iter()
+        .find(|m| m.map_type == MapType::ProgArray)
+        .unwrap();
+    assert!(!table.slots.is_empty());
+    for s in &table.slots {
+        let SlotTarget::Program(p) = &s.target else {
+            panic!("{s:?}")
+        };
+        assert!(
+            pa.program(p).is_some(),
+            "slot {} names unknown program {p}",
+            s.index
+        );
+    }
+
+    // Old Cilium's 7-word iproute2 `struct bpf_elf_map`, 17 maps sorted by
+    // offset, and iproute2 tail-call sections.
+    let lxc = load("bpf_cilium_test/bpf_lxc-DDROP_ALL.o").unwrap();
+    assert_eq!(lxc.maps().len(), 17);
+    assert!(lxc.maps().iter().all(|m| matches!(
+        m.origin,
+        ebee_object::MapOrigin::Legacy { def_size: 28, .. }
+    )));
+    assert_eq!(lxc.maps()[0].name, "cilium_events");
+    assert_eq!(lxc.maps()[0].map_type, MapType::PerfEventArray);
+    assert!(lxc.programs().iter().any(|p| p.section == "2/1"));
+
+    // iproute2's 9-word `struct bpf_elf_map` (id, pinning, inner_id, inner_idx).
+    let mut sizes = BTreeSet::new();
+    let mut all = Vec::new();
+    files(&corpus(), &mut all);
+    for path in all
+        .iter()
+        .filter(|p| !p.parent().unwrap().ends_with("invalid"))
+    {
+        let obj = Object::parse(&std::fs::read(path).unwrap()).unwrap();
+        for m in obj.maps() {
+            if let ebee_object::MapOrigin::Legacy { def_size, .. } = m.origin {
+                sizes.insert(def_size);
+            }
+        }
+    }
+    println!("legacy map definition sizes in the corpus: {sizes:?}");
+
+    // Global data of the PREVAIL tests.
+    let g = load("build/global_variable.o").unwrap();
+    assert!(g
+        .maps()
+        .iter()
+        .any(|m| matches!(m.origin, ebee_object::MapOrigin::Global(_))));
+    assert!(g.programs()[0]
+        .relocs
+        .iter()
+        .any(|r| matches!(r.kind, RelocKind::MapValue { .. })));
+}
