@@ -114,7 +114,10 @@ pub(crate) fn build_functions(
                 patchable: false,
             })
         });
-        if entries.len() > 1 {
+        let calls_local = insns
+            .iter()
+            .any(|i| matches!(i, Insn::Call(ebee_isa::CallTarget::Local(_))));
+        if calls_local {
             let sigref = func.import_signature(sig.clone());
             for &callee in entries {
                 let name = func.declare_imported_user_function(UserExternalName {
