@@ -5,7 +5,9 @@ use crate::context::{JitContext, FAULTED, FRAME_SIZE, RUNNING, STOPPED, TAIL_CAL
 use crate::error::JitError;
 use crate::run_state::RunState;
 use crate::translate::TranslateMode;
-use ebee_runtime::{ExecError, MemoryRegions, Region, TailCallState, Vm, MAX_CALL_FRAMES};
+use ebee_runtime::{
+    ExecError, Invocation, MemoryRegions, Region, TailCallState, Vm, MAX_CALL_FRAMES,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -109,13 +111,32 @@ impl JitProgram {
     /// reason): only [`JitProgram::run_unchecked`] may run it.
     pub fn run(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
         if !self.options.checked {
-            return Err(ExecError::InvalidInstruction {
-                pc: 0,
-                insn: "program compiled in verified mode: use run_unchecked".into(),
-            });
+            return Err(not_checked());
         }
         // SAFETY: checked code validates every access and bounds every loop.
-        unsafe { self.execute(mem) }
+        unsafe { self.execute(&raw_invocation(mem)) }
+    }
+
+    /// Runs a checked-mode program with explicit arguments and regions, as
+    /// [`Vm::run_with`] (the invocation's regions were promised valid when
+    /// they were added to it). Refused like [`JitProgram::run`] for a
+    /// program compiled in verified mode.
+    pub fn run_with(&self, inv: &Invocation) -> Result<u64, ExecError> {
+        if !self.options.checked {
+            return Err(not_checked());
+        }
+        // SAFETY: checked code validates every access against the
+        // invocation's regions and bounds every loop.
+        unsafe { self.execute(inv) }
+    }
+
+    /// [`JitProgram::run_with`] without checks, as [`Vm::run_with_unchecked`].
+    ///
+    /// # Safety
+    /// As [`JitProgram::run_unchecked`], for the invocation's memory.
+    pub unsafe fn run_with_unchecked(&self, inv: &Invocation) -> Result<u64, ExecError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.execute(inv) }
     }
 
     /// Runs the program on `mem` without run-time checks beyond those it
@@ -127,7 +148,7 @@ impl JitProgram {
     /// stays inside its stack frames, `mem` and helper-returned memory.
     pub unsafe fn run_unchecked(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.execute(mem) }
+        unsafe { self.execute(&raw_invocation(mem)) }
     }
 
     /// The compiled code for a tail call to `target`, compiled on first use
@@ -162,36 +183,48 @@ impl JitProgram {
 
     /// # Safety
     /// See [`JitProgram::run_unchecked`].
-    unsafe fn execute(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
+    unsafe fn execute(&self, inv: &Invocation) -> Result<u64, ExecError> {
         // u64 elements keep the frames 8-byte aligned, as in the interpreter.
         let mut stack = [0u64; STACK_BYTES / 8];
         let stack_lo = stack.as_mut_ptr() as u64;
         let stack_top = stack_lo + STACK_BYTES as u64;
-        let mem_lo = mem.as_mut_ptr() as u64;
-        let mem_len = mem.len() as u64;
-        let input = Region::new(mem_lo, mem_len, true, "input");
+        let input = inv.input();
         let live = Region::new(stack_top - FRAME_SIZE, FRAME_SIZE, true, "stack");
+        let mut regions = MemoryRegions::new(live, input);
+        for r in inv.regions() {
+            // SAFETY: whoever added the region to the invocation promised it
+            // valid for runs of it (`Invocation::add_region`).
+            unsafe { regions.add(*r) };
+        }
         let mut state = RunState {
             current: self.vm.clone(),
             root: self,
-            regions: MemoryRegions::new(live, input),
+            regions,
             tail_calls: TailCallState::new(),
             stack_top,
-            packet: Some(input),
+            packet: inv.packet(),
             fault: None,
+        };
+        // The inline check allows reads and writes, so a read-only input
+        // buffer is left to the slow path (bounds of zero match nothing).
+        let mem_bound = if input.writable {
+            JitContext::mem_bounds(input.len)
+        } else {
+            [0; 4]
         };
         let mut ctx = JitContext {
             status: RUNNING,
             // Native code tests the budget's sign; no run gets near 2^63.
             budget: self.vm.budget().min(i64::MAX as u64) as i64,
             min_frame_top: stack_lo + FRAME_SIZE,
-            mem_lo,
-            mem_bound: JitContext::mem_bounds(mem_len),
+            mem_lo: input.start,
+            mem_bound,
             ret_regs: [0; 5],
             call_regs: [0; 4],
             host: &mut state as *mut RunState as *mut std::ffi::c_void,
         };
-        let regs = [0, mem_lo, mem_len, 0, 0, 0, 0, 0, 0, 0];
+        let [a1, a2, a3, a4, a5] = inv.args;
+        let regs = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0];
         // SAFETY: the context, the state, the stack and `mem` outlive the
         // call; memory safety of the program itself is the caller's
         // guarantee (verified) or enforced by the checks (checked).
@@ -206,6 +239,28 @@ impl JitProgram {
             _ => unreachable!("status is one of four values"),
         }
     }
+}
+
+/// The error `run` gives for a program compiled without checks.
+fn not_checked() -> ExecError {
+    ExecError::InvalidInstruction {
+        pc: 0,
+        insn: "program compiled in verified mode: use run_unchecked".into(),
+    }
+}
+
+/// The invocation [`Vm::run`] makes for `mem`: `r1` = its address, `r2` =
+/// its length, writable input region, and the packet of legacy loads.
+fn raw_invocation(mem: &mut [u8]) -> Invocation {
+    let region = Region::new(mem.as_mut_ptr() as u64, mem.len() as u64, true, "input");
+    let mut inv = Invocation::new([region.start, region.len, 0, 0, 0]);
+    // SAFETY: `mem` is borrowed mutably for as long as the invocation is
+    // used (the run that follows), so the region is valid and unaliased.
+    unsafe {
+        inv.set_input(region);
+        inv.set_packet(region);
+    }
+    inv
 }
 
 impl std::fmt::Debug for JitProgram {

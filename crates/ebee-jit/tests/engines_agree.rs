@@ -313,3 +313,46 @@ fn misaligned_atomics_fail() {
         Err(ExecError::MisalignedAtomic { pc: 1, .. })
     ));
 }
+
+#[test]
+fn invocations_with_read_only_input_and_extra_regions() {
+    use ebee_runtime::Invocation;
+    // Raw pointers only: the programs write through them too.
+    let ctx_addr = Box::into_raw(Box::new([11u64, 0])) as u64;
+    let extra_ptr = Box::into_raw(Box::new(31u64));
+    let extra_addr = extra_ptr as u64;
+    // SAFETY: `extra_ptr` is leaked, valid and only accessed by one run or
+    // this thread at a time.
+    let set_extra = |v: u64| unsafe { extra_ptr.write(v) };
+    // SAFETY: as above.
+    let extra = || unsafe { extra_ptr.read() };
+    let mut inv = Invocation::new([ctx_addr, extra_addr, 0, 0, 0]);
+    // SAFETY: both buffers are leaked, so valid for every run.
+    unsafe {
+        inv.set_input(Region::new(ctx_addr, 16, false, "ctx"));
+        inv.add_region(Region::new(extra_addr, 8, true, "extra"));
+    }
+    let reads = vm("
+        r0 = *(u64 *)(r1 + 0)
+        r3 = *(u64 *)(r2 + 0)
+        r0 += r3
+        *(u64 *)(r2 + 0) = r0
+        exit
+    ");
+    let writes_ctx = vm("
+        *(u64 *)(r1 + 8) = 1
+        exit
+    ");
+    for (v, expect_ok) in [(reads, true), (writes_ctx, false)] {
+        set_extra(31);
+        let want = v.run_with(&inv);
+        set_extra(31);
+        let jit = JitProgram::compile(&v, JitOptions::CHECKED).expect("compiles");
+        let got = jit.run_with(&inv);
+        assert_eq!(portable(&got), portable(&want));
+        assert_eq!(want.is_ok(), expect_ok, "{want:?}");
+        if expect_ok {
+            assert_eq!(extra(), 42, "the JIT run stored r0 = 11 + 31");
+        }
+    }
+}
