@@ -2,6 +2,8 @@
 //! table. Adding a column is one more file in `engine/` and one line in
 //! [`all`].
 
+mod ebee_interp;
+mod ebee_jit;
 mod native;
 mod rbpf_interp;
 #[cfg(target_arch = "x86_64")]
@@ -47,7 +49,13 @@ pub trait Loaded {
 
 /// Every engine this build can run, in column order.
 pub fn all() -> Vec<Box<dyn Engine>> {
-    let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(rbpf_interp::RbpfInterp)];
+    let mut engines: Vec<Box<dyn Engine>> = vec![
+        Box::new(ebee_interp::EbeeInterp { checked: true }),
+        Box::new(ebee_interp::EbeeInterp { checked: false }),
+        Box::new(ebee_jit::EbeeJit { checked: true }),
+        Box::new(ebee_jit::EbeeJit { checked: false }),
+        Box::new(rbpf_interp::RbpfInterp),
+    ];
     #[cfg(target_arch = "x86_64")]
     engines.push(Box::new(rbpf_jit::RbpfJit));
     engines.push(Box::new(native::Native));

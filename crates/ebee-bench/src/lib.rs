@@ -9,11 +9,12 @@
 //! - [`program`]: the bytecode `build.rs` compiled from `programs/*.c`;
 //! - [`input`] and [`native`]: the input buffers and the Rust twins;
 //! - [`benchmark`]: the rows of the table; [`engine`]: its columns;
-//! - [`measure`] and [`report`]: timing and printing.
+//! - [`measure`], [`clock`] and [`report`]: timing and printing.
 
 #![warn(missing_docs)]
 
 pub mod benchmark;
+pub mod clock;
 pub mod engine;
 pub mod input;
 pub mod measure;

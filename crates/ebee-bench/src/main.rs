@@ -3,6 +3,7 @@
 use anyhow::{bail, Result};
 use clap::Parser;
 use ebee_bench::benchmark::{self, Scale};
+use ebee_bench::clock::Clock;
 use ebee_bench::engine;
 use ebee_bench::measure::{measure, MeasureOptions};
 use ebee_bench::report::{render, Style};
@@ -26,6 +27,9 @@ struct Args {
     /// Print Markdown tables (for the README).
     #[arg(long)]
     markdown: bool,
+    /// Time with the wall clock instead of the thread's CPU time.
+    #[arg(long)]
+    wall_clock: bool,
     /// Run the tiny inputs of the agreement test instead (quick smoke run).
     #[arg(long)]
     tiny: bool,
@@ -80,6 +84,11 @@ fn main() -> Result<()> {
         rounds: args.rounds,
         min_sample: Duration::from_millis(2),
         scale: if args.tiny { Scale::Tiny } else { Scale::Full },
+        clock: if args.wall_clock {
+            Clock::Wall
+        } else {
+            Clock::best_available()
+        },
     };
     let started = Instant::now();
     let mut rows = Vec::new();
@@ -101,6 +110,7 @@ fn main() -> Result<()> {
     if let Some(cpu) = cpu_model() {
         println!("cpu: {cpu}\n");
     }
+    println!("clock: {}\n", options.clock.describe());
     print!("{}", render(&rows, &names, args.rounds, style));
     Ok(())
 }

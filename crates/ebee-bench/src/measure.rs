@@ -6,9 +6,10 @@
 //! over rounds is the run least disturbed by it.
 
 use crate::benchmark::{Benchmark, Scale};
+use crate::clock::Clock;
 use crate::engine::{Engine, Loaded};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How to measure.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +21,8 @@ pub struct MeasureOptions {
     pub min_sample: Duration,
     /// Input size.
     pub scale: Scale,
+    /// What samples are timed with.
+    pub clock: Clock,
 }
 
 impl Default for MeasureOptions {
@@ -28,6 +31,7 @@ impl Default for MeasureOptions {
             rounds: 10,
             min_sample: Duration::from_millis(2),
             scale: Scale::Full,
+            clock: Clock::best_available(),
         }
     }
 }
@@ -86,7 +90,7 @@ pub fn measure(bench: &Benchmark, engines: &[Box<dyn Engine>], options: MeasureO
         .map(|engine| {
             let mut loaded = engine.load(bench).map_err(|e| e.to_string())?;
             let result = run_checked(&mut *loaded, &mut mem, expected)?;
-            let start = Instant::now();
+            let start = options.clock.start();
             run_checked(&mut *loaded, &mut mem, expected)?;
             let once = start.elapsed().max(Duration::from_nanos(1));
             let iters = (options.min_sample.as_nanos() / once.as_nanos()).clamp(1, 1_000_000);
@@ -106,7 +110,7 @@ pub fn measure(bench: &Benchmark, engines: &[Box<dyn Engine>], options: MeasureO
                 Ok(slot) => slot,
                 Err(_) => continue,
             };
-            match time_sample(slot, &mut mem) {
+            match time_sample(slot, &mut mem, options.clock) {
                 Ok(per_run) => slot.best = slot.best.min(per_run),
                 Err(message) => slots[(k + round) % count] = Err(message),
             }
@@ -143,8 +147,8 @@ fn run_checked(loaded: &mut dyn Loaded, mem: &mut [u8], expected: u64) -> Result
 }
 
 /// One sample: `slot.iters` runs back to back; the time of one run.
-fn time_sample(slot: &mut Slot, mem: &mut [u8]) -> Result<Duration, String> {
-    let start = Instant::now();
+fn time_sample(slot: &mut Slot, mem: &mut [u8], clock: Clock) -> Result<Duration, String> {
+    let start = clock.start();
     for _ in 0..slot.iters {
         let result = black_box(slot.loaded.run(black_box(&mut *mem))).map_err(|e| e.to_string())?;
         if result != slot.result {
