@@ -36,6 +36,6 @@ pub use crate::object::Object;
 pub use btf::{Btf, BtfExt};
 pub use error::ObjectError;
 pub use map_def::{GlobalKind, MapDef, MapOrigin, MapSlot, MapType, SlotTarget};
-pub use program::{LinkedFunction, Program, SourceLine};
+pub use program::{FuncStart, LinkedFunction, Program, SourceLine};
 pub use reloc::{MapBinding, Reloc, RelocKind};
 pub use section::{AttachType, ProgramType, SectionKind};

@@ -348,6 +348,8 @@ impl Linker<'_, '_> {
                         line_text: l.line_text.clone(),
                         line: l.line,
                         column: l.column,
+                        file_name_off: l.file_name_off,
+                        line_off: l.line_off,
                     });
                 }
             }

@@ -58,7 +58,23 @@ impl Object {
 
         let btf = match elf.section_by_name(".BTF") {
             Some(s) => {
-                Some(Btf::parse(s.data).map_err(|e| ObjectError::section(".BTF", e.to_string()))?)
+                let mut btf =
+                    Btf::parse(s.data).map_err(|e| ObjectError::section(".BTF", e.to_string()))?;
+                // clang leaves DATASEC sizes and variable offsets at 0.
+                btf.fix_datasecs(
+                    |name| {
+                        elf.section_by_name(name)
+                            .and_then(|s| u32::try_from(s.size).ok())
+                    },
+                    |sec, var| {
+                        let s = elf.section_by_name(sec)?;
+                        elf.symbols
+                            .iter()
+                            .find(|y| y.section == Some(s.index) && y.name == var)
+                            .and_then(|y| u32::try_from(y.value).ok())
+                    },
+                );
+                Some(btf)
             }
             None => None,
         };

@@ -21,6 +21,24 @@ pub struct SourceLine {
     pub line: u32,
     /// Column (1-based, 0 when unknown).
     pub column: u32,
+    /// Offset of `file` in the object's BTF string section.
+    pub file_name_off: u32,
+    /// Offset of `line_text` in the object's BTF string section.
+    pub line_off: u32,
+}
+
+impl SourceLine {
+    /// The kernel's `struct bpf_line_info` for this line
+    /// (`insn_off, file_name_off, line_off, line_col`), to load with the
+    /// object's BTF ([`crate::Btf::to_bytes`] keeps the string offsets).
+    pub fn to_kernel(&self) -> [u32; 4] {
+        [
+            self.pc as u32,
+            self.file_name_off,
+            self.line_off,
+            self.line << 10 | (self.column & 0x3ff),
+        ]
+    }
 }
 
 impl std::fmt::Display for SourceLine {
@@ -37,6 +55,13 @@ pub struct FuncStart {
     pub pc: usize,
     /// Its BTF `FUNC` type id.
     pub type_id: TypeId,
+}
+
+impl FuncStart {
+    /// The kernel's `struct bpf_func_info` (`insn_off, type_id`).
+    pub fn to_kernel(&self) -> [u32; 2] {
+        [self.pc as u32, self.type_id]
+    }
 }
 
 /// A CO-RE relocation on an instruction of the linked program.

@@ -35,6 +35,10 @@ pub struct LineInfo {
     pub line: u32,
     /// Column (1-based, 0 if unknown).
     pub column: u32,
+    /// Offset of `file` in the BTF string section (for the kernel's `bpf_line_info`).
+    pub file_name_off: u32,
+    /// Offset of `line_text` in the BTF string section.
+    pub line_off: u32,
 }
 
 /// What a CO-RE relocation asks for (`enum bpf_core_relo_kind`).
@@ -174,6 +178,8 @@ impl BtfExt {
                 line_text: string(c, text)?,
                 line: line_col >> 10,
                 column: line_col & 0x3ff,
+                file_name_off: file,
+                line_off: text,
             });
             Ok(())
         })?;

@@ -4,10 +4,12 @@
 //! - [`types`]: the type graph ([`Btf`], [`BtfType`], [`TypeKind`]) and lookups.
 //! - [`parse`]: reading the wire format.
 //! - [`ext`]: `func_info`, `line_info` and CO-RE relocation records.
+//! - [`write`]: back to the wire format, for loading into the kernel.
 
 pub mod ext;
 pub mod parse;
 pub mod types;
+pub mod write;
 
 pub use ext::{BtfExt, CoreRelo, CoreReloKind, FuncInfo, LineInfo};
 pub use types::{Btf, BtfType, DatasecVar, Enumerator, Member, Param, TypeId, TypeKind};

@@ -253,6 +253,37 @@ impl Btf {
             .find(|&id| self.types[id as usize].kind_name() == kind)
     }
 
+    /// What clang leaves for the loader to fill in: a `DATASEC`'s size
+    /// (`section_size(name)`) and its variables' offsets
+    /// (`symbol_offset(var name)`), with the variables sorted by offset as
+    /// the kernel requires. Sections or symbols the callbacks do not know
+    /// (`.ksyms`, `.kconfig` externs) are left as they are.
+    pub fn fix_datasecs(
+        &mut self,
+        section_size: impl Fn(&str) -> Option<u32>,
+        symbol_offset: impl Fn(&str, &str) -> Option<u32>,
+    ) {
+        let names: Vec<String> = self.types.iter().map(|t| t.name.clone()).collect();
+        for t in &mut self.types {
+            let TypeKind::Datasec { size, vars } = &mut t.kind else {
+                continue;
+            };
+            let Some(sec_size) = section_size(&t.name) else {
+                continue;
+            };
+            if *size == 0 {
+                *size = sec_size;
+            }
+            for v in vars.iter_mut() {
+                let var_name = names.get(v.ty as usize).map_or("", String::as_str);
+                if let Some(off) = symbol_offset(&t.name, var_name) {
+                    v.offset = off;
+                }
+            }
+            vars.sort_by_key(|v| v.offset);
+        }
+    }
+
     /// The string at `offset` in the string section.
     pub fn string_at(&self, offset: u32) -> Option<&str> {
         let bytes = self.strings.get(offset as usize..)?;
