@@ -18,13 +18,15 @@ pub struct TestRun<'a> {
     /// Ethernet header (14 bytes).
     pub data: &'a [u8],
     /// Size of the buffer for the resulting packet; `None`: the input's
-    /// size plus a page.
+    /// size plus a page, or no buffer when there is no input packet
+    /// (program types without packets refuse a `data_out`).
     pub data_out_capacity: Option<usize>,
     /// The context (`ctx_in`), e.g. a `struct xdp_md` or `struct __sk_buff`;
     /// `None`: the kernel builds a default one.
     pub ctx: Option<&'a [u8]>,
     /// Size of the buffer for the resulting context; `None`: the size of
-    /// `ctx` (0 without one).
+    /// `ctx` (0 without one). Some program types (`syscall`) refuse a
+    /// `ctx_out`: give `Some(0)`.
     pub ctx_out_capacity: Option<usize>,
     /// Number of runs (0 and 1 both mean one); the duration is the average.
     pub repeat: u32,
@@ -79,9 +81,11 @@ impl TestRunOutput {
 /// Runs the program `prog` as `run` says.
 pub(crate) fn run(prog: BorrowedFd<'_>, run: &TestRun<'_>) -> Result<TestRunOutput, TestRunError> {
     let ctx_in = run.ctx.unwrap_or(&[]);
-    let data_cap = run
-        .data_out_capacity
-        .unwrap_or(run.data.len() + DATA_OUT_SLACK);
+    let data_cap = run.data_out_capacity.unwrap_or(if run.data.is_empty() {
+        0
+    } else {
+        run.data.len() + DATA_OUT_SLACK
+    });
     let ctx_cap = run.ctx_out_capacity.unwrap_or(ctx_in.len());
     let mut data_out = vec![0u8; data_cap];
     let mut ctx_out = vec![0u8; ctx_cap];

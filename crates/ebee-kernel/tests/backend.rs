@@ -301,3 +301,34 @@ fn probe_reports_working_bpf_types() {
     ebee_kernel::probe_program_type(ProgramType::Xdp).unwrap();
     ebee_kernel::probe_program_type(ProgramType::SchedCls).unwrap();
 }
+
+#[test]
+fn syscall_program_runs_on_a_context_alone() {
+    require_bpf!();
+    // r0 = *(u32 *)(ctx + 4) * 2
+    let insns = [
+        load(Size::W, Reg::R0, Reg::R1, 4),
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mul,
+            dst: Reg::R0,
+            src: Operand::Imm(2),
+        },
+        Insn::Exit,
+    ];
+    let opts = LoadOptions {
+        prog_flags: 1 << 4, // BPF_F_SLEEPABLE: syscall programs must be sleepable
+        ..LoadOptions::default()
+    };
+    let prog = KernelProgram::load(ProgramType::Syscall, &insns, "GPL", &opts)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut ctx = [0u8; 8];
+    ctx[4..].copy_from_slice(&21u32.to_le_bytes());
+    let run = TestRun {
+        ctx_out_capacity: Some(0),
+        ..TestRun::default().ctx(&ctx)
+    };
+    let out = prog.test_run(&run).unwrap();
+    assert_eq!(out.retval, 42);
+    assert!(out.data.is_empty() && out.ctx.is_empty());
+}

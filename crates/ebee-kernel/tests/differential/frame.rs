@@ -292,9 +292,47 @@ fn epilogue(target: Target) -> Vec<Insn> {
     out
 }
 
+/// KERNEL_CMPXCHG32_ZEXT_WORKAROUND: whether `insn` is a 32-bit
+/// `cmpxchg`, after which the lowering adds `r0 = r0` (64-bit move, a no-op
+/// for any correct machine).
+///
+/// Why: RFC 9669 says cmpxchg zero-extends the old value into r0 (ebee
+/// does). x86-64's `lock cmpxchg` leaves rax untouched when the comparison
+/// succeeds, so Linux inserts an explicit zero-extension after a 32-bit
+/// cmpxchg, but only when the verifier sees r0 read as 64 bits on the
+/// path it walks from there. On Linux 6.18 (x86-64, JIT on), if that path
+/// is pruned at a state-equivalence point before the 64-bit read (r0 is
+/// imprecise, so the explored state subsumes it), the zero-extension is
+/// never inserted and r0 keeps its old upper 32 bits: found by this test
+/// (seed 9023279 before the workaround; the 11-instruction body in the
+/// ebee-kernel report). The 64-bit read right after the cmpxchg makes the
+/// verifier mark the zero-extension before any pruning point, so the
+/// kernel computes the RFC's result and the cmpxchg32 result, upper half
+/// included, is still compared.
+fn is_cmpxchg32(insn: &Insn) -> bool {
+    matches!(
+        insn,
+        Insn::Atomic {
+            size: Size::W,
+            op: ebee_isa::AtomicOp::CmpXchg,
+            ..
+        }
+    )
+}
+
+/// The 64-bit read of r0 that makes Linux zero-extend after a 32-bit
+/// cmpxchg (see [`is_cmpxchg32`]).
+const R0_READ64: Insn = Insn::Alu {
+    width: Width::W64,
+    op: AluOp::Mov,
+    dst: Reg::R0,
+    src: Operand::Reg(Reg::R0),
+};
+
 /// How many slots an item takes.
 fn item_slots(item: &Item) -> usize {
     match item {
+        Item::Plain(insn) if is_cmpxchg32(insn) => 2,
         Item::Plain(insn) => insn.slots(),
         Item::Jump { .. } | Item::Ja { .. } | Item::MayGoto { .. } => 1,
         Item::Call { .. } => 1 + 2 * 5,
@@ -319,6 +357,9 @@ pub fn lower_body(items: &[Item], start: usize, subprog_pcs: &[usize]) -> Vec<In
                 out.push(insn);
                 if matches!(insn, Insn::LdImm64 { .. }) {
                     out.push(Insn::LdImm64Tail);
+                }
+                if is_cmpxchg32(&insn) {
+                    out.push(R0_READ64);
                 }
             }
             Item::Jump {
