@@ -74,15 +74,22 @@ impl fmt::Display for Rejection {
             }
         }
         if !self.trail.is_empty() {
-            let steps: Vec<String> = self
-                .trail
+            let mut runs: Vec<(BranchStep, usize)> = vec![];
+            for b in &self.trail {
+                match runs.last_mut() {
+                    Some((last, n)) if last == b => *n += 1,
+                    _ => runs.push((*b, 1)),
+                }
+            }
+            let steps: Vec<String> = runs
                 .iter()
-                .map(|b| {
-                    format!(
-                        "{} at {}",
-                        if b.taken { "jumped" } else { "fell through" },
-                        b.pc
-                    )
+                .map(|(b, n)| {
+                    let what = if b.taken { "jumped" } else { "fell through" };
+                    if *n > 1 {
+                        format!("{what} at {} ({n} times)", b.pc)
+                    } else {
+                        format!("{what} at {}", b.pc)
+                    }
                 })
                 .collect();
             write!(f, " Path: {}.", steps.join(", "))?;

@@ -19,6 +19,10 @@ use crate::semantics::{step, Env, Fault, Step};
 use crate::state::State;
 
 const TRAIL_LEN: usize = 24;
+/// States remembered per pc; beyond this, paths are still checked against
+/// the remembered ones but no more are added (bounds the cost of pruning
+/// in long loops; non-terminating loops then hit the instruction limit).
+const MAX_STATES_PER_PC: usize = 64;
 const LOG_LIMIT: usize = 16 << 20;
 
 struct Path {
@@ -30,6 +34,7 @@ struct Path {
 
 struct Stored {
     state: State,
+    fingerprint: u64,
     branches: u32,
     parent: Option<usize>,
 }
@@ -137,6 +142,9 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
             if env.cfg.prune_point[pc] {
                 let may_goto = matches!(env.insns[pc], Insn::MayGoto { .. });
                 let mut pruned = false;
+                // Ids do not enter the fingerprint, so the state need not be
+                // normalized to compute it.
+                let fingerprint = path.state.fingerprint();
                 if let Some(ids) = at_pc.get(&pc) {
                     for &sid in ids.iter().rev() {
                         let s = &stored[sid];
@@ -145,7 +153,11 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                                 pruned = true;
                                 break;
                             }
-                        } else if s.state.subsumes(&path.state, true, uninit_ok) {
+                        } else if s.fingerprint == fingerprint && {
+                            let mut snap = path.state.clone();
+                            snap.clear_singular_scalar_ids();
+                            s.state.subsumes(&snap, true, uninit_ok)
+                        } {
                             let f = Fault {
                                 message: "infinite loop detected: this state repeats without progress, so the loop cannot be shown to terminate".into(),
                                 regs: vec![],
@@ -168,20 +180,24 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                     finish(&mut stored, path.anc);
                     continue 'paths;
                 }
-                let mut snap = path.state.clone();
-                snap.clear_singular_scalar_ids();
-                stored.push(Stored {
-                    state: snap,
-                    branches: 1,
-                    parent: path.anc,
-                });
-                let id = stored.len() - 1;
-                at_pc.entry(pc).or_default().push(id);
-                path.anc = Some(id);
-                stats.states_stored += 1;
-                stats.peak_states = stats
-                    .peak_states
-                    .max(stored.len() as u64 + stack.len() as u64);
+                let full = at_pc.get(&pc).is_some_and(|v| v.len() >= MAX_STATES_PER_PC);
+                if !full {
+                    let mut snap = path.state.clone();
+                    snap.clear_singular_scalar_ids();
+                    stored.push(Stored {
+                        state: snap,
+                        fingerprint,
+                        branches: 1,
+                        parent: path.anc,
+                    });
+                    let id = stored.len() - 1;
+                    at_pc.entry(pc).or_default().push(id);
+                    path.anc = Some(id);
+                    stats.states_stored += 1;
+                    stats.peak_states = stats
+                        .peak_states
+                        .max(stored.len() as u64 + stack.len() as u64);
+                }
             }
             if env.opts.log && log.len() < LOG_LIMIT {
                 let _ = write!(log, "{pc}: {} ;", insn_text(&env.insns[pc]));

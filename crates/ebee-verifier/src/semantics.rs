@@ -399,7 +399,7 @@ fn sane_offset(kind: PtrKind, v: &Scalar, what: &str) -> R<()> {
     if v.smin == i64::MIN || v.smax == i64::MAX {
         return fault(format!("math between a {} pointer and {what} with unbounded value is not allowed: bound it first (e.g. `&= const` or `if x < const`)", kind.name()), &[]);
     }
-    if v.smin <= -MAX_VAR_OFF || v.smax >= MAX_VAR_OFF {
+    if v.smin <= -MAX_VAR_OFF || v.smin >= MAX_VAR_OFF {
         return fault(
             format!(
                 "{what} (in [{}, {}]) makes the {} pointer go out of bounds",
@@ -675,6 +675,7 @@ fn region_fault<T>(r: u8, p: &Pointer, off: i64, size: u32, what: &str) -> R<T> 
 /// Check that `size` bytes at `r + off` may be accessed (`write` or read),
 /// for loads, stores, atomics and helper memory arguments. Returns nothing;
 /// the caller computes what is read.
+#[allow(clippy::too_many_arguments)]
 fn check_region(
     env: &mut Env,
     st: &mut State,
@@ -683,6 +684,7 @@ fn check_region(
     off: i64,
     size: u32,
     write: bool,
+    insn_access: bool,
 ) -> R<()> {
     if p.kind.may_be_null() {
         return fault(
@@ -766,7 +768,8 @@ fn check_region(
             if lo < -(STACK_SIZE as i128) || hi > 0 {
                 return region_fault(r, p, off, size, "the 512-byte stack frame");
             }
-            if p.var.as_const().is_some() && (p.off as i64 + off) % size as i64 != 0 {
+            if insn_access && p.var.as_const().is_some() && (p.off as i64 + off) % size as i64 != 0
+            {
                 return fault(
                     format!(
                         "misaligned stack access: {}{:+} (offset {}) with size {size}",
@@ -841,7 +844,7 @@ fn load(
     let RegState::Ptr(p) = base else {
         return not_a_pointer(r, base);
     };
-    check_region(env, st, r, p, off, size.bytes(), false)?;
+    check_region(env, st, r, p, off, size.bytes(), false, true)?;
     let n = size.bytes() as i64;
     match p.kind {
         PtrKind::Stack { frame } => {
@@ -925,7 +928,7 @@ fn store(
     let RegState::Ptr(p) = base else {
         return not_a_pointer(r, base);
     };
-    check_region(env, st, r, p, off, size.bytes(), true)?;
+    check_region(env, st, r, p, off, size.bytes(), true, true)?;
     let n = size.bytes() as i64;
     match p.kind {
         PtrKind::Stack { frame } => {
@@ -1103,7 +1106,17 @@ fn jump(
     let _ = pc;
     let mut out = vec![];
     for taken in [false, true] {
-        let mut s = st.clone();
+        let mut s = if taken {
+            std::mem::replace(
+                st,
+                State {
+                    frames: vec![],
+                    refs: vec![],
+                },
+            )
+        } else {
+            st.clone()
+        };
         let feasible = branch_side(&mut s, width, cond, d, &dv, sreg, &sv, taken);
         if feasible {
             out.push((if taken { target } else { pc + 1 }, s, taken));
@@ -1340,7 +1353,7 @@ fn mem_arg(env: &mut Env, st: &mut State, r: u8, v: &RegState, size: u64, write:
         );
     }
     let size32 = size.min(u32::MAX as u64) as u32;
-    check_region(env, st, r, p, 0, size32, write)?;
+    check_region(env, st, r, p, 0, size32, write, false)?;
     if let PtrKind::Stack { frame } = p.kind {
         let (lo, hi) = access_span(p, 0, size32);
         let fr = &mut st.frames[frame as usize].stack;

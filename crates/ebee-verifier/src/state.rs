@@ -1,8 +1,6 @@
 //! The whole abstract machine state on one path: the call stack of frames
 //! (registers and stack of each function) and the references held.
 
-use std::collections::HashMap;
-
 use crate::reg_state::{Pointer, PtrKind, RegState};
 use crate::stack::{ByteKind, Frame};
 
@@ -90,21 +88,69 @@ impl State {
     /// Drop ids that only one register carries: they link nothing, and
     /// keeping them would make otherwise equal states differ.
     pub fn clear_singular_scalar_ids(&mut self) {
-        let mut count: HashMap<u32, u32> = HashMap::new();
+        let mut count: Vec<(u32, u32)> = vec![];
         self.for_each_reg_mut(|r| {
             if let RegState::Scalar { id, .. } = r {
                 if *id != 0 {
-                    *count.entry(*id).or_default() += 1;
+                    match count.iter_mut().find(|(i, _)| i == id) {
+                        Some((_, n)) => *n += 1,
+                        None => count.push((*id, 1)),
+                    }
                 }
             }
         });
+        if count.is_empty() {
+            return;
+        }
         self.for_each_reg_mut(|r| {
             if let RegState::Scalar { id, value } = r {
-                if *id != 0 && (count[id] == 1 || value.as_const().is_some()) {
+                let single = count.iter().any(|(i, n)| i == id && *n == 1);
+                if *id != 0 && (single || value.as_const().is_some()) {
                     *id = 0;
                 }
             }
         });
+    }
+
+    /// A hash of everything but the ids: equal states (up to renaming of
+    /// ids) have equal fingerprints, so it filters candidates cheaply.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let reg = |r: &RegState, h: &mut std::collections::hash_map::DefaultHasher| match r {
+            RegState::NotInit => 0u8.hash(h),
+            RegState::Scalar { value, .. } => {
+                1u8.hash(h);
+                value.hash(h);
+            }
+            RegState::Ptr(p) => {
+                2u8.hash(h);
+                p.kind.hash(h);
+                p.off.hash(h);
+                p.var.hash(h);
+                p.range.hash(h);
+            }
+        };
+        self.frames.len().hash(&mut h);
+        self.refs.len().hash(&mut h);
+        for f in &self.frames {
+            f.callsite.hash(&mut h);
+            for r in &f.regs {
+                reg(r, &mut h);
+            }
+            let slots = f.stack.slots();
+            let used = slots
+                .iter()
+                .rposition(|s| s.bytes != [ByteKind::Invalid; 8])
+                .map_or(0, |i| i + 1);
+            for s in &slots[..used] {
+                s.bytes.hash(&mut h);
+                if let Some(r) = &s.spill {
+                    reg(r, &mut h);
+                }
+            }
+        }
+        h.finish()
     }
 
     /// Whether every execution from `cur` is covered by the already verified
@@ -140,11 +186,11 @@ impl State {
     }
 }
 
-/// A consistent renaming of the ids of one state into another's.
+/// A consistent renaming of the ids of one state into another's (a few
+/// pairs at most, so a vector beats a map).
 #[derive(Default)]
 struct IdMap {
-    fwd: HashMap<u32, u32>,
-    back: HashMap<u32, u32>,
+    pairs: Vec<(u32, u32)>,
 }
 
 impl IdMap {
@@ -155,15 +201,13 @@ impl IdMap {
         if old == 0 || cur == 0 {
             return false;
         }
-        match (self.fwd.get(&old), self.back.get(&cur)) {
-            (None, None) => {
-                self.fwd.insert(old, cur);
-                self.back.insert(cur, old);
-                true
+        for &(o, c) in &self.pairs {
+            if o == old || c == cur {
+                return o == old && c == cur;
             }
-            (Some(c), Some(o)) => *c == cur && *o == old,
-            _ => false,
         }
+        self.pairs.push((old, cur));
+        true
     }
 }
 
