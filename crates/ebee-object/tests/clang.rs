@@ -3,9 +3,10 @@
 //! say about the same object: maps, globals, subprogram linking, bpf_loop
 //! callbacks, several programs per section, BTF and line info.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock};
 
 use ebee_isa::{CallTarget, Imm64Kind, Insn};
 use ebee_object::btf::TypeKind;
@@ -24,11 +25,17 @@ fn source(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Compile `tests/c/<name>` into a fresh temp dir; `None` without clang-19.
+/// Compile `tests/c/<name>` into a fresh temp dir (once per test run);
+/// `None` without clang-19.
 fn compile(name: &str) -> Option<PathBuf> {
+    static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     if !have("clang-19") {
         println!("skipped: clang-19 not found");
         return None;
+    }
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    if let Some(p) = cache.get(name) {
+        return Some(p.clone());
     }
     let dir = std::env::temp_dir().join(format!("ebee-object-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -49,6 +56,7 @@ fn compile(name: &str) -> Option<PathBuf> {
         .status()
         .unwrap();
     assert!(status.success(), "clang-19 failed on {name}");
+    cache.insert(name.to_string(), out.clone());
     Some(out)
 }
 
@@ -607,7 +615,13 @@ fn kernel_btf_parses_and_matches_bpftool() {
         println!("skipped: /sys/kernel/btf/vmlinux not readable");
         return;
     };
+    let t0 = std::time::Instant::now();
     let btf = ebee_object::Btf::parse(&bytes).unwrap();
+    println!(
+        "vmlinux BTF: {} types parsed in {:?}",
+        btf.len(),
+        t0.elapsed()
+    );
     let ts = btf.id_by_name_kind("task_struct", "STRUCT").unwrap();
     assert!(btf.size_of(ts).unwrap() > 1000);
     assert!(btf.types()[ts as usize]

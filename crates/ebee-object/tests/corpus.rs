@@ -273,3 +273,42 @@ fn corpus_maps_spot_checks() {
         .iter()
         .any(|r| matches!(r.kind, RelocKind::MapValue { .. })));
 }
+
+#[test]
+fn corpus_core_relocations_resolve_against_vmlinux() {
+    let Ok(vmlinux) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        println!("skipped: /sys/kernel/btf/vmlinux not readable");
+        return;
+    };
+    let target = ebee_object::Btf::parse(&vmlinux).unwrap();
+    let mut all = Vec::new();
+    files(&corpus(), &mut all);
+    let (mut objects, mut relocs, mut poisoned) = (0, 0, 0);
+    for path in all
+        .iter()
+        .filter(|p| !p.parent().unwrap().ends_with("invalid"))
+    {
+        let mut obj = Object::parse(&std::fs::read(path).unwrap()).unwrap();
+        if obj.programs().iter().all(|p| p.core_relos.is_empty()) {
+            continue;
+        }
+        objects += 1;
+        let res = obj
+            .relocate_core(&target)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for r in res.iter().flatten() {
+            relocs += 1;
+            if r.target.is_none() {
+                poisoned += 1;
+                println!(
+                    "{}: pc {} {:?} `{}` poisoned",
+                    path.display(),
+                    r.pc,
+                    r.kind,
+                    r.access
+                );
+            }
+        }
+    }
+    println!("CO-RE in the corpus: {objects} objects, {relocs} relocations resolved against vmlinux, {poisoned} poisoned");
+}

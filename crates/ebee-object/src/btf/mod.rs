@@ -4,7 +4,7 @@
 //! - [`types`]: the type graph ([`Btf`], [`BtfType`], [`TypeKind`]) and lookups.
 //! - [`parse`]: reading the wire format.
 //! - [`ext`]: `func_info`, `line_info` and CO-RE relocation records.
-//! - [`write`]: back to the wire format, for loading into the kernel.
+//! - [`mod@write`]: back to the wire format, for loading into the kernel.
 
 pub mod ext;
 pub mod parse;
