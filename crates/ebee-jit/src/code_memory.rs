@@ -32,7 +32,7 @@ unsafe impl Sync for CodeMemory {}
 impl CodeMemory {
     /// Compiles `insns` for the host.
     pub fn compile(insns: &[Insn], mode: TranslateMode) -> Result<CodeMemory, JitError> {
-        let isa = host_isa()?;
+        let isa = host_isa(mode.optimize)?;
         let (entries, _) = plan(insns)?;
         let mut module = JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()));
         let sig = bpf_function_signature(isa.default_call_conv());

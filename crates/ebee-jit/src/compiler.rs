@@ -18,17 +18,19 @@ use ebee_isa::Insn;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Cranelift settings shared by every target: optimise for speed (the
+/// Cranelift settings shared by every target: optimise for speed unless
+/// `optimize` is off (then Cranelift skips its e-graph pass and compiles
+/// about twice as fast; clang-built eBPF is optimised already) (the
 /// backtracking register allocator: the single-pass one compiles no faster
 /// here and its code is several times slower), no PIC (required by
 /// `cranelift-jit`), no colocated libcalls.
-fn flags() -> Result<settings::Flags, JitError> {
+fn flags(optimize: bool) -> Result<settings::Flags, JitError> {
     let mut b = settings::builder();
     let set = |b: &mut settings::Builder, k: &str, v: &str| {
         b.set(k, v)
             .map_err(|e| JitError::Codegen(format!("setting {k}={v}: {e}")))
     };
-    set(&mut b, "opt_level", "speed")?;
+    set(&mut b, "opt_level", if optimize { "speed" } else { "none" })?;
     set(&mut b, "is_pic", "false")?;
     set(&mut b, "regalloc_algorithm", "backtracking")?;
     set(&mut b, "use_colocated_libcalls", "false")?;
@@ -43,16 +45,17 @@ fn flags() -> Result<settings::Flags, JitError> {
     Ok(settings::Flags::new(b))
 }
 
-/// The host's ISA, built once per process.
-pub(crate) fn host_isa() -> Result<OwnedTargetIsa, JitError> {
-    static HOST: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
-        let flags = flags().map_err(|e| e.to_string())?;
-        builder.finish(flags).map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(JitError::Codegen)
+/// The host's ISA, built once per process for each optimisation setting.
+pub(crate) fn host_isa(optimize: bool) -> Result<OwnedTargetIsa, JitError> {
+    static HOST: [OnceLock<Result<OwnedTargetIsa, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    HOST[optimize as usize]
+        .get_or_init(|| {
+            let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
+            let flags = flags(optimize).map_err(|e| e.to_string())?;
+            builder.finish(flags).map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(JitError::Codegen)
 }
 
 /// The ISA called `name` (e.g. `"aarch64"`, `"x86_64"`), for compiling
@@ -61,7 +64,7 @@ pub(crate) fn isa_by_name(name: &str) -> Result<OwnedTargetIsa, JitError> {
     let builder = cranelift_codegen::isa::lookup_by_name(name)
         .map_err(|e| JitError::Codegen(format!("target {name}: {e}")))?;
     builder
-        .finish(flags()?)
+        .finish(flags(true)?)
         .map_err(|e| JitError::Codegen(e.to_string()))
 }
 

@@ -43,6 +43,10 @@ pub(crate) struct JitContext {
     /// `r6`–`r9` at a helper call (checked mode): a tail-call target starts
     /// with the caller's whole register file, as in the interpreter.
     pub call_regs: [u64; 4],
+    /// The frame top of the function making a slow-path access check,
+    /// stored just before the check (passing it as an argument would pin
+    /// it to an argument register in the hot loop).
+    pub check_frame_top: u64,
     /// The Rust side of the run (`run_state::RunState`).
     pub host: *mut std::ffi::c_void,
 }
@@ -57,6 +61,7 @@ pub(crate) mod offsets {
     pub const MEM_BOUND: i32 = offset_of!(JitContext, mem_bound) as i32;
     pub const RET_REGS: i32 = offset_of!(JitContext, ret_regs) as i32;
     pub const CALL_REGS: i32 = offset_of!(JitContext, call_regs) as i32;
+    pub const CHECK_FRAME_TOP: i32 = offset_of!(JitContext, check_frame_top) as i32;
 }
 
 /// Index of an access size in [`JitContext::mem_bound`].

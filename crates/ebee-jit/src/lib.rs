@@ -45,5 +45,12 @@ pub fn compile_for_target(
     checked: bool,
 ) -> Result<Vec<Vec<u8>>, JitError> {
     let isa = compiler::isa_by_name(isa_name)?;
-    compiler::compile_to_bytes(insns, translate::TranslateMode { checked }, &*isa)
+    compiler::compile_to_bytes(
+        insns,
+        translate::TranslateMode {
+            checked,
+            optimize: true,
+        },
+        &*isa,
+    )
 }

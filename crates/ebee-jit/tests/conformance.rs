@@ -63,9 +63,16 @@ fn vm(case: &Case) -> Result<Vm, String> {
     Ok(vm)
 }
 
-fn run_case(case: &Case, checked: bool) -> Result<u64, String> {
-    let prog =
-        JitProgram::compile(&vm(case)?, JitOptions { checked }).map_err(|e| e.to_string())?;
+fn run_case(case: &Case, options: JitOptions) -> Result<u64, String> {
+    let checked = options.checked;
+    let prog = JitProgram::compile(
+        &vm(case)?,
+        JitOptions {
+            checked,
+            optimize: true,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let mut mem = case.mem.clone();
     let r = if checked {
         prog.run(&mut mem)
@@ -76,13 +83,13 @@ fn run_case(case: &Case, checked: bool) -> Result<u64, String> {
     r.map_err(|e| e.to_string())
 }
 
-fn check_mode(checked: bool) {
+fn check_mode(options: JitOptions) {
     let cases = cases();
     assert!(cases.len() >= 200, "corpus has {} cases", cases.len());
     let mut failures = Vec::new();
     let mut passed = 0;
     for case in &cases {
-        let got = run_case(case, checked);
+        let got = run_case(case, options);
         // The interpreter is the definition: same r0, same error.
         let interpreted =
             vm(case).and_then(|vm| vm.run(&mut case.mem.clone()).map_err(|e| e.to_string()));
@@ -101,8 +108,17 @@ fn check_mode(checked: bool) {
         }
     }
     println!(
-        "conformance ({} mode): {passed}/{} passed",
-        if checked { "checked" } else { "verified" },
+        "conformance ({}{} mode): {passed}/{} passed",
+        if options.checked {
+            "checked"
+        } else {
+            "verified"
+        },
+        if options.optimize {
+            ""
+        } else {
+            ", unoptimised"
+        },
         cases.len()
     );
     assert!(
@@ -115,12 +131,20 @@ fn check_mode(checked: bool) {
 
 #[test]
 fn conformance_verified_mode() {
-    check_mode(false);
+    check_mode(JitOptions::VERIFIED);
 }
 
 #[test]
 fn conformance_checked_mode() {
-    check_mode(true);
+    check_mode(JitOptions::CHECKED);
+}
+
+#[test]
+fn conformance_unoptimised() {
+    check_mode(JitOptions {
+        checked: true,
+        optimize: false,
+    });
 }
 
 /// Every conformance program compiles to aarch64 machine code (not run).

@@ -86,9 +86,13 @@ impl FunctionTranslator<'_, '_> {
             .ins()
             .iconst(I64, ((pc as u64) << 1 | write as u64) as i64);
         let stub = self.check_stub.expect("checked mode declares the stub");
-        self.b
-            .ins()
-            .call(stub, &[ctx, addr, size, pc_write, self.frame_top]);
+        self.b.ins().store(
+            super::context_flags(),
+            self.frame_top,
+            ctx,
+            offsets::CHECK_FRAME_TOP,
+        );
+        self.b.ins().call(stub, &[ctx, addr, size, pc_write]);
         let status = self
             .b
             .ins()

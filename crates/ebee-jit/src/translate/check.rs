@@ -50,6 +50,8 @@ impl FunctionTranslator<'_, '_> {
         let ok = self.b.create_block();
         let try_second = self.b.create_block();
         let slow = self.b.create_block();
+        // Both out of line: the hot path is one compare and branch.
+        self.b.set_cold_block(try_second);
         self.b.set_cold_block(slow);
         let in_first = self.in_region(first, addr, size);
         self.b.ins().brif(in_first, ok, &[], try_second, &[]);

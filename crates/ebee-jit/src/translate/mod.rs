@@ -33,6 +33,8 @@ use std::collections::HashMap;
 pub(crate) struct TranslateMode {
     /// Emit bounds checks and the instruction budget.
     pub checked: bool,
+    /// Let Cranelift optimise (its e-graph pass).
+    pub optimize: bool,
 }
 
 /// What a translation is for: the mode, and the target's conventions.

@@ -13,10 +13,11 @@ use cranelift_codegen::ir::{self, types::I64, AbiParam, InstBuilder, Signature};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-/// The stub's signature: `(ctx, addr, size, pc << 1 | write, frame_top)`, no result.
+/// The stub's signature: `(ctx, addr, size, pc << 1 | write)`, no result;
+/// the caller's frame top is in `ctx.check_frame_top`.
 pub(crate) fn check_stub_signature() -> Signature {
     let mut sig = Signature::new(CallConv::PreserveAll);
-    for _ in 0..5 {
+    for _ in 0..4 {
         sig.params.push(AbiParam::new(I64));
     }
     sig
@@ -34,7 +35,14 @@ pub(crate) fn build_check_stub(
     b.append_block_params_for_function_params(block);
     b.switch_to_block(block);
     b.seal_block(block);
-    let args = b.block_params(block).to_vec();
+    let mut args = b.block_params(block).to_vec();
+    let frame_top = b.ins().load(
+        I64,
+        context_flags(),
+        args[0],
+        crate::context::offsets::CHECK_FRAME_TOP,
+    );
+    args.push(frame_top);
     let mut sig = Signature::new(target.rt.call_conv);
     for _ in 0..5 {
         sig.params.push(AbiParam::new(I64));
