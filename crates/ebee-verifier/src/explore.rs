@@ -140,7 +140,16 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                 };
             }
             if env.cfg.prune_point[pc] {
-                let may_goto = matches!(env.insns[pc], Insn::MayGoto { .. });
+                // Loops whose termination the runtime guarantees (may_goto's
+                // budget, a helper calling back a bounded number of times)
+                // may prune against their own unfinished earlier states.
+                let may_goto = match env.insns[pc] {
+                    Insn::MayGoto { .. } => true,
+                    Insn::Call(CallTarget::Helper(id)) => {
+                        crate::helpers::helper(id).is_some_and(|h| h.callback.is_some())
+                    }
+                    _ => false,
+                };
                 let mut pruned = false;
                 // Ids do not enter the fingerprint, so the state need not be
                 // normalized to compute it.
@@ -182,6 +191,17 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                 }
                 let full = at_pc.get(&pc).is_some_and(|v| v.len() >= MAX_STATES_PER_PC);
                 if !full {
+                    if may_goto {
+                        // Re-entering a runtime-bounded loop: widen what
+                        // changed since the last visit so iterations converge.
+                        let prev = at_pc
+                            .get(&pc)
+                            .and_then(|v| v.iter().rev().find(|&&sid| stored[sid].branches > 0))
+                            .map(|&sid| stored[sid].state.clone());
+                        if let Some(prev) = prev {
+                            path.state.widen_from(&prev);
+                        }
+                    }
                     let mut snap = path.state.clone();
                     snap.clear_singular_scalar_ids();
                     stored.push(Stored {

@@ -353,10 +353,7 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
                 (target, st.clone(), true),
             ]))
         }
-        Insn::Call(CallTarget::Helper(id)) => {
-            call_helper(env, st, pc, id)?;
-            Ok(Step::Next(pc + 1))
-        }
+        Insn::Call(CallTarget::Helper(id)) => call_helper(env, st, pc, id),
         Insn::Call(CallTarget::Local(_)) => {
             let target = insn.branch_target(pc).unwrap_or(0) as usize;
             if st.frames.len() >= MAX_CALL_FRAMES {
@@ -1289,16 +1286,33 @@ fn exit(env: &mut Env, st: &mut State) -> R<Step> {
                 &[0],
             );
         };
+        if st.cur().is_callback && (value.smin < 0 || value.smax > 1) {
+            return fault(
+                format!("a callback must return 0 or 1, but r0 is {}", r0.describe()),
+                &[0],
+            );
+        }
         let callee = st.frames.pop().expect("more than one frame");
         let callsite = callee.callsite.unwrap_or(0);
         if callee.is_callback {
-            if value.smin < 0 || value.smax > 1 {
-                return fault(
-                    format!("a callback must return 0 or 1, but r0 is {}", r0.describe()),
-                    &[0],
-                );
-            }
+            // Either the helper returns, or it calls the callback again
+            // (re-executing the call with the caller's arguments intact).
+            let again = st.clone();
             st.set_reg(0, RegState::UNKNOWN);
+            for r in 1..=5 {
+                st.set_reg(r, RegState::NotInit);
+            }
+            let done = std::mem::replace(
+                st,
+                State {
+                    frames: vec![],
+                    refs: vec![],
+                },
+            );
+            return Ok(Step::Branch(vec![
+                (callsite + 1, done, false),
+                (callsite, again, true),
+            ]));
         } else {
             st.set_reg(0, RegState::scalar(value));
         }
@@ -1372,7 +1386,7 @@ fn mem_arg(env: &mut Env, st: &mut State, r: u8, v: &RegState, size: u64, write:
     Ok(())
 }
 
-fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
+fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
     let Some(proto) = helper(id) else {
         return fault(format!("unknown helper function #{id}"), &[]);
     };
@@ -1394,7 +1408,7 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
     for (i, arg) in proto.args.iter().enumerate() {
         let r = i as u8 + 1;
         let v = read(st, r)?;
-        let expect = |what: &str| -> R<()> {
+        let expect = |what: &str| -> R<Step> {
             fault(
                 format!(
                     "argument {} of bpf_{} must be {what}, but {} is {}",
@@ -1599,15 +1613,8 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
             }
         }
     }
-    if let Some(c) = callback {
-        let _ = c;
-        return fault(
-            format!(
-                "bpf_{}: callbacks are not supported by this verifier yet",
-                proto.name
-            ),
-            &[],
-        );
+    if let Some(entry) = callback {
+        return enter_callback(env, st, pc, proto.callback, map, entry as usize);
     }
     if proto.id == 12 && !st.refs.is_empty() {
         return fault("a tail call while holding a reference would leak it", &[]);
@@ -1671,8 +1678,70 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<()> {
         }
     };
     st.set_reg(0, r0);
-    let _ = CallbackKind::Loop;
-    Ok(())
+    Ok(Step::Next(pc + 1))
+}
+
+/// A helper that calls back into the program (`bpf_loop`,
+/// `bpf_for_each_map_elem`): one successor skips the callback (zero
+/// iterations), the other enters it with the arguments the helper passes.
+/// When the callback returns, [`exit`] offers both leaving and calling it
+/// again, and the explorer lets the call site prune against its own
+/// earlier states, so iterations stop once they add nothing new.
+fn enter_callback(
+    env: &mut Env,
+    st: &mut State,
+    pc: usize,
+    kind: Option<CallbackKind>,
+    map: Option<MapSlot>,
+    entry: usize,
+) -> R<Step> {
+    if st.frames.len() >= MAX_CALL_FRAMES {
+        return fault(
+            format!("the call stack is too deep: at most {MAX_CALL_FRAMES} frames"),
+            &[],
+        );
+    }
+    let ctx = *st.reg(3);
+    let frame = st.frames.len() as u8;
+    let mut f = FuncState::new(frame, entry, Some(pc));
+    f.is_callback = true;
+    match kind {
+        Some(CallbackKind::ForEachMapElem) => {
+            let m = map.unwrap_or(0);
+            let info = *env.map(m);
+            f.regs[1] = RegState::ptr(PtrKind::Map { map: m });
+            f.regs[2] = RegState::ptr(PtrKind::Mem {
+                size: info.key_size,
+                or_null: false,
+            });
+            f.regs[3] = RegState::ptr(PtrKind::MapValue {
+                map: m,
+                or_null: false,
+            });
+            f.regs[4] = ctx;
+        }
+        _ => {
+            f.regs[1] = RegState::scalar(Scalar::urange(0, u32::MAX as u64));
+            f.regs[2] = ctx;
+        }
+    }
+    let mut skip = st.clone();
+    for r in 1..=5 {
+        skip.set_reg(r, RegState::NotInit);
+    }
+    skip.set_reg(0, RegState::UNKNOWN);
+    let mut inside = std::mem::replace(
+        st,
+        State {
+            frames: vec![],
+            refs: vec![],
+        },
+    );
+    inside.frames.push(f);
+    Ok(Step::Branch(vec![
+        (pc + 1, skip, false),
+        (entry, inside, true),
+    ]))
 }
 
 /// The key a stack pointer `key` points to, if its `size` bytes are known

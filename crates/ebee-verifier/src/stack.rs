@@ -165,6 +165,13 @@ impl Frame {
         -(self.slots.len() as i64 * 8)
     }
 
+    /// Apply `f` to the register spilled in slot `i`, if any.
+    pub fn widen_spill(&mut self, i: usize, f: impl FnOnce(&mut RegState)) {
+        if let Some(r) = self.slots.get_mut(i).and_then(|s| s.spill.as_mut()) {
+            f(r);
+        }
+    }
+
     /// Every spilled register, mutably (to update copies after a check).
     pub fn spills_mut(&mut self) -> impl Iterator<Item = &mut RegState> {
         self.slots.iter_mut().filter_map(|s| s.spill.as_mut())

@@ -112,6 +112,36 @@ impl State {
         });
     }
 
+    /// Widen numbers that changed since `old` (an earlier state at the same
+    /// loop point) to any value. Used where the runtime bounds the loop
+    /// (callbacks, may_goto): it over-approximates, so it stays sound, and
+    /// lets counters that grow each iteration converge.
+    pub fn widen_from(&mut self, old: &State) {
+        if old.frames.len() != self.frames.len() {
+            return;
+        }
+        let widen = |c: &mut RegState, o: &RegState| {
+            if let (RegState::Scalar { value: vc, .. }, RegState::Scalar { value: vo, .. }) =
+                (&*c, o)
+            {
+                if !vo.contains(vc) {
+                    *c = RegState::UNKNOWN;
+                }
+            }
+        };
+        for (fc, fo) in self.frames.iter_mut().zip(&old.frames) {
+            for (rc, ro) in fc.regs.iter_mut().zip(&fo.regs) {
+                widen(rc, ro);
+            }
+            let n = fc.stack.slots().len();
+            for i in 0..n {
+                if let Some(ro) = fo.stack.slot(i).spill {
+                    fc.stack.widen_spill(i, |rc| widen(rc, &ro));
+                }
+            }
+        }
+    }
+
     /// A hash of everything but the ids: equal states (up to renaming of
     /// ids) have equal fingerprints, so it filters candidates cheaply.
     pub fn fingerprint(&self) -> u64 {

@@ -256,3 +256,15 @@ pub mod kernel {
         load(1, &prog)
     }
 }
+
+/// `lddw dst, func` where the function starts `off` slots after the lddw's second slot.
+pub fn ld_func(d: u8, off: i64) -> [Insn; 2] {
+    [
+        Insn::LdImm64 {
+            dst: r(d),
+            kind: Imm64Kind::Func,
+            imm: off,
+        },
+        Insn::LdImm64Tail,
+    ]
+}
