@@ -96,219 +96,237 @@ impl Linker<'_, '_> {
             what,
         };
 
-        let mut seg = 0;
-        let mut pc = 0;
-        while pc < code.len() {
-            while pc >= placed[seg].1 + self.functions[placed[seg].0].len {
-                seg += 1;
-            }
-            let (cur, base) = placed[seg];
-            let cur_f = &self.functions[cur];
-            let sec_slot = cur_f.start + (pc - base);
-            let cur_cs = &self.code[&cur_f.section];
-            let reloc = cur_cs.relocs.get(&sec_slot).copied();
-            let raw = code[pc];
-            let rel_err = |r: &ElfReloc, what: String| ObjectError::Reloc {
-                section: self.section_name(cur_f.section).to_string(),
-                offset: r.offset,
-                symbol: self.elf.symbol_display_name(r.symbol),
-                what,
-            };
+        // Depth first, like libbpf: a function appended for a call is
+        // relocated before the caller's scan resumes, so that subprograms
+        // land where libbpf puts them. (An explicit stack: no recursion
+        // depth for hostile call chains.)
+        let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
+        'functions: while let Some((pi, mut off)) = stack.pop() {
+            let (cur, base) = placed[pi];
+            while off < self.functions[cur].len {
+                let pc = base + off;
+                let mut descend = None;
+                let cur_f = &self.functions[cur];
+                let sec_slot = cur_f.start + (pc - base);
+                let cur_cs = &self.code[&cur_f.section];
+                let reloc = cur_cs.relocs.get(&sec_slot).copied();
+                let raw = code[pc];
+                let rel_err = |r: &ElfReloc, what: String| ObjectError::Reloc {
+                    section: self.section_name(cur_f.section).to_string(),
+                    offset: r.offset,
+                    symbol: self.elf.symbol_display_name(r.symbol),
+                    what,
+                };
 
-            // Where a local call / function address points: (section, slot).
-            let mut local_target: Option<(usize, usize, bool)> = None;
-            if raw.code == CALL && raw.src == PSEUDO_CALL {
-                let target = match reloc {
-                    Some(r) if self.elf.symbols[r.symbol].section.is_none() => {
-                        // A function the object does not define: only a
-                        // linker of several objects could resolve it.
-                        relocs.push(Reloc {
-                            pc,
-                            kind: RelocKind::Extern {
-                                symbol: self.elf.symbols[r.symbol].name.clone(),
-                                call: true,
-                            },
-                        });
-                        None
-                    }
-                    Some(r) => {
-                        let sym = &self.elf.symbols[r.symbol];
-                        let Some(sec) = sym.section.filter(|s| self.code.contains_key(s)) else {
-                            return Err(rel_err(
+                // Where a local call / function address points: (section, slot).
+                let mut local_target: Option<(usize, usize, bool)> = None;
+                if raw.code == CALL && raw.src == PSEUDO_CALL {
+                    let target = match reloc {
+                        Some(r) if self.elf.symbols[r.symbol].section.is_none() => {
+                            // A function the object does not define: only a
+                            // linker of several objects could resolve it.
+                            relocs.push(Reloc {
+                                pc,
+                                kind: RelocKind::Extern {
+                                    symbol: self.elf.symbols[r.symbol].name.clone(),
+                                    call: true,
+                                },
+                            });
+                            None
+                        }
+                        Some(r) => {
+                            let sym = &self.elf.symbols[r.symbol];
+                            let Some(sec) = sym.section.filter(|s| self.code.contains_key(s))
+                            else {
+                                return Err(rel_err(
                                 &r,
                                 format!(
                                     "call relocation against a symbol of section `{}`, which holds no code",
                                     self.section_name(sym.section.unwrap_or(0))
                                 ),
                             ));
-                        };
-                        if r.rtype != crate::elf::R_BPF_64_32 && r.rtype != crate::elf::R_BPF_64_64
-                        {
+                            };
+                            if r.rtype != crate::elf::R_BPF_64_32
+                                && r.rtype != crate::elf::R_BPF_64_64
+                            {
+                                return Err(rel_err(
+                                    &r,
+                                    format!(
+                                        "relocation type {} on a call (expected R_BPF_64_32)",
+                                        r.rtype
+                                    ),
+                                ));
+                            }
+                            if !sym.value.is_multiple_of(8) {
+                                return Err(rel_err(
+                                    &r,
+                                    format!(
+                                        "call target offset {:#x} is not a multiple of 8",
+                                        sym.value
+                                    ),
+                                ));
+                            }
+                            Some((sec, sym.value as i64 / 8 + i64::from(raw.imm) + 1))
+                        }
+                        None => Some((cur_f.section, sec_slot as i64 + i64::from(raw.imm) + 1)),
+                    };
+                    if let Some((sec, slot)) = target {
+                        local_target =
+                            Some((sec, usize::try_from(slot).unwrap_or(usize::MAX), true));
+                    }
+                } else if raw.code == LDDW {
+                    if off + 1 >= self.functions[cur].len {
+                        return Err(insn_err(
+                            pc,
+                            "lddw without its second slot at the end of the function".into(),
+                        ));
+                    }
+                    if let Some(r) = reloc {
+                        let sym = &self.elf.symbols[r.symbol];
+                        if r.rtype != crate::elf::R_BPF_64_64 {
                             return Err(rel_err(
                                 &r,
                                 format!(
-                                    "relocation type {} on a call (expected R_BPF_64_32)",
+                                    "relocation type {} on lddw (expected R_BPF_64_64)",
                                     r.rtype
                                 ),
                             ));
                         }
-                        if !sym.value.is_multiple_of(8) {
-                            return Err(rel_err(
-                                &r,
-                                format!(
-                                    "call target offset {:#x} is not a multiple of 8",
-                                    sym.value
-                                ),
-                            ));
-                        }
-                        Some((sec, sym.value as i64 / 8 + i64::from(raw.imm) + 1))
-                    }
-                    None => Some((cur_f.section, sec_slot as i64 + i64::from(raw.imm) + 1)),
-                };
-                if let Some((sec, slot)) = target {
-                    local_target = Some((sec, usize::try_from(slot).unwrap_or(usize::MAX), true));
-                }
-            } else if raw.code == LDDW {
-                if pc + 1 >= code.len() {
-                    return Err(insn_err(
-                        pc,
-                        "lddw without its second slot at the end of the function".into(),
-                    ));
-                }
-                if let Some(r) = reloc {
-                    let sym = &self.elf.symbols[r.symbol];
-                    if r.rtype != crate::elf::R_BPF_64_64 {
-                        return Err(rel_err(
-                            &r,
-                            format!("relocation type {} on lddw (expected R_BPF_64_64)", r.rtype),
-                        ));
-                    }
-                    match sym.section {
-                        Some(sec) if self.code.contains_key(&sec) => {
-                            let byte = (sym.value as i64).wrapping_add(i64::from(raw.imm));
-                            if byte % 8 != 0 || byte < 0 {
-                                return Err(rel_err(
-                                    &r,
-                                    format!(
+                        match sym.section {
+                            Some(sec) if self.code.contains_key(&sec) => {
+                                let byte = (sym.value as i64).wrapping_add(i64::from(raw.imm));
+                                if byte % 8 != 0 || byte < 0 {
+                                    return Err(rel_err(
+                                        &r,
+                                        format!(
                                         "function address offset {byte:#x} is not an instruction"
                                     ),
-                                ));
+                                    ));
+                                }
+                                local_target = Some((sec, (byte / 8) as usize, false));
                             }
-                            local_target = Some((sec, (byte / 8) as usize, false));
-                        }
-                        Some(sec) => {
-                            let kind = if let Some(&map) = self.maps.by_global_section.get(&sec) {
-                                let off =
-                                    (sym.value as i64).wrapping_add(i64::from(raw.imm as u32));
-                                let offset = u32::try_from(off).map_err(|_| {
-                                    rel_err(&r, format!("global offset {off} out of range"))
-                                })?;
-                                code[pc].src = Imm64Kind::MapIdxValue.src();
-                                code[pc].imm = map as i32;
-                                code[pc + 1].imm = offset as i32;
-                                RelocKind::MapValue { map, offset }
-                            } else {
-                                let off = if sym.kind == elf::STT_SECTION {
-                                    sym.value.wrapping_add(i64::from(raw.imm) as u64)
+                            Some(sec) => {
+                                let kind = if let Some(&map) = self.maps.by_global_section.get(&sec)
+                                {
+                                    let off =
+                                        (sym.value as i64).wrapping_add(i64::from(raw.imm as u32));
+                                    let offset = u32::try_from(off).map_err(|_| {
+                                        rel_err(&r, format!("global offset {off} out of range"))
+                                    })?;
+                                    code[pc].src = Imm64Kind::MapIdxValue.src();
+                                    code[pc].imm = map as i32;
+                                    code[pc + 1].imm = offset as i32;
+                                    RelocKind::MapValue { map, offset }
                                 } else {
-                                    sym.value
-                                };
-                                let Some(&map) = self.maps.by_symbol.get(&(sec, off)) else {
-                                    return Err(rel_err(
+                                    let off = if sym.kind == elf::STT_SECTION {
+                                        sym.value.wrapping_add(i64::from(raw.imm) as u64)
+                                    } else {
+                                        sym.value
+                                    };
+                                    let Some(&map) = self.maps.by_symbol.get(&(sec, off)) else {
+                                        return Err(rel_err(
                                         &r,
                                         format!(
                                             "lddw refers to offset {off:#x} of section `{}`, which is no map, global data or code",
                                             self.section_name(sec)
                                         ),
                                     ));
+                                    };
+                                    code[pc].src = Imm64Kind::MapIdx.src();
+                                    code[pc].imm = map as i32;
+                                    code[pc + 1].imm = 0;
+                                    RelocKind::Map { map }
                                 };
-                                code[pc].src = Imm64Kind::MapIdx.src();
-                                code[pc].imm = map as i32;
-                                code[pc + 1].imm = 0;
-                                RelocKind::Map { map }
-                            };
-                            relocs.push(Reloc { pc, kind });
+                                relocs.push(Reloc { pc, kind });
+                            }
+                            None => relocs.push(Reloc {
+                                pc,
+                                kind: RelocKind::Extern {
+                                    symbol: sym.name.clone(),
+                                    call: false,
+                                },
+                            }),
                         }
-                        None => relocs.push(Reloc {
+                    }
+                } else if let Some(r) = reloc {
+                    let sym = &self.elf.symbols[r.symbol];
+                    if raw.code == CALL && sym.section.is_none() {
+                        relocs.push(Reloc {
                             pc,
                             kind: RelocKind::Extern {
                                 symbol: sym.name.clone(),
-                                call: false,
+                                call: true,
                             },
-                        }),
-                    }
-                }
-            } else if let Some(r) = reloc {
-                let sym = &self.elf.symbols[r.symbol];
-                if raw.code == CALL && sym.section.is_none() {
-                    relocs.push(Reloc {
-                        pc,
-                        kind: RelocKind::Extern {
-                            symbol: sym.name.clone(),
-                            call: true,
-                        },
-                    });
-                } else {
-                    return Err(rel_err(
-                        &r,
-                        format!(
+                        });
+                    } else {
+                        return Err(rel_err(
+                            &r,
+                            format!(
                             "relocation type {} on an instruction (opcode {:#04x}) that takes none",
                             r.rtype, raw.code
                         ),
-                    ));
+                        ));
+                    }
                 }
-            }
 
-            if let Some((sec, slot, is_call)) = local_target {
-                let Some(g) = self.function_at(sec, slot) else {
-                    return Err(insn_err(
-                        pc,
-                        format!(
+                if let Some((sec, slot, is_call)) = local_target {
+                    let Some(g) = self.function_at(sec, slot) else {
+                        return Err(insn_err(
+                            pc,
+                            format!(
                             "{} target is slot {slot} of section `{}`, which is inside no function",
                             if is_call { "call" } else { "function address" },
                             self.section_name(sec)
                         ),
-                    ));
-                };
-                let gbase = match placed.iter().find(|p| p.0 == g) {
-                    Some(&(_, b)) => b,
-                    None => {
-                        let gf = &self.functions[g];
-                        let b = code.len();
-                        code.extend_from_slice(
-                            &self.code[&gf.section].slots[gf.start..gf.start + gf.len],
-                        );
-                        placed.push((g, b));
-                        b
+                        ));
+                    };
+                    let gbase = match placed.iter().find(|p| p.0 == g) {
+                        Some(&(_, b)) => b,
+                        None => {
+                            let gf = &self.functions[g];
+                            let b = code.len();
+                            code.extend_from_slice(
+                                &self.code[&gf.section].slots[gf.start..gf.start + gf.len],
+                            );
+                            placed.push((g, b));
+                            descend = Some(placed.len() - 1);
+                            b
+                        }
+                    };
+                    let gf = &self.functions[g];
+                    let target_pc = gbase + (slot - gf.start);
+                    let rel = target_pc as i64 - (pc as i64 + 1);
+                    code[pc].imm = i32::try_from(rel)
+                        .map_err(|_| insn_err(pc, "call distance overflows".into()))?;
+                    if !is_call {
+                        code[pc].src = Imm64Kind::Func.src();
+                        code[pc + 1].imm = 0;
                     }
-                };
-                let gf = &self.functions[g];
-                let target_pc = gbase + (slot - gf.start);
-                let rel = target_pc as i64 - (pc as i64 + 1);
-                code[pc].imm = i32::try_from(rel)
-                    .map_err(|_| insn_err(pc, "call distance overflows".into()))?;
-                if !is_call {
-                    code[pc].src = Imm64Kind::Func.src();
-                    code[pc + 1].imm = 0;
+                    let function = gf.name.clone();
+                    relocs.push(Reloc {
+                        pc,
+                        kind: if is_call {
+                            RelocKind::Call {
+                                function,
+                                target_pc,
+                            }
+                        } else {
+                            RelocKind::FuncAddr {
+                                function,
+                                target_pc,
+                            }
+                        },
+                    });
                 }
-                let function = gf.name.clone();
-                relocs.push(Reloc {
-                    pc,
-                    kind: if is_call {
-                        RelocKind::Call {
-                            function,
-                            target_pc,
-                        }
-                    } else {
-                        RelocKind::FuncAddr {
-                            function,
-                            target_pc,
-                        }
-                    },
-                });
+                off += if raw.code == LDDW { 2 } else { 1 };
+                if let Some(npi) = descend {
+                    stack.push((pi, off));
+                    stack.push((npi, 0));
+                    continue 'functions;
+                }
             }
-            pc += if raw.code == LDDW { 2 } else { 1 };
         }
+        relocs.sort_by_key(|r| r.pc);
 
         let insns = decode_program(&code).map_err(|e| insn_err(e.pc, e.kind.to_string()))?;
         let functions: Vec<LinkedFunction> = placed

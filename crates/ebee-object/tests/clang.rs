@@ -28,16 +28,22 @@ fn source(name: &str) -> PathBuf {
 /// Compile `tests/c/<name>` into a fresh temp dir (once per test run);
 /// `None` without clang-19.
 fn compile(name: &str) -> Option<PathBuf> {
+    compile_with(name, &[])
+}
+
+/// [`compile`] with extra clang arguments (`-DNAME`).
+fn compile_with(name: &str, extra: &[&str]) -> Option<PathBuf> {
     static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     if !have("clang-19") {
         println!("skipped: clang-19 not found");
         return None;
     }
+    let key = format!("{name}{}", extra.concat());
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
-    if let Some(p) = cache.get(name) {
+    if let Some(p) = cache.get(&key) {
         return Some(p.clone());
     }
-    let dir = std::env::temp_dir().join(format!("ebee-object-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ebee-object-{}-{key}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(name.replace(".c", ".o"));
     let status = Command::new("clang-19")
@@ -50,13 +56,14 @@ fn compile(name: &str) -> Option<PathBuf> {
             "-I/usr/include/x86_64-linux-gnu",
             "-c",
         ])
+        .args(extra)
         .arg(source(name))
         .arg("-o")
         .arg(&out)
         .status()
         .unwrap();
     assert!(status.success(), "clang-19 failed on {name}");
-    cache.insert(name.to_string(), out.clone());
+    cache.insert(key, out.clone());
     Some(out)
 }
 
@@ -127,7 +134,12 @@ fn subprograms_are_linked_into_each_caller() {
         .collect();
     assert_eq!(
         entries,
-        BTreeSet::from([("xdp", "first"), ("xdp", "second"), ("tc", "third")])
+        BTreeSet::from([
+            ("xdp", "first"),
+            ("xdp", "second"),
+            ("tc", "third"),
+            ("tc", "fourth")
+        ])
     );
     let subs: BTreeSet<&str> = obj
         .programs()
@@ -157,6 +169,11 @@ fn subprograms_are_linked_into_each_caller() {
             .collect()
     };
     assert_eq!(linked("first"), ["first", "middle", "leaf"]);
+    // Depth first, like libbpf: middle's callee before the next call.
+    assert_eq!(
+        linked("fourth"),
+        ["fourth", "middle", "leaf", "global_helper"]
+    );
     assert_eq!(linked("second"), ["second", "leaf"]);
     assert_eq!(
         linked("third"),
@@ -1048,4 +1065,101 @@ fn btf_func_and_line_info_load_in_the_kernel() {
         func_info.len(),
         line_info.len()
     );
+}
+
+/// What libbpf made of an object: (map name, fd) in its order, and
+/// (program name, instruction words).
+type LibbpfDump = (Vec<(String, i32)>, Vec<(String, Vec<u64>)>);
+
+fn libbpf_dump(object: &Path) -> Result<LibbpfDump, String> {
+    let tool = object.with_file_name("libbpf_dump");
+    let built = Command::new("clang-19")
+        .args(["-O2"])
+        .arg(source("libbpf_dump.c"))
+        .args(["-lbpf", "-o"])
+        .arg(&tool)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !built.status.success() {
+        return Err(format!(
+            "cannot build the libbpf tool: {}",
+            String::from_utf8_lossy(&built.stderr)
+        ));
+    }
+    let out = Command::new(&tool)
+        .arg(object)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        panic!(
+            "libbpf fails to load {}: {}",
+            object.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (mut maps, mut progs): LibbpfDump = Default::default();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f[0] {
+            "map" => maps.push((f[2].to_string(), f[3].parse().unwrap())),
+            "prog" => progs.push((f[1].to_string(), Vec::new())),
+            w => progs
+                .last_mut()
+                .unwrap()
+                .1
+                .push(u64::from_str_radix(w, 16).unwrap()),
+        }
+    }
+    Ok((maps, progs))
+}
+
+#[test]
+fn same_instructions_as_libbpf() {
+    if let Err(reason) = ebee_kernel::probe() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let mut compared = 0;
+    for (name, extra) in [
+        ("subprogs.c", &[][..]),
+        ("globals.c", &[]),
+        ("kernel.c", &[]),
+        ("maps.c", &["-DNO_LEGACY"]),
+    ] {
+        let Some(path) = compile_with(name, extra) else {
+            return;
+        };
+        let (maps, progs) = match libbpf_dump(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                println!("skipped: {e}");
+                return;
+            }
+        };
+        let obj = parse(&path);
+        // Named maps by name; libbpf renames global data maps
+        // (`<object>.data`), but creates them in the same order as we do.
+        let mut internal = maps
+            .iter()
+            .filter(|(n, _)| obj.map(n).is_none_or(|(_, m)| m.data.is_some()));
+        let fds: Vec<i32> = obj
+            .maps()
+            .iter()
+            .map(|m| match m.origin {
+                ebee_object::MapOrigin::Global(_) => internal.next().unwrap().1,
+                _ => maps.iter().find(|(n, _)| n == &m.name).unwrap().1,
+            })
+            .collect();
+        for (pname, words) in &progs {
+            let p = obj.program(pname).unwrap();
+            let ours: Vec<u64> =
+                ebee_isa::encode_program(&p.bind_maps(MapBinding::Fds(&fds)).unwrap())
+                    .iter()
+                    .map(|r| r.to_u64())
+                    .collect();
+            assert_eq!(&ours, words, "{name}: `{pname}` differs from libbpf's");
+            compared += 1;
+        }
+    }
+    println!("libbpf: {compared} programs are instruction-for-instruction what libbpf loads");
 }

@@ -26,7 +26,9 @@ struct {
 	__uint(key_size, 4);
 	__uint(value_size, 8);
 	__uint(max_entries, 16);
+#ifndef NO_LEGACY /* libbpf would pin it in /sys/fs/bpf */
 	__uint(pinning, 1);
+#endif
 } sized_array SEC(".maps");
 
 struct inner {
@@ -45,6 +47,7 @@ struct {
 	.values = { [1] = &inner_map },
 };
 
+#ifndef NO_LEGACY
 /* The layout of the kernel samples' legacy definitions. */
 struct legacy_map_def {
 	unsigned int type;
@@ -68,6 +71,7 @@ struct legacy_map_def legacy_b SEC("maps") = {
 	.max_entries = 100,
 	.map_flags = 2,
 };
+#endif
 
 SEC("xdp")
 int tail(struct xdp_md *ctx)
@@ -91,8 +95,13 @@ int use_maps(struct xdp_md *ctx)
 	__u32 idx = 0;
 	struct value *v = bpf_map_lookup_elem(&hash_map, &k);
 	__u64 *s = bpf_map_lookup_elem(&sized_array, &idx);
+#ifndef NO_LEGACY
 	__u32 *la = bpf_map_lookup_elem(&legacy_a, &idx);
 	__u32 *lb = bpf_map_lookup_elem(&legacy_b, &idx);
+#else
+	/* libbpf 1.x no longer reads legacy `maps` definitions. */
+	__u32 *la = 0, *lb = 0;
+#endif
 	void *in = bpf_map_lookup_elem(&outer_map, &idx);
 	bpf_tail_call(ctx, &jump_table, 3);
 	return (v ? 1 : 0) + (s ? 2 : 0) + (la ? 4 : 0) + (lb ? 8 : 0) + (in ? 16 : 0);

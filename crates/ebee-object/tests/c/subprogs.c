@@ -50,4 +50,11 @@ int third(struct __sk_buff *skb)
 	return c.sum + global_helper(skb->len) + middle(1);
 }
 
+/* libbpf lays out subprograms depth first: middle, leaf, global_helper. */
+SEC("tc")
+int fourth(struct __sk_buff *skb)
+{
+	return middle(skb->len) + global_helper(skb->len);
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
