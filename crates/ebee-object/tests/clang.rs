@@ -1120,12 +1120,20 @@ fn same_instructions_as_libbpf() {
         return;
     }
     let mut compared = 0;
-    for (name, extra) in [
+    let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux")
+        .ok()
+        .map(|b| ebee_object::Btf::parse(&b).unwrap());
+    let mut objects = vec![
         ("subprogs.c", &[][..]),
         ("globals.c", &[]),
         ("kernel.c", &[]),
         ("maps.c", &["-DNO_LEGACY"]),
-    ] {
+    ];
+    if vmlinux.is_some() {
+        // libbpf applies CO-RE relocations against the running kernel too.
+        objects.push(("core.c", &["-DLOADABLE"]));
+    }
+    for (name, extra) in objects {
         let Some(path) = compile_with(name, extra) else {
             return;
         };
@@ -1136,7 +1144,10 @@ fn same_instructions_as_libbpf() {
                 return;
             }
         };
-        let obj = parse(&path);
+        let mut obj = parse(&path);
+        if let Some(target) = &vmlinux {
+            obj.relocate_core(target).unwrap();
+        }
         // Named maps by name; libbpf renames global data maps
         // (`<object>.data`), but creates them in the same order as we do.
         let mut internal = maps
