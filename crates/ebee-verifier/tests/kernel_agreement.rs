@@ -614,7 +614,201 @@ fn cases() -> Vec<Case> {
                 exit()
             ],
         ),
+        case(
+            "32-bit copy of a pointer is a number (privileged)",
+            SF,
+            true,
+            prog![
+                Insn::Alu {
+                    width: ebee_isa::Width::W32,
+                    op: Mov,
+                    dst: r(0),
+                    src: ebee_isa::Operand::Reg(r(10))
+                },
+                exit()
+            ],
+        ),
+        case(
+            "store a pointer into a map value (privileged)",
+            SF,
+            true,
+            prog![lookup(0), stx(DW, 0, 0, 10), mov(0, 0), exit()],
+        ),
+        case(
+            "narrow store of a constant keeps the slot readable",
+            SF,
+            true,
+            prog![
+                st(W, 10, -8, 1),
+                st(W, 10, -4, 2),
+                ldx(DW, 0, 10, -8),
+                exit()
+            ],
+        ),
+        case(
+            "fill of a spilled scalar with a narrow load",
+            SF,
+            true,
+            prog![mov(1, 7), stx(DW, 10, -8, 1), ldx(W, 0, 10, -8), exit()],
+        ),
+        case(
+            "jmp32 narrows the low half",
+            SF,
+            true,
+            prog![
+                lookup(4),
+                jmp(Eq, 0, 0, 6),
+                ldx(DW, 1, 0, 0),
+                alu(And, 1, 0xff),
+                jmp32(Sgt, 1, 56, 3),
+                alur(Add, 0, 1),
+                ldx(DW, 0, 0, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "arsh keeps the sign",
+            SF,
+            true,
+            prog![
+                lookup(4),
+                jmp(Eq, 0, 0, 6),
+                ldxs(B, 1, 0, 0),
+                alu(Arsh, 1, 4),
+                alu(Add, 1, 8),
+                alur(Add, 0, 1),
+                ldx(B, 0, 0, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "xor of two bounded numbers stays bounded",
+            SF,
+            true,
+            prog![
+                lookup(4),
+                jmp(Eq, 0, 0, 8),
+                ldx(B, 1, 0, 0),
+                ldx(B, 2, 0, 1),
+                alu(And, 1, 31),
+                alu(And, 2, 31),
+                alur(Xor, 1, 2),
+                alur(Add, 0, 1),
+                ldx(DW, 0, 0, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "mod tracks no range, as in Linux",
+            SF,
+            false,
+            prog![
+                lookup(4),
+                jmp(Eq, 0, 0, 5),
+                ldx(DW, 1, 0, 0),
+                alu(Mod, 1, 57),
+                alur(Add, 0, 1),
+                ldx(DW, 0, 0, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "packet pointer with variable offset after a second check",
+            XDP,
+            true,
+            prog![
+                xdp_pkt(),
+                movr(4, 2),
+                alu(Add, 4, 1),
+                jmpr(Gt, 4, 3, 7),
+                ldx(B, 5, 2, 0),
+                alu(And, 5, 15),
+                alur(Add, 2, 5),
+                movr(4, 2),
+                alu(Add, 4, 4),
+                jmpr(Gt, 4, 3, 1),
+                ldx(W, 0, 2, 0),
+                mov(0, 2),
+                exit()
+            ],
+        ),
         // ---- rejected ----
+        case(
+            "negation of a pointer (privileged)",
+            SF,
+            true,
+            prog![
+                movr(0, 10),
+                Insn::Neg {
+                    width: ebee_isa::Width::W64,
+                    dst: r(0)
+                },
+                exit()
+            ],
+        ),
+        case(
+            "byte swap of a pointer (privileged)",
+            SF,
+            true,
+            prog![
+                movr(0, 10),
+                Insn::Endian {
+                    order: ebee_isa::ByteOrder::Be,
+                    bits: 64,
+                    dst: r(0)
+                },
+                exit()
+            ],
+        ),
+        case(
+            "mod bound off by one",
+            SF,
+            false,
+            prog![
+                lookup(4),
+                jmp(Eq, 0, 0, 5),
+                ldx(DW, 1, 0, 0),
+                alu(Mod, 1, 58),
+                alur(Add, 0, 1),
+                ldx(DW, 0, 0, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "packet pointer with variable offset without a second check",
+            XDP,
+            false,
+            prog![
+                xdp_pkt(),
+                movr(4, 2),
+                alu(Add, 4, 1),
+                jmpr(Gt, 4, 3, 6),
+                ldx(B, 5, 2, 0),
+                alu(And, 5, 15),
+                alur(Add, 2, 5),
+                ldx(B, 0, 2, 0),
+                mov(0, 2),
+                exit(),
+                mov(0, 2),
+                exit()
+            ],
+        ),
+        case(
+            "store through a number",
+            SF,
+            false,
+            prog![mov(1, 0), st(DW, 1, 0, 0), mov(0, 0), exit()],
+        ),
         case(
             "uninitialized register",
             SF,
