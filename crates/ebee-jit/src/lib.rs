@@ -1,15 +1,19 @@
 //! Native code for eBPF programs through Cranelift, in two modes:
 //!
-//! - **verified** (`checked: false`): no run-time checks, for programs the
-//!   verifier proved safe; run with [`JitProgram::run_unchecked`].
-//! - **checked** (`checked: true`): every memory access is checked against
-//!   the regions the program may touch (inline for the current frame and
-//!   the input buffer, through Rust for the rest) and an instruction budget
-//!   is charged per basic block, so unverified programs cannot escape; run
-//!   with [`JitProgram::run`].
+//! - **verified** ([`JitOptions::VERIFIED`]): no run-time checks, for
+//!   programs the verifier proved safe; run with
+//!   [`JitProgram::run_unchecked`].
+//! - **checked** ([`JitOptions::CHECKED`], the default): every memory
+//!   access is checked against the regions the program may touch and an
+//!   instruction budget is enforced, so unverified programs cannot escape
+//!   or hang; run with [`JitProgram::run`] / [`JitProgram::run_with`].
 //!
-//! Results are those of the interpreter in `ebee-runtime`, which defines
-//! every instruction's meaning; the tests compare the two.
+//! A [`JitProgram`] is compiled from the interpreter's [`ebee_runtime::Vm`]
+//! and behaves like it: same helpers ([`ebee_runtime::HelperRegistry`]),
+//! same budget, same regions ([`ebee_runtime::MemoryRegions`]), same faults
+//! ([`ExecError`], naming the same pc, address and region). The interpreter
+//! defines every instruction's meaning; the tests compare the two on the
+//! conformance corpus, on random programs and feature by feature.
 //!
 //! ```
 //! use ebee_jit::{JitOptions, JitProgram};
@@ -18,6 +22,41 @@
 //! let prog = JitProgram::from_bytes(&bytes, JitOptions::CHECKED).unwrap();
 //! assert_eq!(prog.run(&mut [0u8; 7]).unwrap(), 7);
 //! ```
+//!
+//! # How programs are compiled
+//!
+//! - **One native function per eBPF function** (pc 0 and every local call
+//!   target), each holding every instruction reachable from its entry, so
+//!   even jumps between subprograms compile. bpf-to-bpf calls are native
+//!   calls passing `(ctx, frame_top, r0..r9)`; `r6`–`r9` live on in the
+//!   caller, and in checked mode the callee hands `r1`–`r5` back, as the
+//!   interpreter's shared register file does.
+//! - **Registers are Cranelift variables**, kept in machine registers by
+//!   the SSA builder and the register allocator.
+//! - **Frames**: the interpreter's layout, eight 512-byte frames growing down
+//!   from the entry frame (`r10` = its top); the callee's frame top is the
+//!   caller's minus 512, which doubles as the depth counter.
+//! - **Checked accesses**: an inline compare against the current frame or the
+//!   input buffer (bounds kept in registers), proven statically for `r10`
+//!   plus a constant when the function never writes `r10`; anything else
+//!   goes through a `preserve_all` stub into Rust, which asks
+//!   [`ebee_runtime::MemoryRegions`] (live caller frames, helper regions,
+//!   invocation regions, read-only input).
+//! - **Budget**: each basic block subtracts its instruction count on entry;
+//!   the sign is tested at backward jumps, calls and exits. A run that
+//!   exceeds the budget fails exactly when the interpreter's does, but the
+//!   error's pc is the jump or exit where the JIT noticed, not the
+//!   instruction the interpreter stopped at.
+//! - **Helpers and tail calls** go through a Rust trampoline into the
+//!   `Vm`'s registry; a tail call compiles its target on first use (in the
+//!   caller's mode, cached) and runs it in the caller's frame.
+//! - **Division** never traps (guarded divisors, results selected);
+//!   atomics are host atomics, misaligned ones fail as in the interpreter.
+//! - **Code memory** is written while mapped read-write and switched to
+//!   read-execute before it runs (`cranelift-jit`); never both at once.
+//!
+//! Not supported yet: `bpf_loop` callbacks (the interpreter rejects the
+//! `lddw` of a function they need, too).
 
 #![warn(missing_docs)]
 

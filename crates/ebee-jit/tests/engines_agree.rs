@@ -356,3 +356,22 @@ fn invocations_with_read_only_input_and_extra_regions() {
         }
     }
 }
+
+#[test]
+fn programs_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<JitProgram>();
+    let v = vm("
+        r0 = r2
+        exit
+    ");
+    let prog = Arc::new(JitProgram::compile(&v, JitOptions::CHECKED).expect("compiles"));
+    let handles: Vec<_> = (0..4u8)
+        .map(|i| {
+            let p = prog.clone();
+            std::thread::spawn(move || p.run(&mut vec![0; i as usize + 1]))
+        })
+        .collect();
+    let lens: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(lens, vec![Ok(1), Ok(2), Ok(3), Ok(4)]);
+}
