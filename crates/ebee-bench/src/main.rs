@@ -19,7 +19,7 @@ struct Args {
     /// Only the benchmarks whose name contains this.
     filter: Option<String>,
     /// Timed rounds per benchmark (after one warm-up run per engine).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 20)]
     rounds: usize,
     /// Only these engines (comma-separated names, see --list).
     #[arg(long, value_delimiter = ',')]
