@@ -297,6 +297,108 @@ fn types_compat(lb: &Btf, l: TypeId, tb: &Btf, t: TypeId, depth: u32) -> bool {
     }
 }
 
+/// `bpf_core_type_matches`, libbpf's stricter relation: after modifiers
+/// and typedefs, names (without flavours) and kinds agree; integers agree
+/// in size and signedness; enums in size, with every local enumerator
+/// named in the target; arrays in length and element; pointers, and
+/// function prototypes argument by argument, recursively; a struct or
+/// union has every local member, by name, of a matching type, except that
+/// behind a pointer names and kinds are enough (and a forward declaration
+/// matches the struct or union it declares).
+fn types_match(lb: &Btf, l: TypeId, tb: &Btf, t: TypeId, behind_ptr: bool, depth: u32) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    let (Ok(l), Ok(t)) = (lb.skip_modifiers(l), tb.skip_modifiers(t)) else {
+        return false;
+    };
+    let (lt, tt) = (&lb.types()[l as usize], &tb.types()[t as usize]);
+    if essential(&lt.name) != essential(&tt.name) {
+        return false;
+    }
+    match (&lt.kind, &tt.kind) {
+        (TypeKind::Void, TypeKind::Void) => true,
+        (TypeKind::Fwd { union }, TypeKind::Struct { .. } | TypeKind::Union { .. })
+        | (TypeKind::Struct { .. } | TypeKind::Union { .. }, TypeKind::Fwd { union })
+            if behind_ptr =>
+        {
+            let composite = if matches!(lt.kind, TypeKind::Fwd { .. }) {
+                &tt.kind
+            } else {
+                &lt.kind
+            };
+            *union == matches!(composite, TypeKind::Union { .. })
+        }
+        (TypeKind::Fwd { union: a }, TypeKind::Fwd { union: b }) => a == b,
+        (
+            TypeKind::Int {
+                size: ls,
+                signed: lsg,
+                ..
+            },
+            TypeKind::Int {
+                size: ts,
+                signed: tsg,
+                ..
+            },
+        ) => ls == ts && lsg == tsg,
+        (TypeKind::Float { size: ls }, TypeKind::Float { size: ts }) => ls == ts,
+        (
+            TypeKind::Enum {
+                size: ls,
+                values: lv,
+                ..
+            },
+            TypeKind::Enum {
+                size: ts,
+                values: tv,
+                ..
+            },
+        ) => {
+            ls == ts
+                && lv
+                    .iter()
+                    .all(|v| tv.iter().any(|w| essential(&w.name) == essential(&v.name)))
+        }
+        (TypeKind::Ptr(a), TypeKind::Ptr(b)) => types_match(lb, *a, tb, *b, true, depth + 1),
+        (
+            TypeKind::Array {
+                elem: le, len: ll, ..
+            },
+            TypeKind::Array {
+                elem: te, len: tl, ..
+            },
+        ) => ll == tl && types_match(lb, *le, tb, *te, behind_ptr, depth + 1),
+        (TypeKind::Struct { members: lm, .. }, TypeKind::Struct { members: tm, .. })
+        | (TypeKind::Union { members: lm, .. }, TypeKind::Union { members: tm, .. }) => {
+            behind_ptr
+                || lm.iter().all(|m| {
+                    tm.iter()
+                        .find(|n| n.name == m.name)
+                        .is_some_and(|n| types_match(lb, m.ty, tb, n.ty, false, depth + 1))
+                })
+        }
+        (
+            TypeKind::FuncProto {
+                ret: lr,
+                params: lp,
+            },
+            TypeKind::FuncProto {
+                ret: tr,
+                params: tp,
+            },
+        ) => {
+            lp.len() == tp.len()
+                && types_match(lb, *lr, tb, *tr, behind_ptr, depth + 1)
+                && lp
+                    .iter()
+                    .zip(tp)
+                    .all(|(a, b)| types_match(lb, a.ty, tb, b.ty, behind_ptr, depth + 1))
+        }
+        _ => false,
+    }
+}
+
 /// Find member `name` in composite `t`, looking through anonymous members.
 /// Returns (bit offset from `t`, bitfield size, member type).
 fn find_member(tb: &Btf, t: TypeId, name: &str, depth: u32) -> Option<(u64, u32, TypeId)> {
@@ -474,9 +576,6 @@ fn resolve(
     if r.kind == CoreReloKind::TypeIdLocal {
         return Ok((local_val, local_val, Some(r.type_id)));
     }
-    if r.kind == CoreReloKind::TypeMatches {
-        return Err("type_matches relocations are not supported yet".into());
-    }
     let mut result: Option<(u64, TypeId)> = None;
     for &c in cands {
         let matched = if is_field(r.kind) {
@@ -494,6 +593,8 @@ fn resolve(
                 }
                 _ => None,
             }
+        } else if r.kind == CoreReloKind::TypeMatches {
+            types_match(local, r.type_id, target, c, false, 0).then_some(1)
         } else if types_compat(local, r.type_id, target, c, 0) {
             Some(value(target, &spec, r.kind, c)?)
         } else {
@@ -514,9 +615,10 @@ fn resolve(
     Ok(match result {
         Some((v, c)) => (local_val, Some(v), Some(c)),
         None => match r.kind {
-            CoreReloKind::FieldExists | CoreReloKind::TypeExists | CoreReloKind::EnumvalExists => {
-                (local_val, Some(0), None)
-            }
+            CoreReloKind::FieldExists
+            | CoreReloKind::TypeExists
+            | CoreReloKind::TypeMatches
+            | CoreReloKind::EnumvalExists => (local_val, Some(0), None),
             CoreReloKind::TypeIdTarget => (local_val, Some(0), None),
             _ => (local_val, None, None),
         },

@@ -732,16 +732,11 @@ fn core_relocations_resolve_against_vmlinux() {
         .filter(|l| l.contains("CO-RE <"))
         .map(|l| {
             let off = usize::from_str_radix(l.trim().split(':').next().unwrap(), 16).unwrap();
-            let access =
-                if l.contains("enumval") || l.contains("type_size") || l.contains("type_exists") {
-                    String::new()
-                } else {
-                    l.rsplit('(')
-                        .next()
-                        .unwrap()
-                        .trim_end_matches(')')
-                        .to_string()
-                };
+            // Field relocations end with their access string in parens.
+            let access = match l.trim_end().strip_suffix(')') {
+                Some(rest) => rest.rsplit('(').next().unwrap().to_string(),
+                None => String::new(),
+            };
             (off / 8, access)
         })
         .collect();
@@ -798,6 +793,8 @@ fn core_relocations_resolve_against_vmlinux() {
         (47, 0),
         (49, 1),
         (51, 0),
+        (96, 1),
+        (98, 0),
     ];
     // Bitfields: libbpf's rule (the smallest aligned load of the member's
     // type that holds all its bits) on bpftool's bit offsets.

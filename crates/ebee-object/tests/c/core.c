@@ -23,6 +23,19 @@ struct task_struct___missing {
 	int no_such_field_anywhere;
 } __attribute__((preserve_access_index));
 
+/* `char comm[]` is left out: BPF's char is signed, and kernels built
+ * with -funsigned-char say theirs is not, which type_matches checks. */
+struct task_struct___ok {
+	int pid;
+	unsigned int flags;
+	struct task_struct *real_parent;
+	struct list_head children;
+} __attribute__((preserve_access_index));
+
+struct task_struct___bad {
+	long pid; /* an int in every kernel */
+} __attribute__((preserve_access_index));
+
 struct ebee_no_such_type {
 	int x;
 } __attribute__((preserve_access_index));
@@ -32,7 +45,7 @@ enum pid_type {
 } ;
 
 struct out {
-	long a, b, c, d, e, f, g, h, i, j, k, l, m;
+	long a, b, c, d, e, f, g, h, i, j, k, l, m, n, o;
 };
 
 struct out result;
@@ -57,6 +70,8 @@ int core(void *ctx)
 	struct task_struct___missing *m = (void *)t;
 	result.m = BPF_CORE_READ(m, no_such_field_anywhere);
 #endif
+	result.n = bpf_core_type_matches(struct task_struct___ok);
+	result.o = bpf_core_type_matches(struct task_struct___bad);
 	return 0;
 }
 
