@@ -854,6 +854,12 @@ fn load(
                             return Ok(*spilled);
                         }
                     }
+                    if n < 8 {
+                        if let Some(RegState::Scalar { value, .. }) = fr.spilled_narrow(at, n as u8)
+                        {
+                            return Ok(RegState::scalar(extend(*value, size, signed)));
+                        }
+                    }
                     if fr.overlaps_spilled_pointer(at, n) {
                         return fault(format!("{}{:+} reads {n} bytes of a spilled pointer: pointers on the stack can only be read back whole (8 bytes)", reg_name(r), off), &[r]);
                     }
@@ -950,10 +956,21 @@ fn store(
                         if matches!(value, RegState::Ptr(_)) {
                             return fault(format!("storing a pointer with a {n}-byte store would keep only part of it: pointers are spilled whole (8 bytes)"), &[r]);
                         }
-                        let zero = value
-                            .as_scalar()
-                            .is_some_and(|v| v.truncate(n as u32).is_zero());
-                        fr.write_bytes(at, n, zero);
+                        match value {
+                            RegState::Scalar { value: v, .. } if at % 8 == 0 => {
+                                fr.spill_narrow(
+                                    at,
+                                    RegState::scalar(v.truncate(n as u32)),
+                                    n as u8,
+                                );
+                            }
+                            _ => {
+                                let zero = value
+                                    .as_scalar()
+                                    .is_some_and(|v| v.truncate(n as u32).is_zero());
+                                fr.write_bytes(at, n, zero);
+                            }
+                        }
                     }
                 }
                 None => {
@@ -1625,7 +1642,8 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
             let info = env.map(m);
             info.map_type == map_type::ARRAY
                 && info.max_entries > 0
-                && const_key(st, &key_reg, info.key_size) == Some(0)
+                && const_key(st, &key_reg, info.key_size)
+                    .is_some_and(|k| k < info.max_entries as u64)
         });
     if let Some(ref_id) = release {
         if !st.refs.iter().any(|r| r.id == ref_id) {
@@ -1753,6 +1771,15 @@ fn const_key(st: &State, key: &RegState, size: u32) -> Option<u64> {
     };
     let o = p.const_offset()?;
     let fr = &st.frames.get(frame as usize)?.stack;
+    if let Some(RegState::Scalar { value, .. }) = u8::try_from(size).ok().and_then(|n| {
+        if n < 8 {
+            fr.spilled_narrow(o, n)
+        } else {
+            fr.spilled(o)
+        }
+    }) {
+        return value.as_const();
+    }
     let zero = (o..o + size as i64)
         .all(|b| (-STACK_SIZE..0).contains(&b) && fr.byte(b) == crate::stack::ByteKind::Zero);
     zero.then_some(0)

@@ -25,14 +25,18 @@ pub enum ByteKind {
 pub struct Slot {
     /// Byte kinds, index 0 is the lowest address.
     pub bytes: [ByteKind; 8],
-    /// The register stored by an 8-byte spill (when all bytes are `Spill`).
+    /// The register stored by a spill (an 8-byte store of a register, or
+    /// a narrower store of a number at the slot's start).
     pub spill: Option<RegState>,
+    /// Bytes the spill covers, from the slot's lowest address (0: no spill).
+    pub spill_size: u8,
 }
 
 impl Slot {
     const EMPTY: Slot = Slot {
         bytes: [ByteKind::Invalid; 8],
         spill: None,
+        spill_size: 0,
     };
 }
 
@@ -81,11 +85,27 @@ impl Frame {
         }
         let (s, _) = locate(off);
         let slot = self.slot(s);
-        if slot.bytes.iter().all(|b| *b == ByteKind::Spill) {
+        if slot.spill_size == 8 && slot.bytes.iter().all(|b| *b == ByteKind::Spill) {
             slot.spill.as_ref()
         } else {
             None
         }
+    }
+
+    /// If a number of exactly `size` bytes was spilled at `off` (the start
+    /// of a slot), it.
+    pub fn spilled_narrow(&self, off: i64, size: u8) -> Option<&RegState> {
+        if off % 8 != 0 {
+            return None;
+        }
+        let (s, _) = locate(off);
+        let slot = self.slot(s);
+        (slot.spill_size == size
+            && slot.bytes[..size as usize]
+                .iter()
+                .all(|b| *b == ByteKind::Spill))
+        .then_some(slot.spill.as_ref())
+        .flatten()
     }
 
     /// Whether any byte of `off..off+size` is part of a spilled pointer.
@@ -103,6 +123,20 @@ impl Frame {
         let slot = self.slot_mut(s);
         slot.bytes = [ByteKind::Spill; 8];
         slot.spill = Some(value);
+        slot.spill_size = 8;
+    }
+
+    /// Store a number of `size` (< 8) bytes at `off`, the start of a slot,
+    /// remembering its value as Linux does for privileged programs.
+    pub fn spill_narrow(&mut self, off: i64, value: RegState, size: u8) {
+        self.write_bytes(off, size as i64, false);
+        let (s, _) = locate(off);
+        let slot = self.slot_mut(s);
+        for b in slot.bytes[..size as usize].iter_mut() {
+            *b = ByteKind::Spill;
+        }
+        slot.spill = Some(value);
+        slot.spill_size = size;
     }
 
     /// Mark `off..off+size` as written with a number (zero if `zero`).
@@ -124,6 +158,7 @@ impl Frame {
                     }
                 }
                 slot.spill = None;
+                slot.spill_size = 0;
             }
             slot.bytes[b] = if zero { ByteKind::Zero } else { ByteKind::Misc };
         }

@@ -175,6 +175,7 @@ impl State {
                 .map_or(0, |i| i + 1);
             for s in &slots[..used] {
                 s.bytes.hash(&mut h);
+                s.spill_size.hash(&mut h);
                 if let Some(r) = &s.spill {
                     reg(r, &mut h);
                 }
@@ -287,6 +288,9 @@ fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut 
             if so.bytes != sc.bytes {
                 return false;
             }
+            if so.spill_size != sc.spill_size {
+                return false;
+            }
             if let (Some(ro), Some(rc)) = (&so.spill, &sc.spill) {
                 if !reg_subsumes(ro, rc, true, ids) {
                     return false;
@@ -313,7 +317,10 @@ fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut 
                 return false;
             }
         }
-        if so.bytes.iter().all(|b| *b == ByteKind::Spill) {
+        if so.spill.is_some() {
+            if so.spill_size != sc.spill_size {
+                return false;
+            }
             match (&so.spill, &sc.spill) {
                 (Some(ro), Some(rc)) => {
                     if !reg_subsumes(ro, rc, false, ids) {

@@ -740,7 +740,69 @@ fn cases() -> Vec<Case> {
                 exit()
             ],
         ),
+        case(
+            "array lookup with a nonzero constant key spilled narrow",
+            SF,
+            true,
+            prog![
+                st(W, 10, -8, 3),
+                movr(2, 10),
+                alu(Add, 2, -8),
+                ld_map(1, 0),
+                call(1),
+                ldx(DW, 0, 0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "narrow spill of a constant reads back exactly",
+            SF,
+            true,
+            prog![
+                lookup(4),
+                jmp(Eq, 0, 0, 6),
+                st(W, 10, -16, 56),
+                ldx(W, 1, 10, -16),
+                movr(2, 0),
+                alur(Add, 2, 1),
+                ldx(DW, 0, 2, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ],
+        ),
         // ---- rejected ----
+        case(
+            "array lookup with constant key out of range spilled narrow",
+            SF,
+            false,
+            prog![
+                st(W, 10, -8, 4),
+                movr(2, 10),
+                alu(Add, 2, -8),
+                ld_map(1, 0),
+                call(1),
+                ldx(DW, 0, 0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "narrow spill of a constant too large for the value",
+            SF,
+            false,
+            prog![
+                lookup(4),
+                jmp(Eq, 0, 0, 6),
+                st(W, 10, -16, 57),
+                ldx(W, 1, 10, -16),
+                movr(2, 0),
+                alur(Add, 2, 1),
+                ldx(DW, 0, 2, 0),
+                exit(),
+                mov(0, 0),
+                exit()
+            ],
+        ),
         case(
             "negation of a pointer (privileged)",
             SF,
