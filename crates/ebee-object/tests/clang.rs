@@ -780,6 +780,12 @@ fn core_relocations_resolve_against_vmlinux() {
         .unwrap()
         .parse()
         .unwrap();
+    let task_id: u64 = dump.lines().find(|l| l.contains(task)).unwrap()[1..]
+        .split(']')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let by_pc: BTreeMap<usize, Option<u64>> = res.iter().map(|r| (r.pc, r.target)).collect();
     let expect = [
         (2, byte("pid")),
@@ -793,8 +799,9 @@ fn core_relocations_resolve_against_vmlinux() {
         (47, 0),
         (49, 1),
         (51, 0),
-        (96, 1),
-        (98, 0),
+        (96, task_id),
+        (99, 1),
+        (101, 0),
     ];
     // Bitfields: libbpf's rule (the smallest aligned load of the member's
     // type that holds all its bits) on bpftool's bit offsets.

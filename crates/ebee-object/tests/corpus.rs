@@ -262,6 +262,19 @@ fn corpus_maps_spot_checks() {
     }
     println!("legacy map definition sizes in the corpus: {sizes:?}");
 
+    // `version` and `license` sections of old kprobe samples.
+    let tracex1 = load("linux/tracex1_kern.o").unwrap();
+    assert_eq!(tracex1.kernel_version(), Some(0x0004_1300)); // 4.19.0
+    assert_eq!(tracex1.license(), Some("GPL"));
+    let k = tracex1.entry_programs().next().unwrap();
+    assert_eq!(
+        (k.program_type(), k.attach_target()),
+        (
+            ebee_object::ProgramType::Kprobe,
+            Some("__netif_receive_skb_core")
+        )
+    );
+
     // Global data of the PREVAIL tests.
     let g = load("build/global_variable.o").unwrap();
     assert!(g

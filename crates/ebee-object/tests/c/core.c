@@ -45,7 +45,7 @@ enum pid_type {
 } ;
 
 struct out {
-	long a, b, c, d, e, f, g, h, i, j, k, l, m, n, o;
+	long a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p;
 };
 
 struct out result;
@@ -72,6 +72,7 @@ int core(void *ctx)
 #endif
 	result.n = bpf_core_type_matches(struct task_struct___ok);
 	result.o = bpf_core_type_matches(struct task_struct___bad);
+	result.p = bpf_core_type_id_kernel(struct task_struct);
 	return 0;
 }
 
