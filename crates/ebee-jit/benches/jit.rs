@@ -205,6 +205,39 @@ fn main() {
         println!("compile 1000 insns ({mode}): best {best:?} wall, {best_cpu:?} CPU; {code} bytes of code");
     }
 
+    // The conformance corpus: small programs, as most filters are.
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpora/bpf_conformance/assembled_tests.jsonl"
+    );
+    if let Ok(text) = std::fs::read_to_string(corpus) {
+        let vms: Vec<ebee_runtime::Vm> = text
+            .lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                let hex = v["program_hex"].as_str()?;
+                let bytes: Vec<u8> = (0..hex.len() / 2)
+                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+                    .collect();
+                ebee_runtime::Vm::from_bytes(&bytes).ok()
+            })
+            .collect();
+        let insns: usize = vms.iter().map(|v| v.insns().len()).sum();
+        for options in [JitOptions::VERIFIED, JitOptions::CHECKED] {
+            let start = thread_cpu_time();
+            for v in &vms {
+                JitProgram::compile(v, options).unwrap();
+            }
+            let per = (thread_cpu_time() - start) / vms.len() as u32;
+            println!(
+                "compile conformance corpus ({}): {} programs, {:.1} insns on average, {per:?} CPU each",
+                if options.checked { "checked" } else { "verified" },
+                vms.len(),
+                insns as f64 / vms.len() as f64
+            );
+        }
+    }
+
     let mut mem: Vec<u8> = (0..65536u32).map(|i| (i * 7) as u8).collect();
     let want: u64 = mem.iter().map(|b| *b as u64).sum();
     let mut vm = ebee_runtime::Vm::new(byte_loop()).unwrap();

@@ -6,7 +6,7 @@
 //! and executable at the same time. [`CodeMemory`] owns the module and
 //! unmaps its pages when dropped.
 
-use crate::compiler::{build_functions, host_isa, plan, CHECK_STUB};
+use crate::compiler::{build_functions, check_stub_function, host_isa, plan};
 use crate::context::JitContext;
 use crate::error::JitError;
 use crate::translate::{bpf_function_signature, check_stub_signature, TranslateMode};
@@ -15,6 +15,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Module};
 use ebee_isa::Insn;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Finalised (read-execute) code of one program.
 pub(crate) struct CodeMemory {
@@ -42,27 +43,36 @@ impl CodeMemory {
             let id = module.declare_anonymous_function(&sig).map_err(codegen)?;
             ids.insert(entry, id);
         }
-        let stub = module
-            .declare_anonymous_function(&check_stub_signature())
-            .map_err(codegen)?;
-        ids.insert(CHECK_STUB, stub);
         let index_of = ids.iter().map(|(&e, id)| (e, id.as_u32())).collect();
         let mut ctx = Context::new();
         let mut code_bytes = 0;
-        build_functions(insns, mode, &*isa, &index_of, &entries, |entry, func| {
-            ctx.func = func;
-            module
-                .define_function(ids[&entry], &mut ctx)
-                .map_err(|e| match e {
-                    cranelift_module::ModuleError::Compilation(c) => {
-                        JitError::Codegen(format!("{c:?}"))
-                    }
-                    e => codegen(e),
-                })?;
-            code_bytes += ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
-            ctx.clear();
-            Ok(())
-        })?;
+        let stub = if mode.checked {
+            shared_check_stub()?
+        } else {
+            0
+        };
+        build_functions(
+            insns,
+            mode,
+            &*isa,
+            &index_of,
+            &entries,
+            stub,
+            |entry, func| {
+                ctx.func = func;
+                module
+                    .define_function(ids[&entry], &mut ctx)
+                    .map_err(|e| match e {
+                        cranelift_module::ModuleError::Compilation(c) => {
+                            JitError::Codegen(format!("{c:?}"))
+                        }
+                        e => codegen(e),
+                    })?;
+                code_bytes += ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+                ctx.clear();
+                Ok(())
+            },
+        )?;
         module.finalize_definitions().map_err(codegen)?;
         let entry = module.get_finalized_function(ids[&0]);
         Ok(CodeMemory {
@@ -105,6 +115,32 @@ impl CodeMemory {
     pub fn code_bytes(&self) -> usize {
         self.code_bytes
     }
+}
+
+/// The address of the process-wide slow-path stub (see `translate/stub.rs`),
+/// compiled on first use. It does not depend on any program, so every
+/// checked program calls the same copy; its module is kept for the rest of
+/// the process on purpose.
+fn shared_check_stub() -> Result<u64, JitError> {
+    static STUB: OnceLock<Result<u64, String>> = OnceLock::new();
+    STUB.get_or_init(|| {
+        let isa = host_isa(true).map_err(|e| e.to_string())?;
+        let mut module = JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()));
+        let id = module
+            .declare_anonymous_function(&check_stub_signature())
+            .map_err(|e| e.to_string())?;
+        let mut ctx = Context::for_function(check_stub_function(&*isa));
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| e.to_string())?;
+        module.finalize_definitions().map_err(|e| e.to_string())?;
+        let addr = module.get_finalized_function(id) as u64;
+        // Kept for the life of the process: every checked program calls it.
+        std::mem::forget(module);
+        Ok(addr)
+    })
+    .clone()
+    .map_err(JitError::Codegen)
 }
 
 impl Drop for CodeMemory {

@@ -68,9 +68,6 @@ pub(crate) fn isa_by_name(name: &str) -> Result<OwnedTargetIsa, JitError> {
         .map_err(|e| JitError::Codegen(e.to_string()))
 }
 
-/// The key of the slow-path stub in the function maps (no pc is this large).
-pub(crate) const CHECK_STUB: usize = usize::MAX;
-
 /// Builds the IR of every function of `insns`. `declare` gives each
 /// function's callee references: for entry pc `e`, the user external name
 /// index `index_of[e]` (namespace 0), which is what `cranelift-module` uses
@@ -81,6 +78,7 @@ pub(crate) fn build_functions(
     isa: &dyn TargetIsa,
     index_of: &HashMap<usize, u32>,
     entries: &[usize],
+    check_stub: u64,
     mut sink: impl FnMut(usize, ir::Function) -> Result<(), JitError>,
 ) -> Result<(), JitError> {
     let call_conv = isa.default_call_conv();
@@ -91,32 +89,11 @@ pub(crate) fn build_functions(
         frontend: isa.frontend_config(),
     };
     let mut fctx = FunctionBuilderContext::new();
-    let stub_index = index_of[&CHECK_STUB];
-    if mode.checked {
-        let mut func = ir::Function::with_name_signature(
-            UserFuncName::user(0, stub_index),
-            check_stub_signature(),
-        );
-        build_check_stub(&mut func, &mut fctx, &target);
-        sink(CHECK_STUB, func)?;
-    }
     for &entry in entries {
         let mut func =
             ir::Function::with_name_signature(UserFuncName::user(0, index_of[&entry]), sig.clone());
         let mut refs = HashMap::new();
-        let check_stub = mode.checked.then(|| {
-            let sigref = func.import_signature(check_stub_signature());
-            let name = func.declare_imported_user_function(UserExternalName {
-                namespace: 0,
-                index: stub_index,
-            });
-            func.import_function(ExtFuncData {
-                name: ExternalName::user(name),
-                signature: sigref,
-                colocated: true,
-                patchable: false,
-            })
-        });
+        let check_stub = mode.checked.then_some(check_stub);
         let calls_local = insns
             .iter()
             .any(|i| matches!(i, Insn::Call(ebee_isa::CallTarget::Local(_))));
@@ -144,18 +121,35 @@ pub(crate) fn build_functions(
     Ok(())
 }
 
+/// The IR of the slow-path stub for `isa`.
+pub(crate) fn check_stub_function(isa: &dyn TargetIsa) -> ir::Function {
+    let target = TargetInfo {
+        mode: TranslateMode {
+            checked: true,
+            optimize: true,
+        },
+        rt: RuntimeFns {
+            call_conv: isa.default_call_conv(),
+        },
+        frontend: isa.frontend_config(),
+    };
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(0, 0), check_stub_signature());
+    build_check_stub(&mut func, &mut FunctionBuilderContext::new(), &target);
+    func
+}
+
 /// The native-function entry pcs of `insns`, and their name indices.
 pub(crate) fn plan(insns: &[Insn]) -> Result<(Vec<usize>, HashMap<usize, u32>), JitError> {
     if insns.is_empty() {
         return Err(JitError::Load(ebee_runtime::LoadError::Empty));
     }
     let entries = function_entries(insns);
-    let mut index_of: HashMap<usize, u32> = entries
+    let index_of: HashMap<usize, u32> = entries
         .iter()
         .enumerate()
         .map(|(i, &e)| (e, i as u32))
         .collect();
-    index_of.insert(CHECK_STUB, entries.len() as u32);
     Ok((entries, index_of))
 }
 
@@ -168,13 +162,20 @@ pub(crate) fn compile_to_bytes(
 ) -> Result<Vec<Vec<u8>>, JitError> {
     let (entries, index_of) = plan(insns)?;
     let mut out = Vec::new();
-    build_functions(insns, mode, isa, &index_of, &entries, |_, func| {
+    let mut compile = |func: ir::Function| -> Result<(), JitError> {
         let mut ctx = Context::for_function(func);
         let code = ctx
             .compile(isa, &mut ControlPlane::default())
             .map_err(|e| JitError::Codegen(format!("{:?}", e.inner)))?;
         out.push(code.code_buffer().to_vec());
         Ok(())
+    };
+    if mode.checked {
+        compile(check_stub_function(isa))?;
+    }
+    // The stub's address only matters for code that runs; 0 stands in.
+    build_functions(insns, mode, isa, &index_of, &entries, 0, |_, func| {
+        compile(func)
     })?;
     Ok(out)
 }

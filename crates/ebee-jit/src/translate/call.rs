@@ -85,14 +85,18 @@ impl FunctionTranslator<'_, '_> {
             .b
             .ins()
             .iconst(I64, ((pc as u64) << 1 | write as u64) as i64);
-        let stub = self.check_stub.expect("checked mode declares the stub");
+        let stub = self.check_stub.expect("checked mode has the stub");
         self.b.ins().store(
             super::context_flags(),
             self.frame_top,
             ctx,
             offsets::CHECK_FRAME_TOP,
         );
-        self.b.ins().call(stub, &[ctx, addr, size, pc_write]);
+        let sig = self.b.import_signature(super::check_stub_signature());
+        let stub = self.b.ins().iconst(I64, stub as i64);
+        self.b
+            .ins()
+            .call_indirect(sig, stub, &[ctx, addr, size, pc_write]);
         let status = self
             .b
             .ins()

@@ -95,8 +95,8 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub stop_block: Block,
     pub rt: RuntimeFns,
     pub local_funcs: &'a HashMap<usize, FuncRef>,
-    /// The `preserve_all` slow-path stub (checked mode).
-    pub check_stub: Option<FuncRef>,
+    /// The address of the `preserve_all` slow-path stub (checked mode).
+    pub check_stub: Option<u64>,
     /// Blocks that record "fell off the end" for a jump at a pc, filled last.
     pub off_end_blocks: Vec<(Block, usize)>,
 }
@@ -109,7 +109,7 @@ pub(crate) fn translate_function(
     insns: &[Insn],
     entry: usize,
     local_funcs: &HashMap<usize, FuncRef>,
-    check_stub: Option<FuncRef>,
+    check_stub: Option<u64>,
     target: &TargetInfo,
 ) -> Result<(), JitError> {
     let TargetInfo { mode, rt, frontend } = *target;
