@@ -114,6 +114,11 @@ pub struct InitialState {
     pub regs: [u64; 10],
     /// The scratch area, 8 bytes at a time from [`AREA_LO`] upward.
     pub area: [u64; AREA_LEN / 8],
+    /// Whether the prologue loads the state from the input memory (so the
+    /// kernel's verifier does not know the values and its JIT must compute
+    /// every result at run time) rather than from immediates (constants the
+    /// verifier tracks, folds and prunes with).
+    pub in_memory: bool,
 }
 
 impl InitialState {
@@ -127,7 +132,21 @@ impl InitialState {
         for v in &mut area {
             *v = value64(rng);
         }
-        InitialState { regs, area }
+        InitialState {
+            regs,
+            area,
+            in_memory: rng.chance(1, 2),
+        }
+    }
+
+    /// The input memory (the XDP packet, ebee's `mem`): the registers and
+    /// the area in output layout.
+    pub fn memory(&self) -> [u8; OUT_LEN] {
+        let mut out = [0u8; OUT_LEN];
+        for (i, v) in self.regs.iter().chain(self.area.iter()).enumerate() {
+            out[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        out
     }
 }
 
@@ -159,12 +178,77 @@ fn set_reg(out: &mut Vec<Insn>, reg: Reg, value: u64, prefer_mov: bool) {
     }
 }
 
-fn prologue(init: &InitialState) -> Vec<Insn> {
-    let mut out = vec![stx(Size::DW, Reg::FP, CTX_SLOT, Reg::R1)];
-    init_area(&mut out, AREA_LO, &init.area, Reg::R1);
-    for (i, &v) in init.regs.iter().enumerate() {
-        set_reg(&mut out, r(i as u8), v, i % 2 == 0);
+/// Puts the address of the memory in r2: the kernel's way, from `struct
+/// xdp_md`, with r4 = r2 + [`OUT_LEN`] and r3 = `data_end` for the bounds
+/// check the verifier demands (the caller emits it), or ebee's (the
+/// memory itself, saved from r1).
+fn memory_pointer(out: &mut Vec<Insn>, target: Target) {
+    match target {
+        Target::KernelXdp => {
+            out.push(ldx(Size::DW, Reg::R1, Reg::FP, CTX_SLOT));
+            out.push(ldx(Size::W, Reg::R2, Reg::R1, 0)); // xdp_md.data
+            out.push(ldx(Size::W, Reg::R3, Reg::R1, 4)); // xdp_md.data_end
+            out.push(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst: Reg::R4,
+                src: Operand::Reg(Reg::R2),
+            });
+            out.push(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: Reg::R4,
+                src: Operand::Imm(OUT_LEN as i32),
+            });
+        }
+        Target::Ebee => out.push(ldx(Size::DW, Reg::R2, Reg::FP, CTX_SLOT)),
     }
+}
+
+/// `if r4 <cond> r3 goto +off`: the kernel's packet bounds check.
+fn bounds_check(cond: JmpCond, off: usize) -> Insn {
+    Insn::Jump {
+        width: Width::W64,
+        cond,
+        dst: Reg::R4,
+        src: Operand::Reg(Reg::R3),
+        off: off as i16,
+    }
+}
+
+/// `r0 = XDP_ABORTED; exit`: where the kernel's bounds checks fail.
+const FAIL: [Insn; 2] = [
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst: Reg::R0,
+        src: Operand::Imm(0),
+    },
+    Insn::Exit,
+];
+
+fn prologue(init: &InitialState, target: Target) -> Vec<Insn> {
+    let mut out = vec![stx(Size::DW, Reg::FP, CTX_SLOT, Reg::R1)];
+    if !init.in_memory {
+        init_area(&mut out, AREA_LO, &init.area, Reg::R1);
+        for (i, &v) in init.regs.iter().enumerate() {
+            set_reg(&mut out, r(i as u8), v, i % 2 == 0);
+        }
+        return out;
+    }
+    memory_pointer(&mut out, target);
+    if target == Target::KernelXdp {
+        out.push(bounds_check(JmpCond::Le, FAIL.len()));
+        out.extend(FAIL);
+    }
+    for k in 0..(AREA_LEN / 8) as i16 {
+        out.push(ldx(Size::DW, Reg::R0, Reg::R2, 80 + 8 * k));
+        out.push(stx(Size::DW, Reg::FP, AREA_LO + 8 * k, Reg::R0));
+    }
+    for i in (0..10u8).filter(|&i| i != 2) {
+        out.push(ldx(Size::DW, r(i), Reg::R2, 8 * i as i16));
+    }
+    out.push(ldx(Size::DW, Reg::R2, Reg::R2, 16));
     out
 }
 
@@ -248,35 +332,10 @@ fn epilogue(target: Target) -> Vec<Insn> {
         out.push(stx(Size::DW, Reg::FP, SPILL_R0 - 8 * i as i16, r(i)));
     }
     // r2 = the output memory.
-    let mut fail = Vec::new();
-    match target {
-        Target::KernelXdp => {
-            out.push(ldx(Size::DW, Reg::R1, Reg::FP, CTX_SLOT));
-            out.push(ldx(Size::W, Reg::R2, Reg::R1, 0)); // xdp_md.data
-            out.push(ldx(Size::W, Reg::R3, Reg::R1, 4)); // xdp_md.data_end
-            out.push(Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Mov,
-                dst: Reg::R4,
-                src: Operand::Reg(Reg::R2),
-            });
-            out.push(Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Add,
-                dst: Reg::R4,
-                src: Operand::Imm(OUT_LEN as i32),
-            });
-            // The copy below is 2 * 26 + 2 instructions long.
-            out.push(Insn::Jump {
-                width: Width::W64,
-                cond: JmpCond::Gt,
-                dst: Reg::R4,
-                src: Operand::Reg(Reg::R3),
-                off: (2 * (10 + AREA_LEN / 8) + 2) as i16,
-            });
-            fail = vec![mov_imm(Reg::R0, 0), Insn::Exit];
-        }
-        Target::Ebee => out.push(ldx(Size::DW, Reg::R2, Reg::FP, CTX_SLOT)),
+    memory_pointer(&mut out, target);
+    if target == Target::KernelXdp {
+        // The copy below is 2 * 26 + 2 instructions long.
+        out.push(bounds_check(JmpCond::Gt, 2 * (10 + AREA_LEN / 8) + 2));
     }
     for i in 0..10u8 {
         out.push(ldx(Size::DW, Reg::R5, Reg::FP, SPILL_R0 - 8 * i as i16));
@@ -288,7 +347,9 @@ fn epilogue(target: Target) -> Vec<Insn> {
     }
     out.push(mov_imm(Reg::R0, XDP_PASS as i32));
     out.push(Insn::Exit);
-    out.extend(fail);
+    if target == Target::KernelXdp {
+        out.extend(FAIL);
+    }
     out
 }
 
@@ -411,7 +472,7 @@ fn body_len(items: &[Item]) -> usize {
 /// The whole program for `target`: prologue, body, epilogue, then each
 /// subprogram's prologue, body and epilogue.
 pub fn program(p: &Program, target: Target) -> Lowered {
-    let main_prologue = prologue(&p.init);
+    let main_prologue = prologue(&p.init, target);
     let main_epilogue = epilogue(target);
     let callee_epilogue = callee_epilogue();
     let body_start = main_prologue.len();
