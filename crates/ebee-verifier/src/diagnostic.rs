@@ -124,7 +124,7 @@ impl Verdict {
     }
 }
 
-/// The text of an instruction for diagnostics.
+/// The text of an instruction for diagnostics, in the kernel log's syntax.
 pub fn insn_text(insn: &Insn) -> String {
-    format!("{insn:?}")
+    ebee_isa::format_insn(insn, ebee_isa::Syntax::Linux)
 }

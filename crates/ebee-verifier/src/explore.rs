@@ -117,7 +117,14 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
     };
     'paths: while let Some(mut path) = stack.pop() {
         if env.opts.log && log.len() < LOG_LIMIT {
-            let _ = write!(log, "from path to {}:", path.pc);
+            match path.trail.last() {
+                Some(b) => {
+                    let _ = write!(log, "from {} to {}:", b.pc, path.pc);
+                }
+                None => {
+                    let _ = write!(log, "{}:", path.pc);
+                }
+            }
             log_state(&mut log, &path.state);
         }
         loop {
