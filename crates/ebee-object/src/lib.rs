@@ -16,8 +16,8 @@
 //! [`section`] classifies section names, [`map_def`] reads map
 //! definitions, `link.rs` links subprograms and applies relocations into
 //! [`program::Program`]s, [`reloc`] binds map references, [`btf`] reads
-//! type information and [`core`] resolves CO-RE relocations against a
-//! target BTF.
+//! type information, [`extern_sym`] lists what the kernel must resolve, and
+//! [`core`] resolves CO-RE relocations against a target BTF.
 
 #![warn(missing_docs)]
 
@@ -25,6 +25,7 @@ pub mod btf;
 pub mod core;
 pub(crate) mod elf;
 pub mod error;
+pub mod extern_sym;
 pub(crate) mod link;
 pub mod map_def;
 pub mod object;
@@ -35,6 +36,7 @@ pub mod section;
 pub use crate::object::Object;
 pub use btf::{Btf, BtfExt};
 pub use error::ObjectError;
+pub use extern_sym::{Extern, ExternKind};
 pub use map_def::{GlobalKind, MapDef, MapOrigin, MapSlot, MapType, SlotTarget};
 pub use program::{FuncStart, LinkedFunction, Program, SourceLine};
 pub use reloc::{MapBinding, Reloc, RelocKind};

@@ -9,6 +9,7 @@ use object::elf;
 use crate::btf::{Btf, BtfExt, TypeKind};
 use crate::elf::{ElfFile, ElfSection};
 use crate::error::ObjectError;
+use crate::extern_sym::Extern;
 use crate::link::{CodeSection, Function, Linker, MapLookup};
 use crate::map_def::{GlobalKind, MapDef, MapOrigin, MapSlot, SlotTarget};
 use crate::program::Program;
@@ -23,6 +24,7 @@ pub struct Object {
     kernel_version: Option<u32>,
     btf: Option<Btf>,
     btf_ext: Option<BtfExt>,
+    externs: Vec<Extern>,
 }
 
 impl Object {
@@ -107,7 +109,9 @@ impl Object {
             programs.push(linker.link(i, text_index)?);
         }
 
+        let externs = crate::extern_sym::externs(&elf, btf.as_ref());
         Ok(Object {
+            externs,
             machine: elf.machine,
             programs,
             maps,
@@ -173,6 +177,12 @@ impl Object {
     /// The object's `.BTF.ext` records, if any.
     pub fn btf_ext(&self) -> Option<&BtfExt> {
         self.btf_ext.as_ref()
+    }
+
+    /// Symbols the object uses but does not define (kfuncs, `__ksym`,
+    /// `__kconfig`); [`crate::RelocKind::Extern`] relocations name them.
+    pub fn externs(&self) -> &[Extern] {
+        &self.externs
     }
 
     /// `e_machine`: 247 (`EM_BPF`) or 0 for old objects.

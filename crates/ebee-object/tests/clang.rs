@@ -1178,3 +1178,44 @@ fn same_instructions_as_libbpf() {
     }
     println!("libbpf: {compared} programs are instruction-for-instruction what libbpf loads");
 }
+
+#[test]
+fn externs_are_classified_by_btf() {
+    use ebee_object::ExternKind::*;
+    let Some(path) = compile("externs.c") else {
+        return;
+    };
+    let obj = parse(&path);
+    let got: BTreeMap<&str, (ebee_object::ExternKind, bool)> = obj
+        .externs()
+        .iter()
+        .map(|e| (e.name.as_str(), (e.kind, e.weak)))
+        .collect();
+    let want = BTreeMap::from([
+        ("bpf_task_acquire", (Kfunc, false)),
+        ("bpf_task_release", (Kfunc, false)),
+        ("bpf_prog_active", (Ksym, false)),
+        ("bpf_link_fops", (Ksym, true)),
+        ("LINUX_KERNEL_VERSION", (Kconfig, false)),
+        ("CONFIG_HZ", (Kconfig, true)),
+    ]);
+    assert_eq!(got, want);
+    for e in obj.externs() {
+        let t = obj.btf().unwrap().type_by_id(e.btf_type.unwrap()).unwrap();
+        assert_eq!(t.name, e.name);
+    }
+    // Every use is a relocation naming the extern: calls for kfuncs, lddw for the rest.
+    let p = obj.program("newtask").unwrap();
+    let uses: BTreeMap<&str, bool> = p
+        .relocs
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RelocKind::Extern { symbol, call } => Some((symbol.as_str(), *call)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(uses.len(), 6);
+    for (name, call) in uses {
+        assert_eq!(call, got[name].0 == Kfunc, "{name}");
+    }
+}
