@@ -79,6 +79,10 @@ pub enum ObjectError {
         /// What is wrong.
         what: String,
     },
+    /// A BTF type is inconsistent (a reference to a missing type, a
+    /// loop of typedefs, a size that overflows).
+    #[error("BTF: {0}")]
+    BtfType(String),
     /// The `.BTF.ext` section is malformed.
     #[error("BTF.ext: {what} (at byte {offset:#x})")]
     BtfExt {

@@ -305,10 +305,9 @@ impl Btf {
         let n = self.types.len() as u64;
         let check = |id: usize, r: TypeId| {
             if u64::from(r) >= n {
-                Err(ObjectError::btf(
-                    0,
-                    format!("type id {id} refers to type {r}, but there are only {n}"),
-                ))
+                Err(ObjectError::BtfType(format!(
+                    "type id {id} refers to type {r}, but there are only {n}"
+                )))
             } else {
                 Ok(())
             }

@@ -293,7 +293,7 @@ impl Btf {
 
     fn get(&self, id: TypeId) -> Result<&BtfType, ObjectError> {
         self.type_by_id(id)
-            .ok_or_else(|| ObjectError::btf(0, format!("type id {id} does not exist")))
+            .ok_or_else(|| ObjectError::BtfType(format!("type id {id} does not exist")))
     }
 
     /// Follow typedefs, `const`, `volatile`, `restrict` and type tags to
@@ -309,10 +309,9 @@ impl Btf {
                 _ => return Ok(id),
             }
         }
-        Err(ObjectError::btf(
-            0,
-            format!("type {id}: modifier chain too long (a loop?)"),
-        ))
+        Err(ObjectError::BtfType(format!(
+            "type {id}: modifier chain too long (a loop?)"
+        )))
     }
 
     /// The size in bytes of a value of type `id` (`sizeof`).
@@ -322,10 +321,9 @@ impl Btf {
 
     fn size_of_depth(&self, id: TypeId, depth: usize) -> Result<u64, ObjectError> {
         if depth > MAX_CHAIN {
-            return Err(ObjectError::btf(
-                0,
-                format!("type {id}: type chain too deep (a loop?)"),
-            ));
+            return Err(ObjectError::BtfType(format!(
+                "type {id}: type chain too deep (a loop?)"
+            )));
         }
         let id = self.skip_modifiers(id)?;
         let t = self.get(id)?;
@@ -340,13 +338,14 @@ impl Btf {
             TypeKind::Array { elem, len, .. } => self
                 .size_of_depth(*elem, depth + 1)?
                 .checked_mul(u64::from(*len))
-                .ok_or_else(|| ObjectError::btf(0, format!("type {id}: array size overflows")))?,
+                .ok_or_else(|| ObjectError::BtfType(format!("type {id}: array size overflows")))?,
             TypeKind::Var { ty, .. } => self.size_of_depth(*ty, depth + 1)?,
             _ => {
-                return Err(ObjectError::btf(
-                    0,
-                    format!("type {id} ({} `{}`) has no size", t.kind_name(), t.name),
-                ))
+                return Err(ObjectError::BtfType(format!(
+                    "type {id} ({} `{}`) has no size",
+                    t.kind_name(),
+                    t.name
+                )))
             }
         })
     }
