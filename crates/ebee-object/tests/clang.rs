@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+mod common;
+
 use ebee_isa::{CallTarget, Imm64Kind, Insn};
 use ebee_object::btf::TypeKind;
 use ebee_object::{GlobalKind, MapBinding, MapType, Object, ProgramType, RelocKind, SlotTarget};
@@ -1071,52 +1073,6 @@ fn btf_func_and_line_info_load_in_the_kernel() {
     );
 }
 
-/// What libbpf made of an object: (map name, fd) in its order, and
-/// (program name, instruction words).
-type LibbpfDump = (Vec<(String, i32)>, Vec<(String, Vec<u64>)>);
-
-fn libbpf_dump(object: &Path) -> Result<LibbpfDump, String> {
-    let tool = object.with_file_name("libbpf_dump");
-    let built = Command::new("clang-19")
-        .args(["-O2"])
-        .arg(source("libbpf_dump.c"))
-        .args(["-lbpf", "-o"])
-        .arg(&tool)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !built.status.success() {
-        return Err(format!(
-            "cannot build the libbpf tool: {}",
-            String::from_utf8_lossy(&built.stderr)
-        ));
-    }
-    let out = Command::new(&tool)
-        .arg(object)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        panic!(
-            "libbpf fails to load {}: {}",
-            object.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let (mut maps, mut progs): LibbpfDump = Default::default();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match f[0] {
-            "map" => maps.push((f[2].to_string(), f[3].parse().unwrap())),
-            "prog" => progs.push((f[1].to_string(), Vec::new())),
-            w => progs
-                .last_mut()
-                .unwrap()
-                .1
-                .push(u64::from_str_radix(w, 16).unwrap()),
-        }
-    }
-    Ok((maps, progs))
-}
-
 #[test]
 fn same_instructions_as_libbpf() {
     if let Err(reason) = ebee_kernel::probe() {
@@ -1141,8 +1097,9 @@ fn same_instructions_as_libbpf() {
         let Some(path) = compile_with(name, extra) else {
             return;
         };
-        let (maps, progs) = match libbpf_dump(&path) {
-            Ok(d) => d,
+        let dump = match common::libbpf_dump(&path) {
+            Ok(Some(d)) => d,
+            Ok(None) => panic!("libbpf fails to load {name}"),
             Err(e) => {
                 println!("skipped: {e}");
                 return;
@@ -1152,29 +1109,7 @@ fn same_instructions_as_libbpf() {
         if let Some(target) = &vmlinux {
             obj.relocate_core(target).unwrap();
         }
-        // Named maps by name; libbpf renames global data maps
-        // (`<object>.data`), but creates them in the same order as we do.
-        let mut internal = maps
-            .iter()
-            .filter(|(n, _)| obj.map(n).is_none_or(|(_, m)| m.data.is_some()));
-        let fds: Vec<i32> = obj
-            .maps()
-            .iter()
-            .map(|m| match m.origin {
-                ebee_object::MapOrigin::Global(_) => internal.next().unwrap().1,
-                _ => maps.iter().find(|(n, _)| n == &m.name).unwrap().1,
-            })
-            .collect();
-        for (pname, words) in &progs {
-            let p = obj.program(pname).unwrap();
-            let ours: Vec<u64> =
-                ebee_isa::encode_program(&p.bind_maps(MapBinding::Fds(&fds)).unwrap())
-                    .iter()
-                    .map(|r| r.to_u64())
-                    .collect();
-            assert_eq!(&ours, words, "{name}: `{pname}` differs from libbpf's");
-            compared += 1;
-        }
+        compared += common::compare_with_libbpf(name, &obj, &dump);
     }
     println!("libbpf: {compared} programs are instruction-for-instruction what libbpf loads");
 }

@@ -7,6 +7,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+mod common;
+
 use ebee_object::{Object, RelocKind};
 
 fn corpus() -> PathBuf {
@@ -324,4 +326,49 @@ fn corpus_core_relocations_resolve_against_vmlinux() {
         }
     }
     println!("CO-RE in the corpus: {objects} objects, {relocs} relocations resolved against vmlinux, {poisoned} poisoned");
+}
+
+#[test]
+fn corpus_objects_libbpf_loads_get_the_same_instructions() {
+    if let Err(reason) = ebee_kernel::probe() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux")
+        .ok()
+        .map(|b| ebee_object::Btf::parse(&b).unwrap());
+    let mut all = Vec::new();
+    files(&corpus(), &mut all);
+    let (mut loaded, mut refused, mut programs) = (0, 0, 0);
+    for path in all
+        .iter()
+        .filter(|p| !p.parent().unwrap().ends_with("invalid"))
+    {
+        let mut obj = Object::parse(&std::fs::read(path).unwrap()).unwrap();
+        // libbpf would pin these in /sys/fs/bpf: leave the system alone.
+        if obj.maps().iter().any(|m| m.pinning != 0) {
+            continue;
+        }
+        let dump = match common::libbpf_dump(path) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                refused += 1;
+                continue;
+            }
+            Err(e) => {
+                println!("skipped: {e}");
+                return;
+            }
+        };
+        if let Some(target) = &vmlinux {
+            obj.relocate_core(target).unwrap();
+        }
+        loaded += 1;
+        programs += common::compare_with_libbpf(&path.display().to_string(), &obj, &dump);
+    }
+    println!(
+        "libbpf loads {loaded} corpus objects ({refused} refused: legacy maps, kernel verdicts); \
+         all {programs} programs are instruction-for-instruction ours"
+    );
+    assert!(loaded >= 20, "libbpf loaded only {loaded} objects");
 }
