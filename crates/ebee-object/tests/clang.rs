@@ -1154,3 +1154,151 @@ fn externs_are_classified_by_btf() {
         assert_eq!(call, got[name].0 == Kfunc, "{name}");
     }
 }
+
+/// Section names libbpf 1.1 (the reference on these machines) knows.
+/// (Newer ones we also classify, after later libbpf: `tcx/*`, `netkit/*`,
+/// `sk_skb/verdict`, `struct_ops.s`, `uprobe.multi`, `kprobe.session`.)
+const LIBBPF_SECTIONS: &[&str] = &[
+    "socket",
+    "sk_reuseport",
+    "sk_reuseport/migrate",
+    "kprobe/do_unlinkat",
+    "uprobe/bin:func",
+    "kretprobe/do_unlinkat",
+    "uretprobe/bin:func",
+    "uprobe.s/bin:func",
+    "uretprobe.s/bin:func",
+    "kprobe.multi/do_*",
+    "kretprobe.multi/do_*",
+    "ksyscall/write",
+    "kretsyscall/write",
+    "usdt/bin:p:n",
+    "tc",
+    "classifier",
+    "action",
+    "tracepoint/syscalls/sys_enter_write",
+    "tp/sched/sched_switch",
+    "raw_tracepoint/sys_enter",
+    "raw_tp/sys_enter",
+    "raw_tracepoint.w/sys_enter",
+    "raw_tp.w/sys_enter",
+    "tp_btf/sched_switch",
+    "fentry/do_unlinkat",
+    "fmod_ret/do_unlinkat",
+    "fexit/do_unlinkat",
+    "fentry.s/do_unlinkat",
+    "fmod_ret.s/do_unlinkat",
+    "fexit.s/do_unlinkat",
+    "freplace/func",
+    "lsm/file_open",
+    "lsm.s/file_open",
+    "lsm_cgroup/file_open",
+    "iter/task",
+    "iter.s/task",
+    "syscall",
+    "xdp.frags/devmap",
+    "xdp/devmap",
+    "xdp.frags/cpumap",
+    "xdp/cpumap",
+    "xdp.frags",
+    "xdp",
+    "perf_event",
+    "lwt_in",
+    "lwt_out",
+    "lwt_xmit",
+    "lwt_seg6local",
+    "sockops",
+    "sk_skb/stream_parser",
+    "sk_skb/stream_verdict",
+    "sk_skb",
+    "sk_msg",
+    "lirc_mode2",
+    "flow_dissector",
+    "cgroup_skb/ingress",
+    "cgroup_skb/egress",
+    "cgroup/skb",
+    "cgroup/sock_create",
+    "cgroup/sock_release",
+    "cgroup/sock",
+    "cgroup/post_bind4",
+    "cgroup/post_bind6",
+    "cgroup/bind4",
+    "cgroup/bind6",
+    "cgroup/connect4",
+    "cgroup/connect6",
+    "cgroup/sendmsg4",
+    "cgroup/sendmsg6",
+    "cgroup/recvmsg4",
+    "cgroup/recvmsg6",
+    "cgroup/getpeername4",
+    "cgroup/getpeername6",
+    "cgroup/getsockname4",
+    "cgroup/getsockname6",
+    "cgroup/sysctl",
+    "cgroup/getsockopt",
+    "cgroup/setsockopt",
+    "cgroup/dev",
+    "struct_ops/init",
+    "sk_lookup",
+];
+
+#[test]
+fn section_names_classified_like_libbpf() {
+    if !have("clang-19") {
+        println!("skipped: clang-19 not found");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ebee-object-{}-sections", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = String::from("#define SEC(n) __attribute__((section(n), used))\n");
+    for (i, name) in LIBBPF_SECTIONS.iter().enumerate() {
+        c.push_str(&format!(
+            "SEC(\"{name}\") int prog{i}(void *ctx) {{ return 0; }}\n"
+        ));
+    }
+    c.push_str("char LICENSE[] SEC(\"license\") = \"GPL\";\n");
+    let (src, obj_path) = (dir.join("sections.c"), dir.join("sections.o"));
+    std::fs::write(&src, c).unwrap();
+    let ok = Command::new("clang-19")
+        .args(["-O2", "-g", "-target", "bpf", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj_path)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let obj = parse(&obj_path);
+    let theirs = match common::libbpf_types(&obj_path) {
+        Ok(Some(t)) => t,
+        Ok(None) => panic!("libbpf cannot open the sections object"),
+        Err(e) => {
+            println!("skipped: {e}");
+            return;
+        }
+    };
+    assert_eq!(theirs.len(), LIBBPF_SECTIONS.len());
+    let mut differ = Vec::new();
+    for (name, ty, eat) in &theirs {
+        let p = obj.program(name).unwrap();
+        let ours = (
+            p.program_type().number(),
+            p.kind.attach_type.map_or(0, |a| a.number()),
+        );
+        if ours != (*ty, *eat) {
+            differ.push(format!(
+                "`{}`: ours {ours:?}, libbpf {:?}",
+                p.section,
+                (ty, eat)
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "(program type, expected attach type) differ:\n{}",
+        differ.join("\n")
+    );
+    println!(
+        "{} section names: program type and expected attach type agree with libbpf",
+        theirs.len()
+    );
+}

@@ -1,6 +1,8 @@
 /* Host tool for the tests: open and load an object with libbpf (the
  * reference loader), then print its maps with their fds and every
- * program's final instructions, one 64-bit word per line. */
+ * program's final instructions, one 64-bit word per line.
+ * With --open: only open it, and print each program's type and expected
+ * attach type as libbpf derives them from the section name. */
 #include <stdio.h>
 #include <string.h>
 #include <linux/bpf.h>
@@ -13,6 +15,16 @@ int main(int argc, char **argv)
 	struct bpf_map *map;
 	int i = 0;
 
+	if (argc == 3 && strcmp(argv[1], "--open") == 0) {
+		obj = bpf_object__open_file(argv[2], NULL);
+		if (libbpf_get_error(obj))
+			return 2;
+		bpf_object__for_each_program(prog, obj)
+			printf("type %s %d %d\n", bpf_program__name(prog),
+			       bpf_program__type(prog),
+			       bpf_program__expected_attach_type(prog));
+		return 0;
+	}
 	if (argc != 2)
 		return 1;
 	obj = bpf_object__open_file(argv[1], NULL);

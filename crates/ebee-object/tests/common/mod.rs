@@ -106,3 +106,33 @@ pub fn compare_with_libbpf(what: &str, obj: &Object, dump: &LibbpfDump) -> usize
     }
     progs.len()
 }
+
+/// (program name, program type, expected attach type).
+pub type ProgramClass = (String, u32, u32);
+
+/// libbpf's classification of `object`'s programs (open only).
+pub fn libbpf_types(object: &Path) -> Result<Option<Vec<ProgramClass>>, String> {
+    let tool = tool()?;
+    let out = Command::new(&tool)
+        .arg("--open")
+        .arg(object)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    Ok(Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (
+                    f[1].to_string(),
+                    f[2].parse().unwrap(),
+                    f[3].parse().unwrap(),
+                )
+            })
+            .collect(),
+    ))
+}
