@@ -2,7 +2,7 @@
 //! defines every instruction's meaning: random programs (ALU/ALU32,
 //! JMP/JMP32 with forward jumps, loads and stores on the stack and the
 //! input buffer, byte swaps, sign extensions, division and modulo, atomics,
-//! `lddw`) run on both engines, which must agree on `r0`, the input buffer
+//! `lddw`, helper calls, calls of a subprogram) run on both engines, which must agree on `r0`, the input buffer
 //! after the run and the error (kind, pc, access). Random accesses go out
 //! of bounds often, so checked mode is compared on faults too; verified
 //! mode runs only the programs the checked interpreter ran cleanly.
@@ -26,6 +26,10 @@ enum Gen {
     Atomic(Size, AtomicOp, u8, u8, i16),
     Jump(Width, JmpCond, u8, GenOperand, u8),
     Ja(u8),
+    /// `call` of helper 5 (pure in r2–r5) or of an unregistered id.
+    Helper(bool),
+    /// `call` of the subprogram placed after the main program.
+    CallLocal,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -158,6 +162,8 @@ fn gen_insn() -> impl Strategy<Value = Gen> {
         2 => (width(), cond(), value_reg(), operand(), 0u8..8)
             .prop_map(|(w, c, d, s, skip)| Gen::Jump(w, c, d, s, skip)),
         1 => (0u8..4).prop_map(Gen::Ja),
+        1 => prop_oneof![9 => Just(true), 1 => Just(false)].prop_map(Gen::Helper),
+        1 => Just(Gen::CallLocal),
     ]
 }
 
@@ -183,8 +189,47 @@ fn op(o: GenOperand) -> Operand {
     }
 }
 
+/// The subprogram local calls go to: uses its own frame and r2, clobbers
+/// r6 (which the caller must get back), leaves r1–r5 alone (so verified
+/// mode, which does not hand them back, agrees too).
+const SUBPROGRAM: [Insn; 6] = [
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst: Reg::R0,
+        src: Operand::Reg(Reg::R2),
+    },
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mul,
+        dst: Reg::R0,
+        src: Operand::Imm(3),
+    },
+    Insn::Store {
+        size: Size::DW,
+        dst: Reg::R10,
+        off: -8,
+        src: Operand::Reg(Reg::R0),
+    },
+    Insn::Load {
+        size: Size::W,
+        signed: true,
+        dst: Reg::R0,
+        src: Reg::R10,
+        off: -8,
+    },
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst: Reg::R6,
+        src: Operand::Imm(1),
+    },
+    Insn::Exit,
+];
+
 /// Turns generated instructions into a program (decoded form, with the
-/// `lddw` placeholders) ending in `exit`; jumps stay inside.
+/// `lddw` placeholders) ending in `exit`, followed by [`SUBPROGRAM`];
+/// jumps stay inside the main program.
 fn materialize(gens: &[Gen]) -> Vec<Insn> {
     // First the slot count of each generated instruction, to turn "skip k
     // instructions" into slot offsets.
@@ -267,10 +312,29 @@ fn materialize(gens: &[Gen]) -> Vec<Insn> {
                 off: target_after(i, skip),
                 long: false,
             }),
+            Gen::Helper(known) => out.push(Insn::Call(ebee_isa::CallTarget::Helper(if known {
+                5
+            } else {
+                77
+            }))),
+            Gen::CallLocal => {
+                // The subprogram starts right after the main program's exit.
+                let sub = starts[gens.len()] as i64 + 1;
+                out.push(Insn::Call(ebee_isa::CallTarget::Local(
+                    (sub - starts[i] as i64 - 1) as i32,
+                )))
+            }
         }
     }
     out.push(Insn::Exit);
+    out.extend(SUBPROGRAM);
     out
+}
+
+/// Helper 5 of the differential programs: a pure function of r2–r5 (r1 is
+/// the input's address, which differs between runs).
+fn helper_5(a: [u64; 5]) -> Result<u64, ebee_runtime::HelperError> {
+    Ok(a[1].wrapping_mul(31) ^ a[2].rotate_left(7) ^ a[3].wrapping_add(a[4]))
 }
 
 /// What a run produced, comparable across engines (no host addresses).
@@ -311,7 +375,8 @@ fn input(seed: u8) -> Vec<u8> {
 fn compare(gens: &[Gen], seed: u8) -> Result<bool, TestCaseError> {
     let insns = materialize(gens);
     let bytes = encode(&insns);
-    let vm = Vm::from_bytes(&bytes).map_err(|e| TestCaseError::fail(format!("load: {e}")))?;
+    let mut vm = Vm::from_bytes(&bytes).map_err(|e| TestCaseError::fail(format!("load: {e}")))?;
+    vm.helpers_mut().register(5, "mix", helper_5);
     let mut mem = input(seed);
     let want = outcome(vm.run(&mut mem), mem);
 
@@ -341,8 +406,13 @@ fn compare(gens: &[Gen], seed: u8) -> Result<bool, TestCaseError> {
 #[test]
 fn jit_matches_interpreter() {
     use proptest::test_runner::{Config, TestRunner};
+    // EBEE_JIT_DIFF_CASES raises the count for a longer hunt.
+    let cases = std::env::var("EBEE_JIT_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let mut runner = TestRunner::new(Config {
-        cases: 200,
+        cases,
         failure_persistence: None,
         ..Config::default()
     });
@@ -363,7 +433,7 @@ fn jit_matches_interpreter() {
         ok.get(),
         faulted.get()
     );
-    assert!(ok.get() >= 20 && faulted.get() >= 20);
+    assert!(ok.get() >= cases / 10 && faulted.get() >= cases / 10);
 }
 
 /// Wild programs (any register as address or operand, jumps anywhere
@@ -374,8 +444,13 @@ fn jit_matches_interpreter() {
 #[test]
 fn checked_mode_survives_wild_programs() {
     use proptest::test_runner::{Config, TestRunner};
+    // EBEE_JIT_DIFF_CASES raises the count for a longer hunt.
+    let cases = std::env::var("EBEE_JIT_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let mut runner = TestRunner::new(Config {
-        cases: 300,
+        cases,
         failure_persistence: None,
         ..Config::default()
     });
