@@ -1012,6 +1012,7 @@ fn atomic(
     match op {
         AtomicOp::LoadAcquire => {
             let base = read(st, s)?;
+            check_atomic_alignment(&base, s, off, size)?;
             check_writable(d)?;
             let v = load(env, st, s, &base, off, size, false)?;
             st.set_reg(d, v);
@@ -1019,6 +1020,7 @@ fn atomic(
         }
         AtomicOp::StoreRelease => {
             let base = read(st, d)?;
+            check_atomic_alignment(&base, d, off, size)?;
             let v = read(st, s)?;
             return store(env, st, d, &base, off, size, v);
         }
@@ -1054,6 +1056,23 @@ fn atomic(
             &[s],
         );
     }
+    // Atomics must be naturally aligned (Linux checks this for every
+    // architecture); regions start 8-aligned, so the offset decides.
+    let n = size.bytes() as u64;
+    let total = p
+        .var
+        .var
+        .add(crate::tnum::Tnum::constant((p.off as i64 + off) as u64));
+    if total.value & (n - 1) != 0 || total.mask & (n - 1) != 0 {
+        return fault(
+            format!(
+                "misaligned atomic access: {}{:+} may not be a multiple of {n}",
+                reg_name(d),
+                off
+            ),
+            &[d],
+        );
+    }
     // Read (must be initialized), then write.
     load(env, st, d, &base, off, size, false)?;
     store(env, st, d, &base, off, size, RegState::UNKNOWN)?;
@@ -1076,6 +1095,27 @@ fn atomic(
         }
         AtomicOp::CmpXchg => st.set_reg(0, out),
         _ => {}
+    }
+    Ok(())
+}
+
+fn check_atomic_alignment(base: &RegState, r: u8, off: i64, size: Size) -> R<()> {
+    if let RegState::Ptr(p) = base {
+        let n = size.bytes() as u64;
+        let total = p
+            .var
+            .var
+            .add(crate::tnum::Tnum::constant((p.off as i64 + off) as u64));
+        if total.value & (n - 1) != 0 || total.mask & (n - 1) != 0 {
+            return fault(
+                format!(
+                    "misaligned atomic access: {}{:+} may not be a multiple of {n}",
+                    reg_name(r),
+                    off
+                ),
+                &[r],
+            );
+        }
     }
     Ok(())
 }
