@@ -92,13 +92,13 @@ proptest! {
         let v = verify(&Program::new(&insns, &pt, &maps), &opts);
         if let Some(r) = v.verdict.rejection() {
             let n = REJECTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if std::env::var_os("EBEE_SHOW").is_some() && n % 150 == 0 {
+            if std::env::var_os("EBEE_SHOW").is_some() && n.is_multiple_of(150) {
                 println!("rejected: {}", r.message);
             }
         }
         if v.verdict.is_accepted() {
             let n = ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if std::env::var_os("EBEE_SHOW").is_some() && n % 50 == 0 {
+            if std::env::var_os("EBEE_SHOW").is_some() && n.is_multiple_of(50) {
                 println!("accepted #{n}:\n{}", ebee_isa::disassemble(&insns, &ebee_isa::DisasmOptions::default()));
             }
             let vm = Vm::new(insns.clone()).expect("an accepted program loads");
