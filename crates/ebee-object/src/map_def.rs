@@ -264,12 +264,13 @@ impl MapDef {
         m.key_size = 4;
         m.value_size = value_size;
         m.max_entries = 1;
-        m.flags = BPF_F_MMAPABLE
-            | if kind == GlobalKind::Rodata {
-                BPF_F_RDONLY_PROG
-            } else {
-                0
-            };
+        // `BPF_F_MMAPABLE` is added by the caller when BTF shows a
+        // variable userspace can see (libbpf's rule).
+        m.flags = if kind == GlobalKind::Rodata {
+            BPF_F_RDONLY_PROG
+        } else {
+            0
+        };
         m.frozen = kind == GlobalKind::Rodata;
         m.data = Some(match kind {
             GlobalKind::Bss => vec![0; value_size as usize],

@@ -437,6 +437,20 @@ fn global_maps(
         }
         let mut m = MapDef::global(&sec.name, kind, sec.size, sec.data)?;
         m.btf_value_type_id = btf.and_then(|b| b.id_by_name_kind(&sec.name, "DATASEC"));
+        // Like libbpf: mmap()able when the section holds a non-static
+        // variable (string literals in `.rodata.str1.1` are not).
+        let visible = match (btf, m.btf_value_type_id) {
+            (Some(b), Some(ds)) => match &b.types()[ds as usize].kind {
+                TypeKind::Datasec { vars, .. } => vars.iter().any(|v| {
+                    matches!(b.type_by_id(v.ty).map(|t| &t.kind), Some(TypeKind::Var { linkage, .. }) if *linkage != 0)
+                }),
+                _ => false,
+            },
+            _ => false,
+        };
+        if visible {
+            m.flags |= crate::map_def::BPF_F_MMAPABLE;
+        }
         lookup.by_global_section.insert(sec.index, maps.len());
         maps.push(m);
     }

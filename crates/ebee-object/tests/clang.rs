@@ -1268,8 +1268,8 @@ fn section_names_classified_like_libbpf() {
         .unwrap();
     assert!(ok.success());
     let obj = parse(&obj_path);
-    let theirs = match common::libbpf_types(&obj_path) {
-        Ok(Some(t)) => t,
+    let theirs = match common::libbpf_open(&obj_path) {
+        Ok(Some((t, _))) => t,
         Ok(None) => panic!("libbpf cannot open the sections object"),
         Err(e) => {
             println!("skipped: {e}");
@@ -1301,4 +1301,28 @@ fn section_names_classified_like_libbpf() {
         "{} section names: program type and expected attach type agree with libbpf",
         theirs.len()
     );
+}
+
+#[test]
+fn map_definitions_like_libbpf() {
+    let mut compared = 0;
+    for (name, extra) in [
+        ("maps.c", &["-DNO_LEGACY"][..]),
+        ("globals.c", &[]),
+        ("core.c", &[]),
+    ] {
+        let Some(path) = compile_with(name, extra) else {
+            return;
+        };
+        let theirs = match common::libbpf_open(&path) {
+            Ok(Some((_, maps))) => maps,
+            Ok(None) => panic!("libbpf cannot open {name}"),
+            Err(e) => {
+                println!("skipped: {e}");
+                return;
+            }
+        };
+        compared += common::compare_maps_with_libbpf(name, &parse(&path), &theirs);
+    }
+    println!("{compared} map definitions agree with libbpf's");
 }

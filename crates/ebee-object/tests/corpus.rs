@@ -339,7 +339,7 @@ fn corpus_objects_libbpf_loads_get_the_same_instructions() {
         .map(|b| ebee_object::Btf::parse(&b).unwrap());
     let mut all = Vec::new();
     files(&corpus(), &mut all);
-    let (mut loaded, mut refused, mut programs) = (0, 0, 0);
+    let (mut loaded, mut refused, mut programs, mut maps) = (0, 0, 0, 0);
     for path in all
         .iter()
         .filter(|p| !p.parent().unwrap().ends_with("invalid"))
@@ -363,12 +363,15 @@ fn corpus_objects_libbpf_loads_get_the_same_instructions() {
         if let Some(target) = &vmlinux {
             obj.relocate_core(target).unwrap();
         }
+        if let Ok(Some((_, theirs))) = common::libbpf_open(path) {
+            maps += common::compare_maps_with_libbpf(&path.display().to_string(), &obj, &theirs);
+        }
         loaded += 1;
         programs += common::compare_with_libbpf(&path.display().to_string(), &obj, &dump);
     }
     println!(
         "libbpf loads {loaded} corpus objects ({refused} refused: legacy maps, kernel verdicts); \
-         all {programs} programs are instruction-for-instruction ours"
+         all {programs} programs are instruction-for-instruction ours, all {maps} map definitions agree"
     );
     assert!(loaded >= 20, "libbpf loaded only {loaded} objects");
 }

@@ -2,7 +2,8 @@
  * reference loader), then print its maps with their fds and every
  * program's final instructions, one 64-bit word per line.
  * With --open: only open it, and print each program's type and expected
- * attach type as libbpf derives them from the section name. */
+ * attach type as libbpf derives them from the section name, and each
+ * map's definition. */
 #include <stdio.h>
 #include <string.h>
 #include <linux/bpf.h>
@@ -23,6 +24,11 @@ int main(int argc, char **argv)
 			printf("type %s %d %d\n", bpf_program__name(prog),
 			       bpf_program__type(prog),
 			       bpf_program__expected_attach_type(prog));
+		bpf_object__for_each_map(map, obj)
+			printf("mapdef %s %d %u %u %u %u\n", bpf_map__name(map),
+			       bpf_map__type(map), bpf_map__key_size(map),
+			       bpf_map__value_size(map), bpf_map__max_entries(map),
+			       bpf_map__map_flags(map));
 		return 0;
 	}
 	if (argc != 2)

@@ -110,8 +110,12 @@ pub fn compare_with_libbpf(what: &str, obj: &Object, dump: &LibbpfDump) -> usize
 /// (program name, program type, expected attach type).
 pub type ProgramClass = (String, u32, u32);
 
-/// libbpf's classification of `object`'s programs (open only).
-pub fn libbpf_types(object: &Path) -> Result<Option<Vec<ProgramClass>>, String> {
+/// (map name, [type, key size, value size, max entries, flags]).
+pub type MapClass = (String, [u32; 5]);
+
+/// libbpf's view of `object` after opening it: its programs'
+/// classification and its map definitions.
+pub fn libbpf_open(object: &Path) -> Result<Option<(Vec<ProgramClass>, Vec<MapClass>)>, String> {
     let tool = tool()?;
     let out = Command::new(&tool)
         .arg("--open")
@@ -121,18 +125,42 @@ pub fn libbpf_types(object: &Path) -> Result<Option<Vec<ProgramClass>>, String> 
     if !out.status.success() {
         return Ok(None);
     }
-    Ok(Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (
-                    f[1].to_string(),
-                    f[2].parse().unwrap(),
-                    f[3].parse().unwrap(),
-                )
-            })
-            .collect(),
-    ))
+    let (mut progs, mut maps) = (Vec::new(), Vec::new());
+    for l in String::from_utf8(out.stdout).unwrap().lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let n = |i: usize| f[i].parse::<u32>().unwrap();
+        match f[0] {
+            "type" => progs.push((f[1].to_string(), n(2), n(3))),
+            _ => maps.push((f[1].to_string(), [n(2), n(3), n(4), n(5), n(6)])),
+        }
+    }
+    Ok(Some((progs, maps)))
+}
+
+/// Compare our map definitions with libbpf's (named maps by name, global
+/// data maps in order); returns how many were compared.
+pub fn compare_maps_with_libbpf(what: &str, obj: &Object, theirs: &[MapClass]) -> usize {
+    assert_eq!(obj.maps().len(), theirs.len(), "{what}: number of maps");
+    let mut internal = theirs
+        .iter()
+        .filter(|(n, _)| obj.map(n).is_none_or(|(_, m)| m.data.is_some()));
+    for m in obj.maps() {
+        let (_, def) = match m.origin {
+            MapOrigin::Global(_) => internal.next().unwrap(),
+            _ => theirs.iter().find(|(n, _)| n == &m.name).unwrap(),
+        };
+        let ours = [
+            m.map_type.number(),
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            m.flags,
+        ];
+        assert_eq!(
+            &ours, def,
+            "{what}: map `{}` [type, key, value, max_entries, flags]",
+            m.name
+        );
+    }
+    theirs.len()
 }
