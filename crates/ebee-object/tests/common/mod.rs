@@ -113,9 +113,12 @@ pub type ProgramClass = (String, u32, u32);
 /// (map name, [type, key size, value size, max entries, flags]).
 pub type MapClass = (String, [u32; 5]);
 
-/// libbpf's view of `object` after opening it: its programs'
+/// libbpf's view of an object after opening it: its programs'
 /// classification and its map definitions.
-pub fn libbpf_open(object: &Path) -> Result<Option<(Vec<ProgramClass>, Vec<MapClass>)>, String> {
+pub type Opened = (Vec<ProgramClass>, Vec<MapClass>);
+
+/// Open `object` with libbpf (see [`Opened`]).
+pub fn libbpf_open(object: &Path) -> Result<Option<Opened>, String> {
     let tool = tool()?;
     let out = Command::new(&tool)
         .arg("--open")
