@@ -1,5 +1,7 @@
 //! The frame around a random body: a prologue that saves the memory/context
-//! pointer and initialises every register and the stack scratch area, and
+//! pointer and initialises every register and the stack scratch area (from
+//! immediates, or from the input memory so the kernel's verifier cannot
+//! know the values), and
 //! an epilogue that writes r0-r9 and the scratch area to memory, so a whole
 //! machine state can be compared, not just the 32-bit return value.
 //!
@@ -20,9 +22,10 @@
 //! r0 with multiply/xor steps, so a difference anywhere in the callee's
 //! state reaches the caller.
 //!
-//! The two epilogues differ only in how they find the output memory: the
-//! kernel's reads `data`/`data_end` from `struct xdp_md` and bounds-checks
-//! (the verifier demands it), ebee's uses r1 as given (the memory itself).
+//! The kernel's and ebee's versions differ only in how they find the
+//! memory: the kernel's reads `data`/`data_end` from `struct xdp_md` and
+//! bounds-checks (the verifier demands it), ebee's uses r1 as given (the
+//! memory itself). Input and output memory have the same layout.
 
 use ebee_isa::{AluOp, Imm64Kind, Insn, JmpCond, Operand, Reg, Size, Width};
 
@@ -365,8 +368,8 @@ fn epilogue(target: Target) -> Vec<Insn> {
 /// is pruned at a state-equivalence point before the 64-bit read (r0 is
 /// imprecise, so the explored state subsumes it), the zero-extension is
 /// never inserted and r0 keeps its old upper 32 bits: found by this test
-/// (seed 9023279 before the workaround; the 11-instruction body in the
-/// ebee-kernel report). The 64-bit read right after the cmpxchg makes the
+/// (seed 9023279 with the generator of commit a559286; an 11-instruction
+/// body where removing any instruction hides it). The 64-bit read right after the cmpxchg makes the
 /// verifier mark the zero-extension before any pruning point, so the
 /// kernel computes the RFC's result and the cmpxchg32 result, upper half
 /// included, is still compared.
