@@ -12,6 +12,23 @@
 //! }
 //! ```
 //!
+//! # Running what an object defines
+//!
+//! - In ebee's runtime: [`Program::insns`] already refer to maps by their
+//!   index in [`Object::maps`] (`Imm64Kind::MapIdx` / `MapIdxValue`).
+//! - In the kernel: create the maps (global data maps carry their initial
+//!   [`MapDef::data`] and [`MapDef::frozen`]), then
+//!   [`Program::bind_maps`] with [`MapBinding::Fds`]; load the object's BTF
+//!   ([`Btf::to_bytes`], DATASECs already fixed up) and pass
+//!   [`program::FuncStart::to_kernel`] / [`SourceLine::to_kernel`] records.
+//!   Resolve [`Object::externs`] and, first, CO-RE with
+//!   [`Object::relocate_core`] against `/sys/kernel/btf/vmlinux`.
+//!
+//! The instructions are the ones libbpf would load, instruction for
+//! instruction (tested against libbpf on clang-built and corpus objects).
+//!
+//! # Layout
+//!
 //! The layout follows the loader's steps: `elf.rs` reads the container,
 //! [`section`] classifies section names, [`map_def`] reads map
 //! definitions, `link.rs` links subprograms and applies relocations into
