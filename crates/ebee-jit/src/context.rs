@@ -43,9 +43,9 @@ pub(crate) struct JitContext {
     /// `r6`–`r9` at a helper call (checked mode): a tail-call target starts
     /// with the caller's whole register file, as in the interpreter.
     pub call_regs: [u64; 4],
-    /// The frame top of the function making a slow-path access check,
-    /// stored just before the check (passing it as an argument would pin
-    /// it to an argument register in the hot loop).
+    /// The frame top of the function running now (checked mode): stored on
+    /// entry and after each call returns, read by the out-of-line checks so
+    /// that hot loops need not keep it in a register.
     pub check_frame_top: u64,
     /// The Rust side of the run (`run_state::RunState`).
     pub host: *mut std::ffi::c_void,

@@ -86,12 +86,6 @@ impl FunctionTranslator<'_, '_> {
             .ins()
             .iconst(I64, ((pc as u64) << 1 | write as u64) as i64);
         let stub = self.check_stub.expect("checked mode has the stub");
-        self.b.ins().store(
-            super::context_flags(),
-            self.frame_top,
-            ctx,
-            offsets::CHECK_FRAME_TOP,
-        );
         let sig = self.b.import_signature(super::check_stub_signature());
         let stub = self.b.ins().iconst(I64, stub as i64);
         self.b
@@ -253,6 +247,7 @@ impl FunctionTranslator<'_, '_> {
         self.stop_if_stopped();
         self.reload_budget();
         if self.mode.checked {
+            self.publish_frame_top();
             for r in 1..=5u8 {
                 let v = self.b.ins().load(
                     I64,
@@ -263,6 +258,17 @@ impl FunctionTranslator<'_, '_> {
                 self.set_reg(reg_n(r), v);
             }
         }
+    }
+
+    /// Stores this function's frame top in the context for the out-of-line
+    /// checks (on entry and when a callee returns).
+    pub(super) fn publish_frame_top(&mut self) {
+        self.b.ins().store(
+            super::context_flags(),
+            self.frame_top,
+            self.ctx,
+            offsets::CHECK_FRAME_TOP,
+        );
     }
 
     /// `exit`: in checked mode, test the budget and hand `r1`–`r5` and the

@@ -53,11 +53,11 @@ impl FunctionTranslator<'_, '_> {
         // Both out of line: the hot path is one compare and branch.
         self.b.set_cold_block(try_second);
         self.b.set_cold_block(slow);
-        let in_first = self.in_region(first, addr, size);
+        let in_first = self.in_region(first, addr, size, false);
         self.b.ins().brif(in_first, ok, &[], try_second, &[]);
         self.b.seal_block(try_second);
         self.b.switch_to_block(try_second);
-        let in_second = self.in_region(second, addr, size);
+        let in_second = self.in_region(second, addr, size, true);
         self.b.ins().brif(in_second, ok, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
@@ -68,10 +68,24 @@ impl FunctionTranslator<'_, '_> {
         addr
     }
 
-    fn in_region(&mut self, region: Region, addr: Value, size: u32) -> Value {
+    /// Whether `[addr, addr + size)` lies in `region`. Out of line
+    /// (`cold`), the frame's bounds come from the context rather than a
+    /// register, so the hot path does not keep them alive.
+    fn in_region(&mut self, region: Region, addr: Value, size: u32, cold: bool) -> Value {
         match region {
             Region::Frame => {
-                let d = self.b.ins().isub(addr, self.frame_lo);
+                let lo = if cold {
+                    let top = self.b.ins().load(
+                        I64,
+                        super::context_flags(),
+                        self.ctx,
+                        crate::context::offsets::CHECK_FRAME_TOP,
+                    );
+                    self.b.ins().iadd_imm_s(top, -(FRAME_SIZE as i64))
+                } else {
+                    self.frame_lo
+                };
+                let d = self.b.ins().isub(addr, lo);
                 self.b.ins().icmp_imm_u(
                     IntCC::UnsignedLessThanOrEqual,
                     d,

@@ -153,6 +153,11 @@ pub(crate) fn translate_function(
     }
     let stop_block = b.create_block();
     b.set_cold_block(stop_block);
+    if mode.checked {
+        // For the out-of-line checks (see `FunctionTranslator::publish_frame_top`).
+        b.ins()
+            .store(context_flags(), frame_top, ctx, offsets::CHECK_FRAME_TOP);
+    }
     let first = blocks[&entry];
     b.ins().jump(first, &[]);
 
