@@ -160,7 +160,8 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                 let mut pruned = false;
                 // Ids do not enter the fingerprint, so the state need not be
                 // normalized to compute it.
-                let fingerprint = path.state.fingerprint();
+                let live = live_masks(env, &path.state, pc);
+                let fingerprint = path.state.fingerprint(&live);
                 if let Some(ids) = at_pc.get(&pc) {
                     for &sid in ids.iter().rev() {
                         let s = &stored[sid];
@@ -171,6 +172,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                             }
                         } else if s.fingerprint == fingerprint && {
                             let mut snap = path.state.clone();
+                            snap.clean_dead(&live);
                             snap.clear_singular_scalar_ids();
                             s.state.subsumes(&snap, true, uninit_ok)
                         } {
@@ -210,6 +212,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         }
                     }
                     let mut snap = path.state.clone();
+                    snap.clean_dead(&live);
                     snap.clear_singular_scalar_ids();
                     stored.push(Stored {
                         state: snap,
@@ -303,6 +306,28 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
         rejection,
         log,
     }
+}
+
+/// The live registers of each frame of `st` at `pc`: the running frame's
+/// from the liveness analysis, a caller's those its code reads after the
+/// call returns (callee-saved r6-r9), or, for a helper that may call its
+/// callback again, also the call's arguments.
+fn live_masks(env: &Env, st: &State, pc: usize) -> Vec<u16> {
+    let n = st.frames.len();
+    let mut out = vec![0u16; n];
+    out[n - 1] = env.live[pc];
+    for (slot, callee) in out.iter_mut().zip(&st.frames[1..]) {
+        let site = callee.callsite.unwrap_or(0);
+        let after = env.live.get(site + 1).copied().unwrap_or(0) & 0b11_1100_0000;
+        *slot = after
+            | (1 << 10)
+            | if callee.is_callback {
+                env.live[site]
+            } else {
+                0
+            };
+    }
+    out
 }
 
 /// The largest total stack of a chain of calls (each frame rounded up to

@@ -35,6 +35,7 @@ pub mod context;
 pub mod diagnostic;
 pub mod explore;
 pub mod helpers;
+pub mod liveness;
 pub mod maps;
 pub mod reg_state;
 pub mod scalar;
@@ -138,6 +139,7 @@ pub fn verify(program: &Program, opts: &Options) -> Verification {
         opts,
         next_id: 0,
         stack_depth: vec![0; cfg.subprogs.len()],
+        live: liveness::live_in(program.insns, &cfg),
     };
     let out = explore::explore(&mut env, program.lines);
     Verification {

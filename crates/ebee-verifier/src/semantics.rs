@@ -67,6 +67,8 @@ pub struct Env<'a> {
     pub next_id: u32,
     /// Deepest stack byte used by each function (positive).
     pub stack_depth: Vec<i64>,
+    /// Registers live before each pc.
+    pub live: Vec<crate::liveness::RegSet>,
 }
 
 impl Env<'_> {

@@ -142,9 +142,21 @@ impl State {
         }
     }
 
+    /// Forget registers no path from here reads: `live[i]` is the live set
+    /// of frame `i`.
+    pub fn clean_dead(&mut self, live: &[u16]) {
+        for (f, mask) in self.frames.iter_mut().zip(live) {
+            for (i, r) in f.regs.iter_mut().enumerate() {
+                if mask & (1 << i) == 0 {
+                    *r = RegState::NotInit;
+                }
+            }
+        }
+    }
+
     /// A hash of everything but the ids: equal states (up to renaming of
     /// ids) have equal fingerprints, so it filters candidates cheaply.
-    pub fn fingerprint(&self) -> u64 {
+    pub fn fingerprint(&self, live: &[u16]) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         let reg = |r: &RegState, h: &mut std::collections::hash_map::DefaultHasher| match r {
@@ -163,10 +175,13 @@ impl State {
         };
         self.frames.len().hash(&mut h);
         self.refs.len().hash(&mut h);
-        for f in &self.frames {
+        for (fi, f) in self.frames.iter().enumerate() {
             f.callsite.hash(&mut h);
-            for r in &f.regs {
-                reg(r, &mut h);
+            let mask = live.get(fi).copied().unwrap_or(u16::MAX);
+            for (i, r) in f.regs.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    reg(r, &mut h);
+                }
             }
             let slots = f.stack.slots();
             let used = slots
