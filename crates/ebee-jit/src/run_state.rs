@@ -131,7 +131,7 @@ impl RunState<'_> {
         };
         match self.tail_calls.take_pending() {
             None => r0,
-            Some(target) => self.tail_call(ctx, target, r0, args, pc, frame_top),
+            Some(target) => self.tail_call(ctx, target, r0, args, (pc, id), frame_top),
         }
     }
 
@@ -143,16 +143,21 @@ impl RunState<'_> {
         target: Arc<Vm>,
         r0: u64,
         args: [u64; 5],
-        pc: usize,
+        (pc, id): (usize, u64),
         frame_top: u64,
     ) -> u64 {
         let code = match self.root.tail_call_target(&target) {
             Ok(code) => code,
             Err(e) => {
+                let name = self
+                    .current
+                    .helpers()
+                    .get(id)
+                    .map_or_else(String::new, |h| h.name().to_string());
                 self.fault = Some(ExecError::HelperFailed {
                     pc,
-                    id: 12,
-                    name: "tail call".into(),
+                    id,
+                    name,
                     message: format!("the JIT cannot compile the target: {e}"),
                 });
                 ctx.status = FAULTED;
