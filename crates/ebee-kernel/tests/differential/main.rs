@@ -16,6 +16,7 @@
 mod coverage;
 mod frame;
 mod generator;
+mod legacy_packet;
 mod rng;
 
 use std::fmt::Write as _;
