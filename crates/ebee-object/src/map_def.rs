@@ -114,6 +114,8 @@ impl MapType {
 pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// `BPF_F_NUMA_NODE`: `numa_node` is valid.
 pub const BPF_F_NUMA_NODE: u32 = 1 << 2;
+/// `BPF_F_LINK`: a `struct_ops` map attached through a link (`.struct_ops.link`).
+pub const BPF_F_LINK: u32 = 1 << 13;
 /// `BPF_F_MMAPABLE`: the map can be mmap()ed (libbpf sets it on globals).
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 
@@ -149,13 +151,20 @@ pub enum MapOrigin {
     },
     /// A global data section.
     Global(GlobalKind),
+    /// A `struct_ops` variable in `.struct_ops` or `.struct_ops.link` at `offset`.
+    StructOps {
+        /// Byte offset in the section.
+        offset: u64,
+    },
 }
 
 /// An initial entry of a prog array or map-in-map
-/// (`.values = { [2] = &prog }` in a BTF map definition).
+/// (`.values = { [2] = &prog }` in a BTF map definition), or a program
+/// implementing a `struct_ops` member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapSlot {
-    /// The key (array index).
+    /// The key (array index); for `struct_ops` maps, the byte offset of
+    /// the function pointer member in the value.
     pub index: u32,
     /// What to store there.
     pub target: SlotTarget,
@@ -281,6 +290,34 @@ impl MapDef {
             }
         });
         Ok(m)
+    }
+
+    /// A `struct_ops` map: the variable `name` of local type `ty`, whose
+    /// bytes are `data` (the kernel's value layout is found at load time).
+    pub(crate) fn struct_ops(
+        name: &str,
+        section: &str,
+        offset: u64,
+        ty: TypeId,
+        data: &[u8],
+    ) -> MapDef {
+        let mut m = MapDef::empty(
+            name.to_string(),
+            section.to_string(),
+            MapOrigin::StructOps { offset },
+        );
+        m.map_type = MapType::StructOps;
+        m.key_size = 4;
+        m.value_size = data.len() as u32;
+        m.max_entries = 1;
+        m.flags = if section == ".struct_ops.link" {
+            BPF_F_LINK
+        } else {
+            0
+        };
+        m.data = Some(data.to_vec());
+        m.btf_value_type_id = Some(ty);
+        m
     }
 
     /// A legacy definition: `def` holds the bytes of one entry (any size;

@@ -93,6 +93,7 @@ impl Object {
         legacy_maps(&elf, &mut maps, &mut lookup)?;
         btf_maps(&elf, btf.as_ref(), &mut maps, &mut lookup)?;
         global_maps(&elf, btf.as_ref(), &mut maps, &mut lookup)?;
+        struct_ops_maps(&elf, btf.as_ref(), &mut maps, &mut lookup)?;
         resolve_legacy_inner(&mut maps);
 
         let (functions, code) = functions(&elf)?;
@@ -149,7 +150,7 @@ impl Object {
     }
 
     /// Every map: legacy `maps` definitions, then BTF `.maps`, then one per
-    /// global data section. Map references in programs index this list.
+    /// global data section, then `struct_ops` variables. Map references in programs index this list.
     pub fn maps(&self) -> &[MapDef] {
         &self.maps
     }
@@ -453,6 +454,88 @@ fn global_maps(
         }
         lookup.by_global_section.insert(sec.index, maps.len());
         maps.push(m);
+    }
+    Ok(())
+}
+
+/// `struct_ops` variables (`.struct_ops`, `.struct_ops.link`) as
+/// `BPF_MAP_TYPE_STRUCT_OPS` maps, with the programs that implement their
+/// function pointer members.
+fn struct_ops_maps(
+    elf: &ElfFile<'_>,
+    btf: Option<&Btf>,
+    maps: &mut Vec<MapDef>,
+    lookup: &mut MapLookup,
+) -> Result<(), ObjectError> {
+    for sec in elf
+        .sections
+        .iter()
+        .filter(|s| s.name == ".struct_ops" || s.name == ".struct_ops.link")
+    {
+        let Some(btf) = btf else {
+            return Err(ObjectError::section(
+                &sec.name,
+                "struct_ops need BTF, and there is none",
+            ));
+        };
+        let Some(ds) = btf.id_by_name_kind(&sec.name, "DATASEC") else {
+            return Err(ObjectError::section(&sec.name, "no DATASEC for it in BTF"));
+        };
+        let TypeKind::Datasec { vars, .. } = &btf.types()[ds as usize].kind else {
+            unreachable!("id_by_name_kind returned a DATASEC")
+        };
+        let first = maps.len();
+        for v in vars {
+            let Some(TypeKind::Var { ty, .. }) = btf.type_by_id(v.ty).map(|t| &t.kind) else {
+                continue;
+            };
+            let name = &btf.types()[v.ty as usize].name;
+            let size = btf.size_of(*ty)?;
+            let (off, end) = (u64::from(v.offset), u64::from(v.offset) + size);
+            let data = sec.data.get(off as usize..end as usize).ok_or_else(|| {
+                ObjectError::section(
+                    &sec.name,
+                    format!(
+                        "variable `{name}` ({size} bytes at {off:#x}) lies outside the section"
+                    ),
+                )
+            })?;
+            lookup.by_symbol.insert((sec.index, off), maps.len());
+            maps.push(MapDef::struct_ops(
+                name,
+                &sec.name,
+                off,
+                btf.skip_modifiers(*ty)?,
+                data,
+            ));
+        }
+        for r in &sec.relocs {
+            let sym = &elf.symbols[r.symbol];
+            let err = |what: String| ObjectError::Reloc {
+                section: sec.name.clone(),
+                offset: r.offset,
+                symbol: sym.name.clone(),
+                what,
+            };
+            let Some(mi) = (first..maps.len()).rev().find(|&i| match maps[i].origin {
+                MapOrigin::StructOps { offset } => offset <= r.offset,
+                _ => false,
+            }) else {
+                return Err(err("relocation outside every struct_ops variable".into()));
+            };
+            if sym.kind != elf::STT_FUNC {
+                return Err(err("struct_ops members can only point to programs".into()));
+            }
+            let MapOrigin::StructOps { offset } = maps[mi].origin else {
+                unreachable!()
+            };
+            let index =
+                u32::try_from(r.offset - offset).map_err(|_| err("offset overflows".into()))?;
+            maps[mi].slots.push(MapSlot {
+                index,
+                target: SlotTarget::Program(sym.name.clone()),
+            });
+        }
     }
     Ok(())
 }

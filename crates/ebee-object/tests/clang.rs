@@ -1326,3 +1326,60 @@ fn map_definitions_like_libbpf() {
     }
     println!("{compared} map definitions agree with libbpf's");
 }
+
+#[test]
+fn struct_ops_maps() {
+    let Some(path) = compile("struct_ops.c") else {
+        return;
+    };
+    let obj = parse(&path);
+    let (_, m) = obj.map("ebee_cc").unwrap();
+    assert_eq!(
+        (m.map_type, m.key_size, m.value_size, m.max_entries),
+        (MapType::StructOps, 4, 48, 1)
+    );
+    assert_eq!(m.flags, ebee_object::map_def::BPF_F_LINK);
+    let slots: Vec<(u32, &SlotTarget)> = m.slots.iter().map(|s| (s.index, &s.target)).collect();
+    assert_eq!(
+        slots,
+        [
+            (0, &SlotTarget::Program("ebee_init".into())),
+            (8, &SlotTarget::Program("ebee_ssthresh".into())),
+            (16, &SlotTarget::Program("ebee_cong_avoid".into())),
+        ]
+    );
+    // The initial value holds the name where BTF puts the member.
+    let btf = obj.btf().unwrap();
+    let st = btf.type_by_id(m.btf_value_type_id.unwrap()).unwrap();
+    assert_eq!(st.name, "tcp_congestion_ops");
+    let name_off = st
+        .members()
+        .unwrap()
+        .iter()
+        .find(|f| f.name == "name")
+        .unwrap()
+        .bit_offset as usize
+        / 8;
+    assert_eq!(
+        &m.data.as_ref().unwrap()[name_off..name_off + 8],
+        b"ebee_cc\0"
+    );
+    for p in ["ebee_init", "ebee_ssthresh", "ebee_cong_avoid"] {
+        assert_eq!(
+            obj.program(p).unwrap().program_type(),
+            ProgramType::StructOps
+        );
+    }
+
+    // libbpf 1.1 knows `.struct_ops` (not yet `.link`): same definition.
+    let Some(plain) = compile_with("struct_ops.c", &["-DSO_SEC=\".struct_ops\""]) else {
+        return;
+    };
+    match common::libbpf_open(&plain) {
+        Ok(Some((_, maps))) => {
+            common::compare_maps_with_libbpf("struct_ops.c", &parse(&plain), &maps);
+        }
+        Ok(None) => panic!("libbpf cannot open struct_ops.c"),
+        Err(e) => println!("skipped part: {e}"),
+    }
+}
