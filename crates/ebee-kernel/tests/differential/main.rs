@@ -4,7 +4,8 @@
 //! after the body.
 //!
 //! Programs are generated from deterministic seeds (`EBEE_DIFF_SEED`, base
-//! seed, default 0; `EBEE_DIFF_PROGRAMS`, how many, default 3000). A
+//! seed, default 0; `EBEE_DIFF_PROGRAMS`, how many, default 3000; the
+//! `ldabs`/`ldind` test in `legacy_packet.rs` runs a third as many). A
 //! program the kernel rejects is a generator bug: the test fails with the
 //! verifier's log. On a mismatch the program is minimised (body items
 //! removed while the two still disagree) and printed with both register
