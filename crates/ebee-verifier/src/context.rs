@@ -174,20 +174,30 @@ const R: Access = Access::Narrow;
 const X: Access = Access::Exact;
 const D: Access = Access::Denied;
 
-fn sk_buff(tc: bool) -> ContextLayout {
+/// Which program type's rules an `__sk_buff` follows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SkbKind {
+    SocketFilter,
+    Tc,
+    CgroupSkb,
+}
+
+fn sk_buff(kind: SkbKind) -> ContextLayout {
     use FieldKind::*;
+    let tc = kind == SkbKind::Tc;
+    let cg = kind == SkbKind::CgroupSkb;
     let w = |writable: bool| if writable { X } else { D };
-    let pkt = if tc { X } else { D };
+    let pkt = if kind == SkbKind::SocketFilter { D } else { X };
     let mut fields = vec![
         CtxField::new("len", 0, 4, R, D),
         CtxField::new("pkt_type", 4, 4, R, D),
-        CtxField::new("mark", 8, 4, R, w(tc)),
+        CtxField::new("mark", 8, 4, R, w(tc || cg)),
         CtxField::new("queue_mapping", 12, 4, R, w(tc)),
         CtxField::new("protocol", 16, 4, R, D),
         CtxField::new("vlan_present", 20, 4, R, D),
         CtxField::new("vlan_tci", 24, 4, R, D),
         CtxField::new("vlan_proto", 28, 4, R, D),
-        CtxField::new("priority", 32, 4, R, w(tc)),
+        CtxField::new("priority", 32, 4, R, w(tc || cg)),
         CtxField::new("ingress_ifindex", 36, 4, R, D),
         CtxField::new("ifindex", 40, 4, R, D),
         CtxField::new("tc_index", 44, 4, R, w(tc)),
@@ -197,13 +207,26 @@ fn sk_buff(tc: bool) -> ContextLayout {
         CtxField::new("data", 76, 4, pkt, D).kind(PacketData),
         CtxField::new("data_end", 80, 4, pkt, D).kind(PacketEnd),
         CtxField::new("napi_id", 84, 4, R, D),
-        CtxField::new("data_meta", 140, 4, pkt, D).kind(PacketMeta),
-        CtxField::new("tstamp", 152, 8, if tc { X } else { D }, w(tc)),
+        CtxField::new("data_meta", 140, 4, if tc { X } else { D }, D).kind(PacketMeta),
+        CtxField::new("tstamp", 152, 8, if tc || cg { X } else { D }, w(tc || cg)),
         CtxField::new("wire_len", 160, 4, if tc { R } else { D }, D),
         CtxField::new("gso_segs", 164, 4, R, D),
         CtxField::new("gso_size", 176, 4, R, D),
-        CtxField::new("hwtstamp", 184, 8, if tc { X } else { D }, D),
+        CtxField::new("hwtstamp", 184, 8, if tc || cg { X } else { D }, D),
     ];
+    if cg {
+        // The socket fields sk_filter hides are readable here.
+        let names = ["family", "remote_ip4", "local_ip4"];
+        for (i, n) in names.iter().enumerate() {
+            fields.push(CtxField::new(n, 88 + 4 * i as u32, 4, R, D));
+        }
+        for i in 0..4 {
+            fields.push(CtxField::new("remote_ip6", 100 + 4 * i, 4, X, D));
+            fields.push(CtxField::new("local_ip6", 116 + 4 * i, 4, X, D));
+        }
+        fields.push(CtxField::new("remote_port", 132, 4, R, D));
+        fields.push(CtxField::new("local_port", 136, 4, R, D));
+    }
     // cb is written at any aligned size within it; the 5 words are one field.
     for f in fields.iter_mut() {
         if f.name == "cb" {
@@ -254,7 +277,7 @@ impl ProgramType {
         ProgramType {
             name: "socket_filter",
             kernel_type: Some(1),
-            context: ContextKind::Struct(sk_buff(false)),
+            context: ContextKind::Struct(sk_buff(SkbKind::SocketFilter)),
             helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::SKB,
             return_range: None,
             direct_packet_access: false,
@@ -279,10 +302,23 @@ impl ProgramType {
         ProgramType {
             name: "sched_cls",
             kernel_type: Some(3),
-            context: ContextKind::Struct(sk_buff(true)),
+            context: ContextKind::Struct(sk_buff(SkbKind::Tc)),
             helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::SKB | HelperGroups::TC,
             return_range: None,
             direct_packet_access: true,
+        }
+    }
+
+    /// `BPF_PROG_TYPE_CGROUP_SKB` (ingress): `__sk_buff` with read-only
+    /// packet access, writable mark, priority, cb and tstamp; returns 0 or 1.
+    pub fn cgroup_skb() -> ProgramType {
+        ProgramType {
+            name: "cgroup_skb",
+            kernel_type: Some(8),
+            context: ContextKind::Struct(sk_buff(SkbKind::CgroupSkb)),
+            helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::SKB,
+            return_range: Some((0, 1)),
+            direct_packet_access: false,
         }
     }
 
@@ -348,6 +384,7 @@ impl ProgramType {
                 ..ProgramType::sched_cls()
             },
             6 => ProgramType::xdp(),
+            8 => ProgramType::cgroup_skb(),
             _ => return None,
         })
     }
@@ -359,7 +396,7 @@ mod tests {
 
     #[test]
     fn sk_buff_rules() {
-        let sf = sk_buff(false);
+        let sf = sk_buff(SkbKind::SocketFilter);
         assert_eq!(sf.check(0, 4, false), Ok(FieldKind::Scalar));
         assert_eq!(sf.check(2, 2, false), Ok(FieldKind::Scalar));
         assert!(sf.check(0, 8, false).is_err());
@@ -367,7 +404,7 @@ mod tests {
         assert!(sf.check(8, 4, true).is_err());
         assert!(sf.check(48, 8, true).is_ok());
         assert!(sf.check(64, 8, true).is_err());
-        let tc = sk_buff(true);
+        let tc = sk_buff(SkbKind::Tc);
         assert_eq!(tc.check(76, 4, false), Ok(FieldKind::PacketData));
         assert!(tc.check(8, 4, true).is_ok());
         assert!(tc.check(8, 2, true).is_err());

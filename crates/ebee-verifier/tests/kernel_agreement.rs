@@ -11,6 +11,7 @@ use ebee_verifier::{verify, MapInfo, Maps, Options, Program, ProgramType};
 const SF: u32 = 1;
 const TC: u32 = 3;
 const XDP: u32 = 6;
+const CG: u32 = 8;
 
 /// Maps every case may use, by index.
 fn fixture_maps() -> Vec<MapInfo> {
@@ -771,7 +772,91 @@ fn cases() -> Vec<Case> {
                 exit()
             ],
         ),
+        case("cgroup_skb returns 1", CG, true, prog![mov(0, 1), exit()]),
+        case(
+            "cgroup_skb returns a masked number",
+            CG,
+            true,
+            prog![ldx(W, 0, 1, 0), alu(And, 0, 1), exit()],
+        ),
+        case(
+            "cgroup_skb reads the packet after a check",
+            CG,
+            true,
+            prog![
+                tc_pkt(),
+                movr(4, 2),
+                alu(Add, 4, 1),
+                jmpr(Gt, 4, 3, 1),
+                ldx(B, 5, 2, 0),
+                mov(0, 1),
+                exit()
+            ],
+        ),
+        case(
+            "cgroup_skb reads remote_port",
+            CG,
+            true,
+            prog![ldx(W, 2, 1, 132), mov(0, 1), exit()],
+        ),
+        case(
+            "cgroup_skb writes mark",
+            CG,
+            true,
+            prog![st(W, 1, 8, 3), mov(0, 1), exit()],
+        ),
+        case(
+            "xdp returns any number",
+            XDP,
+            true,
+            prog![mov(0, 100), exit()],
+        ),
+        case(
+            "xdp returns a pointer (privileged)",
+            XDP,
+            true,
+            prog![movr(0, 1), exit()],
+        ),
         // ---- rejected ----
+        case("cgroup_skb returns 2", CG, false, prog![mov(0, 2), exit()]),
+        case(
+            "cgroup_skb returns an unbounded number",
+            CG,
+            false,
+            prog![ldx(W, 0, 1, 0), exit()],
+        ),
+        case(
+            "cgroup_skb returns a pointer",
+            CG,
+            false,
+            prog![movr(0, 1), exit()],
+        ),
+        case(
+            "cgroup_skb writes the packet",
+            CG,
+            false,
+            prog![
+                tc_pkt(),
+                movr(4, 2),
+                alu(Add, 4, 1),
+                jmpr(Gt, 4, 3, 1),
+                st(B, 2, 0, 0),
+                mov(0, 1),
+                exit()
+            ],
+        ),
+        case(
+            "cgroup_skb reads data_meta",
+            CG,
+            false,
+            prog![ldx(W, 2, 1, 140), mov(0, 1), exit()],
+        ),
+        case(
+            "cgroup_skb writes tc_index",
+            CG,
+            false,
+            prog![st(W, 1, 44, 3), mov(0, 1), exit()],
+        ),
         case(
             "array lookup with constant key out of range spilled narrow",
             SF,
