@@ -160,6 +160,27 @@ impl Object {
         self.maps.iter().enumerate().find(|(_, m)| m.name == name)
     }
 
+    /// For a `struct_ops` program: the map it implements a member of and
+    /// the member's index in the struct (the kernel wants that index as the
+    /// program's expected attach type).
+    pub fn struct_ops_member(&self, program: &str) -> Option<(usize, u32)> {
+        let btf = self.btf.as_ref()?;
+        self.maps.iter().enumerate().find_map(|(i, m)| {
+            if !matches!(m.origin, MapOrigin::StructOps { .. }) {
+                return None;
+            }
+            let slot = m
+                .slots
+                .iter()
+                .find(|s| s.target == SlotTarget::Program(program.to_string()))?;
+            let members = btf.type_by_id(m.btf_value_type_id?)?.members()?;
+            let idx = members
+                .iter()
+                .position(|f| f.bit_offset == slot.index * 8)?;
+            Some((i, idx as u32))
+        })
+    }
+
     /// The `license` section's string (`"GPL"`, `"Dual BSD/GPL"`...).
     pub fn license(&self) -> Option<&str> {
         self.license.as_deref()

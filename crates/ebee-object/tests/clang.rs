@@ -1376,8 +1376,17 @@ fn struct_ops_maps() {
         return;
     };
     match common::libbpf_open(&plain) {
-        Ok(Some((_, maps))) => {
-            common::compare_maps_with_libbpf("struct_ops.c", &parse(&plain), &maps);
+        Ok(Some((progs, maps))) => {
+            let plain_obj = parse(&plain);
+            common::compare_maps_with_libbpf("struct_ops.c", &plain_obj, &maps);
+            // libbpf gives each program its member index as expected attach type.
+            for (name, _, eat) in progs {
+                assert_eq!(
+                    plain_obj.struct_ops_member(&name).map(|(_, i)| i),
+                    Some(eat),
+                    "{name}"
+                );
+            }
         }
         Ok(None) => panic!("libbpf cannot open struct_ops.c"),
         Err(e) => println!("skipped part: {e}"),
