@@ -99,7 +99,9 @@ impl RunState<'_> {
         bytes.iter().fold(0u64, |v, b| (v << 8) | *b as u64)
     }
 
-    /// Calls helper `id`; performs a tail call it requests.
+    /// Calls helper `id`. A tail call it requests is returned for the
+    /// caller to perform ([`RunState::start_tail_call`]) once this borrow of
+    /// the state has ended, since the target's code calls back into it.
     pub fn call_helper(
         &mut self,
         ctx: &mut JitContext,
@@ -107,13 +109,13 @@ impl RunState<'_> {
         args: [u64; 5],
         pc: usize,
         frame_top: u64,
-    ) -> u64 {
+    ) -> HelperOutcome {
         self.regions.set_stack(self.live_stack(frame_top));
         let current = self.current.clone();
         let Some(helper) = current.helpers().get(id) else {
             self.fault = Some(ExecError::UnknownHelper { pc, id });
             ctx.status = FAULTED;
-            return 0;
+            return HelperOutcome::Return(0);
         };
         let mut hctx = HelperContext::new(&mut self.regions, &mut self.tail_calls, pc);
         let r0 = match helper.call(&mut hctx, args) {
@@ -126,28 +128,27 @@ impl RunState<'_> {
                     message: e.0,
                 });
                 ctx.status = FAULTED;
-                return 0;
+                return HelperOutcome::Return(0);
             }
         };
         match self.tail_calls.take_pending() {
-            None => r0,
-            Some(target) => self.tail_call(ctx, target, r0, args, (pc, id), frame_top),
+            None => HelperOutcome::Return(r0),
+            Some(target) => HelperOutcome::TailCall { target, r0 },
         }
     }
 
-    /// Runs `target` in the current frame with the caller's registers, as
-    /// the interpreter does; its result becomes the caller's.
-    fn tail_call(
+    /// Prepares a tail call to `target` requested by helper `id` at `pc`:
+    /// its code (compiled on first use) and the program it replaces, which
+    /// [`RunState::finish_tail_call`] restores. `None` when the target
+    /// cannot be compiled (recorded as the helper's failure).
+    pub fn start_tail_call(
         &mut self,
         ctx: &mut JitContext,
         target: Arc<Vm>,
-        r0: u64,
-        args: [u64; 5],
         (pc, id): (usize, u64),
-        frame_top: u64,
-    ) -> u64 {
-        let code = match self.root.tail_call_target(&target) {
-            Ok(code) => code,
+    ) -> Option<(Arc<JitProgram>, Arc<Vm>)> {
+        match self.root.tail_call_target(&target) {
+            Ok(code) => Some((code, std::mem::replace(&mut self.current, target))),
             Err(e) => {
                 let name = self
                     .current
@@ -158,23 +159,34 @@ impl RunState<'_> {
                     pc,
                     id,
                     name,
-                    message: format!("the JIT cannot compile the target: {e}"),
+                    message: format!("the JIT cannot compile the tail-call target: {e}"),
                 });
                 ctx.status = FAULTED;
-                return 0;
+                None
             }
-        };
-        let outer = std::mem::replace(&mut self.current, target);
-        let [r1, r2, r3, r4, r5] = args;
-        let [r6, r7, r8, r9] = ctx.call_regs;
-        let regs = [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9];
-        // SAFETY: `code` is finalised code of the target compiled in the
-        // caller's mode; the context and this state stay valid throughout.
-        let r0 = unsafe { code.call_entry(ctx, frame_top, regs) };
+        }
+    }
+
+    /// Ends a tail call: the caller's program is current again, and unless
+    /// the target faulted or stopped, the caller returns its result.
+    pub fn finish_tail_call(&mut self, ctx: &mut JitContext, outer: Arc<Vm>) {
         self.current = outer;
         if ctx.status == crate::context::RUNNING {
             ctx.status = TAIL_CALLED;
         }
-        r0
     }
+}
+
+/// What a helper call leads to.
+pub(crate) enum HelperOutcome {
+    /// Put this in `r0` and go on (or stop, if the status says so).
+    Return(u64),
+    /// Run `target` in this frame; `r0` is the helper's result, which the
+    /// target starts with.
+    TailCall {
+        /// The program to run.
+        target: Arc<Vm>,
+        /// The helper's result.
+        r0: u64,
+    },
 }

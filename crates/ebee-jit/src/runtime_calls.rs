@@ -6,7 +6,7 @@
 //! native code: a panic is caught and recorded as a fault.
 
 use crate::context::{JitContext, FAULTED};
-use crate::run_state::RunState;
+use crate::run_state::{HelperOutcome, RunState};
 use cranelift_codegen::isa::CallConv;
 
 /// Faults native code reports through [`RuntimeFn::Fault`].
@@ -98,10 +98,11 @@ impl RuntimeFns {
 /// `ctx` must be the context of a run in progress: `JitProgram` sets
 /// `host` to a live `RunState` for exactly the duration of the native call,
 /// and native code passes the pointer it was given.
-unsafe fn with_state(
+unsafe fn with_state<T>(
     ctx: *mut JitContext,
-    f: impl FnOnce(&mut JitContext, &mut RunState<'_>) -> u64,
-) -> u64 {
+    failed: T,
+    f: impl FnOnce(&mut JitContext, &mut RunState<'_>) -> T,
+) -> T {
     // SAFETY: see above; nothing else touches the context or the state
     // while native code waits for this call.
     let (c, s) = unsafe { (&mut *ctx, &mut *((*ctx).host as *mut RunState<'_>)) };
@@ -115,7 +116,7 @@ unsafe fn with_state(
                 message: "a panic in the JIT runtime".into(),
             });
             c.status = FAULTED;
-            0
+            failed
         }
     }
 }
@@ -123,11 +124,10 @@ unsafe fn with_state(
 extern "C" fn fault(ctx: *mut JitContext, code: u64, pc: u64, value: u64) {
     // SAFETY: only native code of a running program calls this.
     unsafe {
-        with_state(ctx, |c, s| {
+        with_state(ctx, (), |c, s| {
             let code = FaultCode::decode(code).unwrap_or(FaultCode::FellOffEnd);
             s.record_fault(code, pc as usize, value);
             c.status = FAULTED;
-            0
         })
     };
 }
@@ -141,7 +141,7 @@ extern "C" fn check_access(
 ) -> u64 {
     // SAFETY: only native code of a running program calls this.
     unsafe {
-        with_state(ctx, |c, s| {
+        with_state(ctx, 0, |c, s| {
             let write = pc_write & 1 == 1;
             if s.check_access(addr, size, (pc_write >> 1) as usize, write, frame_top) {
                 1
@@ -155,7 +155,7 @@ extern "C" fn check_access(
 
 extern "C" fn packet_load(ctx: *mut JitContext, sum: u64, size: u64, pc: u64) -> u64 {
     // SAFETY: only native code of a running program calls this.
-    unsafe { with_state(ctx, |c, s| s.packet_load(c, sum, size, pc as usize)) }
+    unsafe { with_state(ctx, 0, |c, s| s.packet_load(c, sum, size, pc as usize)) }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -170,10 +170,34 @@ extern "C" fn call_helper(
     pc: u64,
     frame_top: u64,
 ) -> u64 {
+    let args = [r1, r2, r3, r4, r5];
+    let pc = pc as usize;
     // SAFETY: only native code of a running program calls this.
-    unsafe {
-        with_state(ctx, |c, s| {
-            s.call_helper(c, id, [r1, r2, r3, r4, r5], pc as usize, frame_top)
+    let outcome = unsafe {
+        with_state(ctx, HelperOutcome::Return(0), |c, s| {
+            s.call_helper(c, id, args, pc, frame_top)
         })
-    }
+    };
+    let (target, r0) = match outcome {
+        HelperOutcome::Return(r0) => return r0,
+        HelperOutcome::TailCall { target, r0 } => (target, r0),
+    };
+    // The target runs in this frame with the caller's registers, as in the
+    // interpreter; no borrow of the context or the state is held while its
+    // code runs (it calls back into them).
+    // SAFETY: as above.
+    let started = unsafe { with_state(ctx, None, |c, s| s.start_tail_call(c, target, (pc, id))) };
+    let Some((code, outer)) = started else {
+        return 0;
+    };
+    // SAFETY: `ctx` is valid for the run; reading the saved registers
+    // through it creates no lasting reference.
+    let [r6, r7, r8, r9] = unsafe { (*ctx).call_regs };
+    let regs = [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9];
+    // SAFETY: `code` is finalised code of the target compiled in this run's
+    // mode; the context and the state stay valid throughout.
+    let result = unsafe { code.call_entry(ctx, frame_top, regs) };
+    // SAFETY: as above.
+    unsafe { with_state(ctx, (), |c, s| s.finish_tail_call(c, outer)) };
+    result
 }
