@@ -504,8 +504,13 @@ fn field_value(btf: &Btf, spec: &Spec, kind: CoreReloKind) -> Result<u64, String
             TypeKind::Int { signed, .. } => *signed,
             _ => false,
         }),
-        CoreReloKind::FieldLshiftU64 => 64 - (bit_off + bit_sz - byte_off * 8),
-        CoreReloKind::FieldRshiftU64 => 64 - bit_sz,
+        CoreReloKind::FieldLshiftU64 => (bit_off + bit_sz)
+            .checked_sub(byte_off * 8)
+            .and_then(|used| 64u64.checked_sub(used))
+            .ok_or("field is wider than 64 bits: no shift extracts it")?,
+        CoreReloKind::FieldRshiftU64 => 64u64
+            .checked_sub(bit_sz)
+            .ok_or("field is wider than 64 bits: no shift extracts it")?,
         _ => unreachable!("not a field relocation"),
     })
 }

@@ -77,6 +77,56 @@ proptest! {
     }
 }
 
+fn vmlinux() -> Option<&'static Btf> {
+    static VMLINUX: std::sync::OnceLock<Option<Btf>> = std::sync::OnceLock::new();
+    VMLINUX
+        .get_or_init(|| {
+            std::fs::read("/sys/kernel/btf/vmlinux")
+                .ok()
+                .and_then(|b| Btf::parse(&b).ok())
+        })
+        .as_ref()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// CO-RE resolution of a mutated object (BTF, BTF.ext, code) against
+    /// the kernel's BTF returns a result or an error, never a panic.
+    #[test]
+    fn mutated_core_objects_do_not_panic(
+        which in 0usize..2,
+        edits in proptest::collection::vec((any::<u32>(), any::<u8>(), 0usize..3), 1..8),
+    ) {
+        let (Some(target), Some(mut bytes)) = (
+            vmlinux(),
+            load(["cilium-examples/tcprtt_bpf_bpfel.o", "cilium-examples/tcprtt_sockops_bpf_bpfel.o"][which]),
+        ) else {
+            return Ok(());
+        };
+        // Aim most edits at the type information CO-RE walks.
+        let ranges: Vec<(usize, usize)> = {
+            use object::{Object as _, ObjectSection as _};
+            let file = object::File::parse(&*bytes).unwrap();
+            [".BTF.ext", ".BTF"]
+                .iter()
+                .filter_map(|n| file.section_by_name(n)?.file_range())
+                .map(|(o, l)| (o as usize, l as usize))
+                .collect()
+        };
+        for (pos, val, region) in edits {
+            let i = match ranges.get(region.wrapping_sub(1)) {
+                Some(&(off, len)) if len > 0 => off + pos as usize % len,
+                _ => pos as usize % bytes.len(),
+            };
+            bytes[i] = val;
+        }
+        if let Ok(mut obj) = Object::parse(&bytes) {
+            let _ = obj.relocate_core(target);
+        }
+    }
+}
+
 #[test]
 fn truncated_objects_fail_cleanly() {
     for bytes in corpus_objects() {
