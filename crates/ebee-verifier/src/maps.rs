@@ -66,6 +66,9 @@ pub struct MapInfo {
     pub max_entries: u32,
     /// `map_flags`.
     pub flags: u32,
+    /// Offset of the `struct bpf_spin_lock` in the value, if the value has
+    /// one (known from the map's BTF).
+    pub spin_lock_offset: Option<u32>,
 }
 
 impl MapInfo {

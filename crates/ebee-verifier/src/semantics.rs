@@ -112,6 +112,7 @@ impl Env<'_> {
         State {
             frames: vec![f],
             refs: vec![],
+            lock: None,
         }
     }
 
@@ -304,6 +305,12 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
                     &[],
                 );
             }
+            if st.lock.is_some() {
+                return fault(
+                    "legacy packet loads cannot be used while a bpf_spin_lock is held",
+                    &[],
+                );
+            }
             if !st.refs.is_empty() {
                 return fault(
                     "legacy packet loads cannot be used while a reference is held",
@@ -358,6 +365,12 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
         Insn::Call(CallTarget::Helper(id)) => call_helper(env, st, pc, id),
         Insn::Call(CallTarget::Local(_)) => {
             let target = insn.branch_target(pc).unwrap_or(0) as usize;
+            if st.lock.is_some() {
+                return fault(
+                    "functions may not be called while a bpf_spin_lock is held",
+                    &[],
+                );
+            }
             if st.frames.len() >= MAX_CALL_FRAMES {
                 return fault(
                     format!("the call stack is too deep: at most {MAX_CALL_FRAMES} frames"),
@@ -718,6 +731,12 @@ fn check_region(
                     &format!("the map value ({} bytes)", info.value_size),
                 );
             }
+            if let Some(l) = info.spin_lock_offset {
+                if insn_access && lo < l as i128 + 4 && hi > l as i128 {
+                    return fault(format!("{}{:+} would touch the map value's bpf_spin_lock (offset {l}): locks may only be used through bpf_spin_lock/unlock", reg_name(r), off), &[r]);
+                }
+            }
+
             if write && info.flags & F_RDONLY_PROG != 0 {
                 return fault(
                     format!(
@@ -1168,6 +1187,7 @@ fn jump(
                 State {
                     frames: vec![],
                     refs: vec![],
+                    lock: None,
                 },
             )
         } else {
@@ -1334,6 +1354,12 @@ fn packet_range(
 }
 
 fn exit(env: &mut Env, st: &mut State) -> R<Step> {
+    if st.lock.is_some() {
+        return fault(
+            "exit while a bpf_spin_lock is held: bpf_spin_unlock is missing on this path",
+            &[],
+        );
+    }
     let r0 = read(st, 0)?;
     if st.frames.len() > 1 {
         let RegState::Scalar { value, .. } = r0 else {
@@ -1366,6 +1392,7 @@ fn exit(env: &mut Env, st: &mut State) -> R<Step> {
                 State {
                     frames: vec![],
                     refs: vec![],
+                    lock: None,
                 },
             );
             return Ok(Step::Branch(vec![
@@ -1464,6 +1491,16 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
     let mut release: Option<u32> = None;
     let mut callback: Option<u32> = None;
     let key_reg = *st.reg(2);
+    let mut lock_arg: Option<(u32, u32)> = None;
+    if st.lock.is_some() && proto.id != 94 {
+        return fault(
+            format!(
+                "bpf_{} may not be called while a bpf_spin_lock is held: unlock it first",
+                proto.name
+            ),
+            &[],
+        );
+    }
     for (i, arg) in proto.args.iter().enumerate() {
         let r = i as u8 + 1;
         let v = read(st, r)?;
@@ -1668,12 +1705,50 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
                 }
             }
             Arg::SpinLock => {
-                return fault(format!("bpf_{} needs a map value with a struct bpf_spin_lock described by BTF, which this map does not have", proto.name), &[r]);
+                let RegState::Ptr(p) = v else {
+                    return expect("a pointer to the bpf_spin_lock in a map value");
+                };
+                let PtrKind::MapValue {
+                    map: m,
+                    or_null: false,
+                } = p.kind
+                else {
+                    return expect("a pointer to the bpf_spin_lock in a (NULL-checked) map value");
+                };
+                let Some(lock_off) = env.map(m).spin_lock_offset else {
+                    return fault(format!("bpf_{} needs a map value with a struct bpf_spin_lock (described by the map's BTF); map #{m} has none", proto.name), &[r]);
+                };
+                if p.const_offset() != Some(lock_off as i64) {
+                    return fault(format!("{} must point exactly at the bpf_spin_lock (offset {lock_off} of the map value)", reg_name(r)), &[r]);
+                }
+                lock_arg = Some((m, p.id));
             }
         }
     }
     if let Some(entry) = callback {
         return enter_callback(env, st, pc, proto.callback, map, entry as usize);
+    }
+    match (proto.id, lock_arg) {
+        (93, Some(l)) => {
+            if st.lock.is_some() {
+                return fault(
+                    "a second bpf_spin_lock while one is held is not allowed",
+                    &[1],
+                );
+            }
+            st.lock = Some(l);
+        }
+        (94, Some(l)) => match st.lock {
+            None => return fault("bpf_spin_unlock without a bpf_spin_lock held", &[1]),
+            Some(held) if held != l => {
+                return fault(
+                    "bpf_spin_unlock of a different lock than the one held",
+                    &[1],
+                )
+            }
+            Some(_) => st.lock = None,
+        },
+        _ => {}
     }
     if proto.id == 12 && !st.refs.is_empty() {
         return fault("a tail call while holding a reference would leak it", &[]);
@@ -1795,6 +1870,7 @@ fn enter_callback(
         State {
             frames: vec![],
             refs: vec![],
+            lock: None,
         },
     );
     inside.frames.push(f);

@@ -50,6 +50,9 @@ pub struct State {
     pub frames: Vec<FuncState>,
     /// References held.
     pub refs: Vec<Reference>,
+    /// The spin lock held, if any: the map and the id of the map value
+    /// pointer it was taken through (0 for a direct map value).
+    pub lock: Option<(u32, u32)>,
 }
 
 impl State {
@@ -175,6 +178,7 @@ impl State {
         };
         self.frames.len().hash(&mut h);
         self.refs.len().hash(&mut h);
+        self.lock.map(|l| l.0).hash(&mut h);
         for (fi, f) in self.frames.iter().enumerate() {
             f.callsite.hash(&mut h);
             let mask = live.get(fi).copied().unwrap_or(u16::MAX);
@@ -203,12 +207,20 @@ impl State {
     /// `self` (`exact`: the states are the same, used to detect loops that
     /// make no progress).
     pub fn subsumes(&self, cur: &State, exact: bool, uninit_stack_ok: bool) -> bool {
-        if self.frames.len() != cur.frames.len() || self.refs.len() != cur.refs.len() {
+        if self.frames.len() != cur.frames.len()
+            || self.refs.len() != cur.refs.len()
+            || self.lock.is_some() != cur.lock.is_some()
+        {
             return false;
         }
         let mut ids = IdMap::default();
         for (o, c) in self.refs.iter().zip(&cur.refs) {
             if !ids.check(o.id, c.id) {
+                return false;
+            }
+        }
+        if let (Some((mo, io)), Some((mc, ic))) = (self.lock, cur.lock) {
+            if mo != mc || !ids.check(io, ic) {
                 return false;
             }
         }

@@ -38,6 +38,7 @@ fn callbacks() {
         value_size: 8,
         max_entries: 4,
         flags: 0,
+        spin_lock_offset: None,
     }]);
     let cases = vec![
         case(

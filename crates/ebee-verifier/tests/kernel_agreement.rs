@@ -21,6 +21,7 @@ fn fixture_maps() -> Vec<MapInfo> {
         value_size,
         max_entries,
         flags: 0,
+        spin_lock_offset: None,
     };
     vec![
         m(2, 4, 8, 4),     // 0: array, 8-byte values

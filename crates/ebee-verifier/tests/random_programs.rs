@@ -70,6 +70,7 @@ fn maps() -> Maps {
         value_size,
         max_entries,
         flags: 0,
+        spin_lock_offset: None,
     };
     Maps::from_indexed(&[
         m(2, 4, 8, 4),
