@@ -375,3 +375,30 @@ fn programs_can_be_shared_between_threads() {
     let lens: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(lens, vec![Ok(1), Ok(2), Ok(3), Ok(4)]);
 }
+
+/// W^X: after compiling (and running) programs, no mapping of the process
+/// is writable and executable at once (Linux: read from /proc/self/maps).
+#[test]
+fn code_is_never_writable_and_executable() {
+    let v = vm("
+        r0 = 1
+        exit
+    ");
+    let progs: Vec<_> = [JitOptions::CHECKED, JitOptions::VERIFIED]
+        .into_iter()
+        .map(|o| JitProgram::compile(&v, o).expect("compiles"))
+        .collect();
+    assert_eq!(progs[0].run(&mut []), Ok(1));
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        println!("skipped: no /proc/self/maps");
+        return;
+    };
+    let wx: Vec<&str> = maps
+        .lines()
+        .filter(|l| {
+            let perms = l.split_whitespace().nth(1).unwrap_or("");
+            perms.contains('w') && perms.contains('x')
+        })
+        .collect();
+    assert!(wx.is_empty(), "writable and executable mappings: {wx:#?}");
+}
