@@ -8,6 +8,7 @@ use thiserror::Error;
 /// Every variant says where the problem is, so that a user holding the
 /// object and `llvm-objdump -dr` can find it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ObjectError {
     /// The ELF container itself is broken (truncated header, section table
     /// out of bounds, bad string table...).

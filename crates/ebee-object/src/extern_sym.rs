@@ -10,6 +10,7 @@ use crate::elf::ElfFile;
 
 /// What an extern is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ExternKind {
     /// A kernel function (`extern ... __ksym` function): a `call` with
     /// `src_reg = 2` once resolved to a BTF id.

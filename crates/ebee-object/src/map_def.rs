@@ -136,6 +136,7 @@ pub enum GlobalKind {
 
 /// Where a map definition came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MapOrigin {
     /// A legacy definition in the `maps` section at `offset`, `def_size` bytes long.
     Legacy {

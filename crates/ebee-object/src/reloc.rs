@@ -14,6 +14,7 @@ use crate::error::ObjectError;
 
 /// What one relocated instruction refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RelocKind {
     /// `lddw rX, map` (a pointer to the map itself).
     Map {
