@@ -19,6 +19,9 @@ use crate::semantics::{step, Env, Fault, Step};
 use crate::state::State;
 
 const TRAIL_LEN: usize = 24;
+/// Branches waiting to be explored before the program counts as too
+/// complex (Linux's BPF_COMPLEXITY_LIMIT_JMP_SEQ).
+const MAX_PENDING: usize = 8192;
 /// States remembered per pc; beyond this, paths are still checked against
 /// the remembered ones but no more are added (bounds the cost of pruning
 /// in long loops; non-terminating loops then hit the instruction limit).
@@ -263,6 +266,19 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                             if trail.len() > TRAIL_LEN {
                                 trail.remove(0);
                             }
+                        }
+                        if stack.len() >= MAX_PENDING {
+                            let f = Fault {
+                                message: format!("the program is too complex: more than {MAX_PENDING} branches wait to be explored"),
+                                regs: vec![],
+                            };
+                            let r = reject(pc, f, &path.state, &path.trail, env);
+                            stats.time_us = start.elapsed().as_micros() as u64;
+                            return Outcome {
+                                stats,
+                                rejection: Some(r),
+                                log,
+                            };
                         }
                         if let Some(a) = path.anc {
                             stored[a].branches += 1;
