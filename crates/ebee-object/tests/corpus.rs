@@ -66,6 +66,8 @@ fn corpus_objects_parse_and_match_prevail() {
     let expect = expectations();
     let (mut objects, mut programs, mut entries, mut maps, mut compared) = (0, 0, 0, 0, 0);
     let mut failures = Vec::new();
+    let mut parse_time = std::time::Duration::ZERO;
+    let mut bytes_total = 0;
     for path in all
         .iter()
         .filter(|p| !p.parent().unwrap().ends_with("invalid"))
@@ -79,7 +81,11 @@ fn corpus_objects_parse_and_match_prevail() {
             .into_owned();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(path).unwrap();
-        let obj = match Object::parse(&bytes) {
+        bytes_total += bytes.len();
+        let start = std::time::Instant::now();
+        let parsed = Object::parse(&bytes);
+        parse_time += start.elapsed();
+        let obj = match parsed {
             Ok(o) => o,
             Err(e) => {
                 failures.push(format!("{project}/{name}: {e}"));
@@ -125,7 +131,8 @@ fn corpus_objects_parse_and_match_prevail() {
     }
     println!(
         "corpus: {objects} objects parsed, {programs} programs ({entries} entry points), {maps} maps; \
-         {compared} objects compared with PREVAIL_EXPECTATIONS.tsv"
+         {compared} objects compared with PREVAIL_EXPECTATIONS.tsv; parsing {} KiB took {parse_time:?}",
+        bytes_total / 1024
     );
     assert!(
         failures.is_empty(),
