@@ -105,8 +105,13 @@ pub struct Program {
     /// The symbol is global (`STB_GLOBAL`/`STB_WEAK`) rather than static.
     pub global: bool,
     /// The linked instructions (index = pc): the function, then every
-    /// subprogram it calls (transitively), each once. Map references are
-    /// bound to map indices ([`MapBinding::Indices`]).
+    /// subprogram it calls (transitively, depth first like libbpf), each
+    /// once. Map references are bound to map indices
+    /// ([`MapBinding::Indices`]). Two things are left for the loader, as in
+    /// the object: CO-RE fields hold clang's local values until
+    /// [`crate::Object::relocate_core`], and uses of externs
+    /// ([`crate::RelocKind::Extern`] in [`Program::relocs`]) keep their
+    /// placeholder (`lddw` of 0, `call -1`): resolve them or refuse to run.
     pub insns: Vec<Insn>,
     /// The relocated instructions.
     pub relocs: Vec<Reloc>,
