@@ -284,7 +284,7 @@ impl ProgramType {
         }
     }
 
-    /// `BPF_PROG_TYPE_KPROBE`: read-only `pt_regs`.
+    /// `BPF_PROG_TYPE_KPROBE`: read-only `pt_regs` (the x86-64 layout, 168 bytes).
     pub fn kprobe() -> ProgramType {
         ProgramType {
             name: "kprobe",

@@ -404,7 +404,13 @@ pub static HELPERS: &[HelperProto] = &[
         h(134, "ringbuf_query", &[Map, Anything], Ret::Integer, B),
         &[mt::RINGBUF],
     ),
-    h(160, "ktime_get_coarse_ns", &[], Ret::Integer, B),
+    h(
+        160,
+        "ktime_get_coarse_ns",
+        &[],
+        Ret::Integer,
+        HelperGroups(S.0 | X.0),
+    ),
     cb(
         maps(
             h(

@@ -104,6 +104,8 @@ impl<'a> Program<'a> {
 pub struct Verification {
     /// Accepted with statistics, or rejected with a reason.
     pub verdict: Verdict,
+    /// What the exploration measured (also when the program is rejected).
+    pub stats: Stats,
     /// Kernel-style log (empty unless [`Options::log`]).
     pub log: String,
 }
@@ -127,6 +129,7 @@ pub fn verify(program: &Program, opts: &Options) -> Verification {
                     source: None,
                 }),
                 log: String::new(),
+                stats: Stats::default(),
             }
         }
     };
@@ -141,8 +144,18 @@ pub fn verify(program: &Program, opts: &Options) -> Verification {
         stack_depth: vec![0; cfg.subprogs.len()],
         live: liveness::live_in(program.insns, &cfg),
     };
-    let out = explore::explore(&mut env, program.lines);
+    let mut out = explore::explore(&mut env, program.lines);
+    if opts.log {
+        use std::fmt::Write as _;
+        let s = &out.stats;
+        let _ = writeln!(
+            out.log,
+            "processed {} insns (limit {}) total_states {} peak_states {} pruned {}",
+            s.insns_processed, opts.max_insns, s.states_stored, s.peak_states, s.pruned
+        );
+    }
     Verification {
+        stats: out.stats,
         verdict: match out.rejection {
             Some(r) => Verdict::Rejected(r),
             None => Verdict::Accepted(out.stats),

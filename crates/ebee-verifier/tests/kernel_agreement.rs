@@ -12,6 +12,7 @@ const SF: u32 = 1;
 const TC: u32 = 3;
 const XDP: u32 = 6;
 const CG: u32 = 8;
+const KP: u32 = 2;
 
 /// Maps every case may use, by index.
 fn fixture_maps() -> Vec<MapInfo> {
@@ -818,7 +819,57 @@ fn cases() -> Vec<Case> {
             true,
             prog![movr(0, 1), exit()],
         ),
+        case(
+            "kprobe reads a pt_regs field",
+            KP,
+            true,
+            prog![ldx(DW, 0, 1, 112), exit()],
+        ),
+        case(
+            "kprobe narrow read of pt_regs",
+            KP,
+            true,
+            prog![ldx(W, 0, 1, 80), exit()],
+        ),
+        case(
+            "kprobe probe_read_kernel into the stack",
+            KP,
+            true,
+            prog![
+                movr(1, 10),
+                alu(Add, 1, -8),
+                mov(2, 8),
+                mov(3, 0),
+                call(113),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+        case(
+            "kprobe get_current_pid_tgid",
+            KP,
+            true,
+            prog![call(14), exit()],
+        ),
         // ---- rejected ----
+        case(
+            "kprobe writes pt_regs",
+            KP,
+            false,
+            prog![st(DW, 1, 112, 0), mov(0, 0), exit()],
+        ),
+        case(
+            "kprobe reads past pt_regs",
+            KP,
+            false,
+            prog![ldx(DW, 0, 1, 168), exit()],
+        ),
+        case(
+            "kprobe misaligned pt_regs read",
+            KP,
+            false,
+            prog![ldx(DW, 0, 1, 4), exit()],
+        ),
         case("cgroup_skb returns 2", CG, false, prog![mov(0, 2), exit()]),
         case(
             "cgroup_skb returns an unbounded number",
