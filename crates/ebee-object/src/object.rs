@@ -144,7 +144,15 @@ impl Object {
         &mut self.programs
     }
 
-    /// The program with this function name.
+    /// The program `name` of section `section` (names can repeat across
+    /// sections: static functions, old objects named after their section).
+    pub fn program_in(&self, section: &str, name: &str) -> Option<&Program> {
+        self.programs
+            .iter()
+            .find(|p| p.section == section && p.name == name)
+    }
+
+    /// The first program with this function name.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name == name)
     }

@@ -103,6 +103,7 @@ fn corpus_objects_parse_and_match_prevail() {
                 .iter()
                 .map(|p| (p.section.clone(), p.name.clone()))
                 .collect();
+            assert!(want.iter().all(|(s, f)| obj.program_in(s, f).is_some()));
             // PREVAIL's "must fail to load": calls to functions no object defines.
             let unresolved: Vec<String> = obj
                 .programs()
