@@ -322,8 +322,9 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
                 RegState::Ptr(Pointer {
                     kind: PtrKind::Ctx,
                     off: 0,
+                    var,
                     ..
-                })
+                }) if var.as_const() == Some(0)
             ) {
                 return fault(
                     "legacy packet loads need r6 to hold the context pointer",
@@ -1579,14 +1580,16 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
                 mem_arg(env, st, r, &v, n as u64, *arg == Arg::MapValueOut)?;
             }
             Arg::Ctx => {
-                if !matches!(
+                let unmodified = matches!(
                     v,
                     RegState::Ptr(Pointer {
                         kind: PtrKind::Ctx,
                         off: 0,
+                        var,
                         ..
-                    })
-                ) {
+                    }) if var.as_const() == Some(0)
+                );
+                if !unmodified {
                     return expect("the unmodified context pointer");
                 }
             }
