@@ -8,7 +8,52 @@
 //! prototype and every exit against the program type, and proves that loops
 //! terminate by exploring them until their states repeat or are covered.
 //!
-//! The layout follows PREVAIL: [`cfg`] (structure), [`tnum`] and [`scalar`]
+//! # What is checked
+//!
+//! - Structure ([`cfg`](mod@cfg)): jump targets inside the program and not into
+//!   `lddw`, functions found from local calls and function addresses, no jump
+//!   leaving its function, each function ending in `exit` or `goto`, no
+//!   unreachable instruction.
+//! - Registers: no read before write, r10 read-only, r1-r5 unreadable after a
+//!   call, r6-r9 preserved across local calls, r0 written before `exit`.
+//! - Arithmetic: division/modulo by an immediate 0 and immediate shifts
+//!   beyond the width rejected; pointer arithmetic only where Linux allows it
+//!   (64-bit add/sub of a bounded number; no arithmetic on NULL-able
+//!   pointers, the packet end, maps or function addresses; no subtraction
+//!   from the frame pointer); offsets limited to ±2^29.
+//! - Memory: stack accesses inside the 512-byte frame and naturally aligned,
+//!   spills of pointers only whole, uninitialized stack reads only when
+//!   [`Options::allow_uninit_stack`]; map values within `value_size`
+//!   (writes not to read-only maps, never to a spin lock); packet accesses
+//!   only inside the range proven by a comparison with the packet end (or
+//!   the data start, for metadata); helper memory within its size; context
+//!   fields per program type; atomics aligned and only on stack, map values
+//!   and helper memory.
+//! - Branches: both sides refined at 32 and 64 bits for every condition,
+//!   dead sides not explored, NULL checks applied to every copy of a pointer,
+//!   number copies narrowed together.
+//! - Helpers ([`helpers`]): availability per program type, argument types
+//!   (maps and map types, keys and values of the map's sizes, initialized
+//!   input buffers, bounded sizes, constant allocation sizes, context,
+//!   callbacks), return types (NULL-able map values, ring buffer memory
+//!   holding a reference), packet pointers invalidated by helpers that move
+//!   the packet, references released on every path, spin locks.
+//! - Calls: at most 8 frames, combined stack of a call chain at most 512
+//!   bytes, functions return numbers, callbacks return 0 or 1.
+//! - Termination: loops are explored until their states repeat (rejected as
+//!   infinite) or are covered by verified states; at most 1,000,000
+//!   instructions processed and 8192 pending branches, as in Linux.
+//!
+//! # Not yet
+//!
+//! BTF-typed pointers and kfuncs, global (BTF-described) functions verified
+//! on their own, dynptrs, iterators, timers, kptrs, `may_goto` loop budgets
+//! beyond plain exploration, precision tracking (so some programs Linux
+//! prunes take us more states), per-program-type return ranges beyond
+//! cgroup_skb, and program types other than socket filter, kprobe, tc, XDP,
+//! cgroup_skb and the userspace ones.
+//!
+//! The layout follows PREVAIL: [`cfg`](mod@cfg) (structure), [`tnum`] and [`scalar`]
 //! (the numeric domain), [`reg_state`], [`stack`] and [`state`] (the machine
 //! state), [`semantics`] (what each instruction does), [`explore`] (paths,
 //! pruning, loops), [`helpers`] and [`context`] (what the kernel offers each
