@@ -851,7 +851,54 @@ fn cases() -> Vec<Case> {
             true,
             prog![call(14), exit()],
         ),
+        case(
+            "may_goto loop with a growing counter",
+            SF,
+            true,
+            prog![
+                mov(0, 0),
+                Insn::MayGoto { off: 2 },
+                alu(Add, 0, 1),
+                ja(-3),
+                alu(And, 0, 1),
+                exit()
+            ],
+        ),
+        case(
+            "may_goto loop around a bounded stack write",
+            SF,
+            true,
+            prog![
+                mov(1, 0),
+                Insn::MayGoto { off: 6 },
+                movr(2, 1),
+                alu(And, 2, 7),
+                movr(3, 10),
+                alu(Add, 3, -8),
+                st(B, 3, 0, 1),
+                ja(-8),
+                mov(0, 0),
+                exit()
+            ],
+        ),
         // ---- rejected ----
+        case(
+            "may_goto loop with an unbounded stack index",
+            SF,
+            false,
+            prog![
+                mov(1, 0),
+                Insn::MayGoto { off: 6 },
+                alu(Add, 1, 1),
+                movr(3, 10),
+                alu(Add, 3, -8),
+                alur(Add, 3, 1),
+                st(B, 3, 0, 1),
+                ja(-7),
+                mov(0, 0),
+                exit()
+            ],
+        ),
         case(
             "kprobe writes pt_regs",
             KP,
