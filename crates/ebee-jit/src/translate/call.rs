@@ -18,7 +18,7 @@ use super::FunctionTranslator;
 use crate::context::{offsets, FRAME_SIZE, TAIL_CALLED};
 use crate::runtime_calls::{FaultCode, RuntimeFn};
 use cranelift_codegen::ir::{
-    condcodes::IntCC, types::I64, AbiParam, FuncRef, InstBuilder, Signature, Value,
+    condcodes::IntCC, types::I64, AbiParam, BlockArg, FuncRef, InstBuilder, Signature, Value,
 };
 use ebee_isa::{CallTarget, Reg};
 
@@ -42,32 +42,42 @@ impl FunctionTranslator<'_, '_> {
         self.b.inst_results(call).first().copied()
     }
 
-    /// Records a fault in Rust; the caller then jumps to the stop block.
-    pub(super) fn record_fault(&mut self, code: FaultCode, pc: usize, value: u64) {
-        let v = self.b.ins().iconst(I64, value as i64);
-        self.record_fault_value(code, pc, v);
+    /// Ends the current block by recording `code` at `pc` (with a value,
+    /// e.g. an address) and stopping, through the function's shared fault
+    /// block.
+    pub(super) fn jump_to_fault(&mut self, code: FaultCode, pc: usize, value: Value) {
+        let args = self.fault_args(code, pc, value);
+        self.b.ins().jump(self.fault_block, &args);
     }
 
-    /// [`Self::record_fault`] with a run-time value (e.g. an address).
-    pub(super) fn record_fault_value(&mut self, code: FaultCode, pc: usize, value: Value) {
-        let ctx = self.ctx;
+    fn fault_args(&mut self, code: FaultCode, pc: usize, value: Value) -> [BlockArg; 3] {
         let code = self.b.ins().iconst(I64, code.encode() as i64);
         let pc = self.b.ins().iconst(I64, pc as i64);
-        self.call_runtime(RuntimeFn::Fault, &[ctx, code, pc, value]);
+        [code.into(), pc.into(), value.into()]
     }
 
-    /// Records `code` and stops, in a cold block, when `cond` is non-zero.
+    /// Records `code` and stops when `cond` is non-zero. The fault's
+    /// arguments are set up in a cold edge block, off the hot path.
     pub(super) fn fault_if(&mut self, cond: Value, code: FaultCode, pc: usize, value: Value) {
-        let fail = self.b.create_block();
         let go = self.b.create_block();
+        let fail = self.b.create_block();
         self.b.set_cold_block(fail);
         self.b.ins().brif(cond, fail, &[], go, &[]);
         self.b.seal_block(fail);
         self.b.switch_to_block(fail);
-        self.record_fault_value(code, pc, value);
-        self.b.ins().jump(self.stop_block, &[]);
+        self.jump_to_fault(code, pc, value);
         self.b.seal_block(go);
         self.b.switch_to_block(go);
+    }
+
+    /// Fills the shared fault block: one call into Rust for every fault
+    /// site of the function (they never continue, so they can share it).
+    pub(super) fn emit_fault_block(&mut self) {
+        self.b.switch_to_block(self.fault_block);
+        let params = self.b.block_params(self.fault_block).to_vec();
+        let ctx = self.ctx;
+        self.call_runtime(RuntimeFn::Fault, &[ctx, params[0], params[1], params[2]]);
+        self.b.ins().jump(self.stop_block, &[]);
     }
 
     /// Slow-path access check through the `preserve_all` stub; the result
@@ -192,8 +202,8 @@ impl FunctionTranslator<'_, '_> {
                 {
                     Some(callee) => self.local_call(pc, callee),
                     None => {
-                        self.record_fault(FaultCode::FellOffEnd, pc, 0);
-                        self.b.ins().jump(self.stop_block, &[]);
+                        let zero = self.b.ins().iconst(I64, 0);
+                        self.jump_to_fault(FaultCode::FellOffEnd, pc, zero);
                         self.continue_in_dead_block();
                     }
                 }
@@ -201,8 +211,8 @@ impl FunctionTranslator<'_, '_> {
             CallTarget::Kfunc { .. } => {
                 // `Vm::new` rejects kfunc calls, so this is never compiled;
                 // stop rather than guess if it ever is.
-                self.record_fault(FaultCode::FellOffEnd, pc, 0);
-                self.b.ins().jump(self.stop_block, &[]);
+                let zero = self.b.ins().iconst(I64, 0);
+                self.jump_to_fault(FaultCode::FellOffEnd, pc, zero);
                 self.continue_in_dead_block();
             }
         }

@@ -116,17 +116,8 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn check_budget(&mut self, pc: usize) {
         let left = self.b.use_var(self.budget);
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        let go = self.b.create_block();
-        let fail = self.b.create_block();
-        self.b.set_cold_block(fail);
-        self.b.ins().brif(overdrawn, fail, &[], go, &[]);
-        self.b.seal_block(fail);
-        self.b.switch_to_block(fail);
         let zero = self.b.ins().iconst(I64, 0);
-        self.record_fault_value(FaultCode::BudgetExhausted, pc, zero);
-        self.b.ins().jump(self.stop_block, &[]);
-        self.b.seal_block(go);
-        self.b.switch_to_block(go);
+        self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
     }
 
     /// Stores the budget register to the context (before calls that may

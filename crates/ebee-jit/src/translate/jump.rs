@@ -14,8 +14,8 @@ impl FunctionTranslator<'_, '_> {
                 self.b.ins().jump(block, &[]);
             }
             None => {
-                self.record_fault(FaultCode::FellOffEnd, pc, 0);
-                self.b.ins().jump(self.stop_block, &[]);
+                let zero = self.b.ins().iconst(I64, 0);
+                self.jump_to_fault(FaultCode::FellOffEnd, pc, zero);
             }
         }
     }
@@ -113,8 +113,8 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn emit_off_end_blocks(&mut self) {
         for (block, pc) in std::mem::take(&mut self.off_end_blocks) {
             self.b.switch_to_block(block);
-            self.record_fault(FaultCode::FellOffEnd, pc, 0);
-            self.b.ins().jump(self.stop_block, &[]);
+            let zero = self.b.ins().iconst(I64, 0);
+            self.jump_to_fault(FaultCode::FellOffEnd, pc, zero);
         }
     }
 }

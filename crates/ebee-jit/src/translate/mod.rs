@@ -93,6 +93,8 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub blocks: HashMap<usize, Block>,
     /// Returns 0 after a fault or tail call was recorded by Rust.
     pub stop_block: Block,
+    /// Records a fault `(code, pc, value)` in Rust, then stops.
+    pub fault_block: Block,
     pub rt: RuntimeFns,
     pub local_funcs: &'a HashMap<usize, FuncRef>,
     /// The address of the `preserve_all` slow-path stub (checked mode).
@@ -153,6 +155,11 @@ pub(crate) fn translate_function(
     }
     let stop_block = b.create_block();
     b.set_cold_block(stop_block);
+    let fault_block = b.create_block();
+    b.set_cold_block(fault_block);
+    for _ in 0..3 {
+        b.append_block_param(fault_block, I64);
+    }
     if mode.checked {
         // For the out-of-line checks (see `FunctionTranslator::publish_frame_top`).
         b.ins()
@@ -176,6 +183,7 @@ pub(crate) fn translate_function(
         mem_bound,
         blocks,
         stop_block,
+        fault_block,
         rt,
         local_funcs,
         check_stub,
@@ -183,6 +191,7 @@ pub(crate) fn translate_function(
     };
     t.translate_blocks(&shape)?;
     t.emit_off_end_blocks();
+    t.emit_fault_block();
     t.b.switch_to_block(stop_block);
     let z = t.b.ins().iconst(I64, 0);
     t.b.ins().return_(&[z]);
