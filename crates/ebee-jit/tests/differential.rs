@@ -440,7 +440,8 @@ fn jit_matches_interpreter() {
 /// including backwards, calls of helpers that do not exist, recursion,
 /// `callx`, `may_goto`, packet loads) run in checked mode to a result or an
 /// error that names an instruction of the program: never a crash, never a
-/// hang (the budget stops loops). Most of them must load and run.
+/// hang (the budget stops loops). Most of them must load and run; a third
+/// of them are also compiled for aarch64.
 #[test]
 fn checked_mode_survives_wild_programs() {
     use proptest::test_runner::{Config, TestRunner};
@@ -466,6 +467,14 @@ fn checked_mode_survives_wild_programs() {
             };
             vm.set_budget(5_000);
             vm.helpers_mut().register(5, "five", |_| Ok(5));
+            // Every third one also goes through the aarch64 back end
+            // (compiled only): calls, atomics, packet loads, may_goto.
+            if ran.get() % 3 == 0 {
+                for checked in [false, true] {
+                    ebee_jit::compile_for_target(&insns, "aarch64", checked)
+                        .map_err(|e| TestCaseError::fail(format!("aarch64: {e}")))?;
+                }
+            }
             let prog = JitProgram::compile(&vm, JitOptions::CHECKED)
                 .map_err(|e| TestCaseError::fail(format!("compile: {e}")))?;
             let mut mem = input(3);
