@@ -469,7 +469,7 @@ fn checked_mode_survives_wild_programs() {
             vm.helpers_mut().register(5, "five", |_| Ok(5));
             // Every third one also goes through the aarch64 back end
             // (compiled only): calls, atomics, packet loads, may_goto.
-            if ran.get() % 3 == 0 {
+            if ran.get().is_multiple_of(3) {
                 for checked in [false, true] {
                     ebee_jit::compile_for_target(&insns, "aarch64", checked)
                         .map_err(|e| TestCaseError::fail(format!("aarch64: {e}")))?;
