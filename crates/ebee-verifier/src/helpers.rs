@@ -304,6 +304,16 @@ pub static HELPERS: &[HelperProto] = &[
     ),
     h(34, "get_hash_recalc", &[Ctx], Ret::Integer, TC),
     h(35, "get_current_task", &[], Ret::Integer, P),
+    maps(
+        h(
+            37,
+            "current_task_under_cgroup",
+            &[Map, Anything],
+            Ret::Integer,
+            HelperGroups(T.0 | P.0),
+        ),
+        &[mt::CGROUP_ARRAY],
+    ),
     h(42, "get_numa_node_id", &[], Ret::Integer, B),
     pkt(h(44, "xdp_adjust_head", &[Ctx, Anything], Ret::Integer, X)),
     h(45, "probe_read_str", PROBE, Ret::Integer, T),
@@ -321,6 +331,25 @@ pub static HELPERS: &[HelperProto] = &[
     ),
     pkt(h(54, "xdp_adjust_meta", &[Ctx, Anything], Ret::Integer, X)),
     pkt(h(65, "xdp_adjust_tail", &[Ctx, Anything], Ret::Integer, X)),
+    maps(
+        h(
+            55,
+            "perf_event_read_value",
+            &[Map, Anything, MemOut, Size { zero_ok: false }],
+            Ret::Integer,
+            HelperGroups(T.0 | P.0),
+        ),
+        &[mt::PERF_EVENT_ARRAY],
+    ),
+    // The parameters are read and written: treated as written (their old
+    // contents are forgotten), which privileged programs may leave uninitialized.
+    h(
+        69,
+        "fib_lookup",
+        &[Ctx, MemOut, Size { zero_ok: false }, Anything],
+        Ret::Integer,
+        NET,
+    ),
     h(
         67,
         "get_stack",
