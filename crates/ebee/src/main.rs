@@ -25,6 +25,8 @@ enum Command {
     Disasm(cmd::disasm::Args),
     /// Run a program (bytecode or assembly) on a memory buffer and print r0.
     Run(cmd::run::Args),
+    /// Show what an ELF object holds: programs, maps, BTF, relocations.
+    Inspect(cmd::inspect::Args),
     /// Act as a bpf_conformance plugin: program hex on stdin, memory hex as argument.
     Conformance(cmd::conformance::Args),
 }
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Disasm(a) => cmd::disasm::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Conformance(a) => cmd::conformance::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

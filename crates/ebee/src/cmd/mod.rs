@@ -3,6 +3,7 @@
 pub mod asm;
 pub mod conformance;
 pub mod disasm;
+pub mod inspect;
 pub mod run;
 
 use clap::ValueEnum;
