@@ -28,7 +28,10 @@
 #![warn(missing_docs)]
 
 pub mod attach_type;
+pub mod btf;
 pub mod error;
+pub mod loaded_object;
+pub mod map;
 pub mod probe;
 pub mod prog;
 pub mod prog_type;
@@ -37,9 +40,16 @@ pub mod test_run;
 pub mod verifier_log;
 
 pub use attach_type::AttachType;
+pub use btf::{BtfLoadError, KernelBtf};
+pub use ebee_object::MapType;
 pub use error::{errno_name, LoadError, TestRunError};
+pub use loaded_object::{LoadedObject, ObjectLoadError, ObjectLoadOptions};
+pub use map::{
+    lpm_key, possible_cpus, KernelMap, MapError, MapKeys, MapSpec, BPF_ANY, BPF_EXIST, BPF_F_LOCK,
+    BPF_F_NO_PREALLOC, BPF_NOEXIST,
+};
 pub use probe::{probe, probe_program_type};
-pub use prog::{KernelProgram, LoadOptions};
+pub use prog::{KernelProgram, LoadOptions, ProgramBtf};
 pub use prog_type::ProgramType;
 pub use test_run::{TestRun, TestRunOutput};
 pub use verifier_log::{LogLevel, VerifierLog, VerifierStats};

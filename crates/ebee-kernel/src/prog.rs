@@ -2,7 +2,7 @@
 //! log captured, then `BPF_OBJ_GET_INFO_BY_FD` for what the kernel made of it.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use ebee_isa::Insn;
@@ -49,6 +49,18 @@ impl Default for LoadOptions {
     }
 }
 
+/// The BTF a program is loaded with ([`KernelProgram::load_with_btf`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ProgramBtf<'a> {
+    /// The loaded BTF object the records refer to ([`crate::KernelBtf`]).
+    pub btf: BorrowedFd<'a>,
+    /// `struct bpf_func_info` records (`insn_off, type_id`), one per function, by pc.
+    pub func_info: &'a [[u32; 2]],
+    /// `struct bpf_line_info` records (`insn_off, file_name_off, line_off,
+    /// line << 10 | column`), by pc.
+    pub line_info: &'a [[u32; 4]],
+}
+
 /// A program loaded into the kernel, owned through its file descriptor
 /// (closed, and the program freed unless attached, on drop).
 #[derive(Debug)]
@@ -78,6 +90,35 @@ impl KernelProgram {
         license: &str,
         opts: &LoadOptions,
     ) -> Result<KernelProgram, LoadError> {
+        KernelProgram::load_bytes_with_btf(prog_type, bytes, license, opts, None)
+    }
+
+    /// [`KernelProgram::load`] with the program's BTF: its function and
+    /// line information, which the kernel checks and the verifier log
+    /// then quotes (source lines instead of bare instruction numbers).
+    pub fn load_with_btf(
+        prog_type: ProgramType,
+        insns: &[Insn],
+        license: &str,
+        opts: &LoadOptions,
+        btf: &ProgramBtf<'_>,
+    ) -> Result<KernelProgram, LoadError> {
+        KernelProgram::load_bytes_with_btf(
+            prog_type,
+            &ebee_isa::encode(insns),
+            license,
+            opts,
+            Some(btf),
+        )
+    }
+
+    fn load_bytes_with_btf(
+        prog_type: ProgramType,
+        bytes: &[u8],
+        license: &str,
+        opts: &LoadOptions,
+        btf: Option<&ProgramBtf<'_>>,
+    ) -> Result<KernelProgram, LoadError> {
         if !bytes.len().is_multiple_of(8) {
             return Err(LoadError::InvalidInput(format!(
                 "{} bytes is not a whole number of 8-byte instructions",
@@ -92,8 +133,10 @@ impl KernelProgram {
             prog_flags: opts.prog_flags,
             prog_name: prog_name(&opts.name)?,
             expected_attach_type: opts.expected_attach_type.map_or(0, AttachType::number),
+            prog_btf_fd: btf.map_or(0, |b| b.btf.as_raw_fd() as u32),
             ..ProgLoadAttr::default()
         };
+        let (func_info, line_info) = btf.map_or((&[][..], &[][..]), |b| (b.func_info, b.line_info));
 
         let mut log_size = if opts.log_level == LogLevel::NONE {
             0
@@ -105,7 +148,9 @@ impl KernelProgram {
         loop {
             let mut log = vec![0u8; log_size];
             let start = Instant::now();
-            let result = sys::prog_load(&mut attr, bytes, &license, &mut log);
+            let result = sys::prog_load_with_btf_info(
+                &mut attr, bytes, &license, &mut log, func_info, line_info,
+            );
             let load_duration = start.elapsed();
             match result {
                 Ok(fd) => {

@@ -77,13 +77,26 @@ pub trait Attr: Copy {
 /// what the kernel does with it during the call (reading `insn_cnt`
 /// instructions, writing `log_size` bytes, ...).
 unsafe fn bpf<A: Attr>(attr: &mut A) -> io::Result<i64> {
-    // SAFETY: `A: Attr` is a fully initialised repr(C) struct laid out as
-    // the kernel expects for `A::CMD`; the kernel reads and writes at most
+    // SAFETY: the caller's guarantee, for the command `A` belongs to.
+    unsafe { bpf_cmd(A::CMD, attr) }
+}
+
+/// Calls bpf(2) with command `cmd` and `attr`, for the structures several
+/// commands share (the element operations all take [`MapElemAttr`]).
+///
+/// # Safety
+///
+/// `attr` must be a fully initialised `#[repr(C)]` structure laid out as
+/// the kernel expects for `cmd`, and every pointer field must be zero or
+/// valid for what the kernel does with it during the call.
+unsafe fn bpf_cmd<A: Copy>(cmd: Cmd, attr: &mut A) -> io::Result<i64> {
+    // SAFETY: `attr` is a fully initialised repr(C) struct laid out as the
+    // kernel expects for `cmd`; the kernel reads and writes at most
     // `size_of::<A>()` bytes of it; the caller guarantees its pointers.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
-            A::CMD as u32 as libc::c_long,
+            cmd as u32 as libc::c_long,
             attr as *mut A as *mut libc::c_void,
             std::mem::size_of::<A>() as libc::c_long,
         )
@@ -251,13 +264,29 @@ pub struct ProgInfo {
 ///
 /// The pointer and length fields of `attr` for instructions, license and
 /// log are set from the slices; the ones for BTF function/line info, CO-RE
-/// relocations and the fd array are cleared (not supported yet), so no
-/// pointer reaches the kernel that this function did not take from a slice.
+/// relocations and the fd array are cleared, so no pointer reaches the
+/// kernel that this function did not take from a slice.
 pub fn prog_load(
     attr: &mut ProgLoadAttr,
     insns: &[u8],
     license: &CStr,
     log: &mut [u8],
+) -> io::Result<OwnedFd> {
+    prog_load_with_btf_info(attr, insns, license, log, &[], &[])
+}
+
+/// [`prog_load`] with BTF function and line information: `func_info`
+/// records are `struct bpf_func_info` (`insn_off, type_id`), `line_info`
+/// records `struct bpf_line_info` (`insn_off, file_name_off, line_off,
+/// line_col`), both referring to the BTF object `attr.prog_btf_fd`.
+/// Empty slices send none.
+pub fn prog_load_with_btf_info(
+    attr: &mut ProgLoadAttr,
+    insns: &[u8],
+    license: &CStr,
+    log: &mut [u8],
+    func_info: &[[u32; 2]],
+    line_info: &[[u32; 4]],
 ) -> io::Result<OwnedFd> {
     if !insns.len().is_multiple_of(8) {
         return Err(io::Error::new(
@@ -268,9 +297,12 @@ pub fn prog_load(
             ),
         ));
     }
+    let count = |n: usize, what: &str| {
+        u32::try_from(n)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("too many {what}")))
+    };
     attr.insns = ptr_u64(insns.as_ptr());
-    attr.insn_cnt = u32::try_from(insns.len() / 8)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many instructions"))?;
+    attr.insn_cnt = count(insns.len() / 8, "instructions")?;
     attr.license = ptr_u64(license.as_ptr());
     attr.log_buf = if log.is_empty() {
         0
@@ -282,17 +314,32 @@ pub fn prog_load(
     if log.is_empty() {
         attr.log_level = 0;
     }
-    attr.func_info = 0;
-    attr.func_info_cnt = 0;
-    attr.line_info = 0;
-    attr.line_info_cnt = 0;
+    if func_info.is_empty() {
+        attr.func_info = 0;
+        attr.func_info_cnt = 0;
+        attr.func_info_rec_size = 0;
+    } else {
+        attr.func_info = ptr_u64(func_info.as_ptr());
+        attr.func_info_cnt = count(func_info.len(), "func_info records")?;
+        attr.func_info_rec_size = std::mem::size_of::<[u32; 2]>() as u32;
+    }
+    if line_info.is_empty() {
+        attr.line_info = 0;
+        attr.line_info_cnt = 0;
+        attr.line_info_rec_size = 0;
+    } else {
+        attr.line_info = ptr_u64(line_info.as_ptr());
+        attr.line_info_cnt = count(line_info.len(), "line_info records")?;
+        attr.line_info_rec_size = std::mem::size_of::<[u32; 4]>() as u32;
+    }
     attr.core_relos = 0;
     attr.core_relo_cnt = 0;
     attr.fd_array = 0;
     attr.fd_array_cnt = 0;
     // SAFETY: the only nonzero pointers are `insns` (insn_cnt * 8 readable
-    // bytes), `license` (NUL-terminated) and `log_buf` (log_size writable
-    // bytes), all borrowed for the duration of the call.
+    // bytes), `license` (NUL-terminated), `log_buf` (log_size writable
+    // bytes), `func_info` and `line_info` (cnt records of rec_size readable
+    // bytes each), all borrowed for the duration of the call.
     let fd = unsafe { bpf(attr)? };
     owned_fd(fd)
 }
@@ -347,6 +394,198 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> io::Result<ProgInfo> {
     Ok(info)
 }
 
+/// `BPF_MAP_CREATE` (up to `map_extra`; later fields stay zero).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(missing_docs)]
+pub struct MapCreateAttr {
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub inner_map_fd: u32,
+    pub numa_node: u32,
+    pub map_name: [u8; OBJ_NAME_LEN],
+    pub map_ifindex: u32,
+    pub btf_fd: u32,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    pub btf_vmlinux_value_type_id: u32,
+    pub map_extra: u64,
+}
+
+// No implicit padding: `map_extra` sits at 64, its natural alignment.
+impl Attr for MapCreateAttr {
+    const CMD: Cmd = Cmd::MapCreate;
+}
+
+/// The element commands' part of `union bpf_attr`: `BPF_MAP_LOOKUP_ELEM`,
+/// `UPDATE_ELEM`, `DELETE_ELEM`, `GET_NEXT_KEY` (`value` is `next_key`
+/// there), `LOOKUP_AND_DELETE_ELEM`, and `BPF_MAP_FREEZE` (only `map_fd`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(missing_docs)]
+pub struct MapElemAttr {
+    pub map_fd: u32,
+    /// Explicit padding before the 8-byte aligned `key`.
+    pub _pad: u32,
+    pub key: u64,
+    /// `value`, or `next_key` for `BPF_MAP_GET_NEXT_KEY`.
+    pub value: u64,
+    pub flags: u64,
+}
+
+/// `BPF_BTF_LOAD`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(missing_docs)]
+pub struct BtfLoadAttr {
+    pub btf: u64,
+    pub btf_log_buf: u64,
+    pub btf_size: u32,
+    pub btf_log_size: u32,
+    pub btf_log_level: u32,
+    /// Output (Linux 6.4+): the log size the full log needs.
+    pub btf_log_true_size: u32,
+}
+
+impl Attr for BtfLoadAttr {
+    const CMD: Cmd = Cmd::BtfLoad;
+}
+
+/// `BPF_MAP_CREATE`: creates a map as `attr` describes (it holds no
+/// pointers: the inner map and BTF are file descriptors).
+pub fn map_create(attr: &mut MapCreateAttr) -> io::Result<OwnedFd> {
+    // SAFETY: `MapCreateAttr` has no pointer fields.
+    let fd = unsafe { bpf(attr)? };
+    owned_fd(fd)
+}
+
+/// A null pointer or the start of `buf`, as the element commands take
+/// keys and values (queues, stacks and bloom filters have no key).
+fn buf_ptr(buf: Option<&[u8]>) -> u64 {
+    buf.map_or(0, |b| ptr_u64(b.as_ptr()))
+}
+
+/// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY`, `BPF_NOEXIST`,
+/// `BPF_EXIST`, `BPF_F_LOCK`).
+///
+/// The caller must pass `key` of exactly the map's key size (`None` for
+/// maps without keys) and `value` of the map's value size (per-CPU maps:
+/// the whole per-CPU buffer): the kernel reads that many bytes.
+/// [`crate::KernelMap`] checks both.
+pub fn map_update(
+    map: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+    value: &[u8],
+    flags: u64,
+) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: buf_ptr(key),
+        value: ptr_u64(value.as_ptr()),
+        flags,
+        ..MapElemAttr::default()
+    };
+    // SAFETY: `key` and `value` are borrowed slices the caller sized to the
+    // map's key and value sizes (checked in KernelMap); the kernel only
+    // reads them during the call.
+    unsafe { bpf_cmd(Cmd::MapUpdateElem, &mut attr)? };
+    Ok(())
+}
+
+/// `BPF_MAP_LOOKUP_ELEM` (or `BPF_MAP_LOOKUP_AND_DELETE_ELEM` when
+/// `and_delete`): the kernel writes the value into `value`, which the
+/// caller must size to the map's (per-CPU: whole buffer) value size.
+pub fn map_lookup(
+    map: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+    value: &mut [u8],
+    flags: u64,
+    and_delete: bool,
+) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: buf_ptr(key),
+        value: ptr_u64(value.as_mut_ptr()),
+        flags,
+        ..MapElemAttr::default()
+    };
+    let cmd = if and_delete {
+        Cmd::MapLookupAndDeleteElem
+    } else {
+        Cmd::MapLookupElem
+    };
+    // SAFETY: `key` is a borrowed slice of the map's key size (read) and
+    // `value` one of its value size (written), checked by the caller.
+    unsafe { bpf_cmd(cmd, &mut attr)? };
+    Ok(())
+}
+
+/// `BPF_MAP_DELETE_ELEM` of `key` (exactly the map's key size).
+pub fn map_delete(map: BorrowedFd<'_>, key: &[u8]) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: ptr_u64(key.as_ptr()),
+        ..MapElemAttr::default()
+    };
+    // SAFETY: `key` is a borrowed slice of the map's key size, only read.
+    unsafe { bpf_cmd(Cmd::MapDeleteElem, &mut attr)? };
+    Ok(())
+}
+
+/// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (`None`: the first) is
+/// written to `next_key`; both have the map's key size.
+pub fn map_next_key(
+    map: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+    next_key: &mut [u8],
+) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: buf_ptr(key),
+        value: ptr_u64(next_key.as_mut_ptr()),
+        ..MapElemAttr::default()
+    };
+    // SAFETY: `key` (read) and `next_key` (written) are borrowed slices of
+    // the map's key size, checked by the caller.
+    unsafe { bpf_cmd(Cmd::MapGetNextKey, &mut attr)? };
+    Ok(())
+}
+
+/// `BPF_MAP_FREEZE`: programs keep their access, user space loses write access.
+pub fn map_freeze(map: BorrowedFd<'_>) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        ..MapElemAttr::default()
+    };
+    // SAFETY: no pointer fields are set.
+    unsafe { bpf_cmd(Cmd::MapFreeze, &mut attr)? };
+    Ok(())
+}
+
+/// `BPF_BTF_LOAD` of `btf` (the wire format), the kernel's BTF checker
+/// writing its log into `log` (empty: no log; then `attr.btf_log_level`
+/// is forced to 0). Returns the BTF object's fd.
+pub fn btf_load(attr: &mut BtfLoadAttr, btf: &[u8], log: &mut [u8]) -> io::Result<OwnedFd> {
+    attr.btf = ptr_u64(btf.as_ptr());
+    attr.btf_size = u32::try_from(btf.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BTF too large"))?;
+    attr.btf_log_size = u32::try_from(log.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "log buffer too large"))?;
+    if log.is_empty() {
+        attr.btf_log_buf = 0;
+        attr.btf_log_level = 0;
+    } else {
+        attr.btf_log_buf = ptr_u64(log.as_mut_ptr());
+    }
+    // SAFETY: `btf` is btf_size readable bytes and `btf_log_buf` is zero or
+    // btf_log_size writable bytes, both borrowed for the call.
+    let fd = unsafe { bpf(attr)? };
+    owned_fd(fd)
+}
+
 #[cfg(test)]
 mod layout {
     use super::*;
@@ -382,5 +621,18 @@ mod layout {
         assert_eq!(offset_of!(ProgInfo, verified_insns), 216);
         assert_eq!(size_of::<ProgInfo>(), 232);
         assert_eq!(size_of::<ObjInfoAttr>(), 16);
+    }
+
+    #[test]
+    fn maps_and_btf() {
+        assert_eq!(offset_of!(MapCreateAttr, map_name), 28);
+        assert_eq!(offset_of!(MapCreateAttr, btf_fd), 48);
+        assert_eq!(offset_of!(MapCreateAttr, map_extra), 64);
+        assert_eq!(size_of::<MapCreateAttr>(), 72);
+        assert_eq!(offset_of!(MapElemAttr, key), 8);
+        assert_eq!(offset_of!(MapElemAttr, flags), 24);
+        assert_eq!(size_of::<MapElemAttr>(), 32);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_level), 24);
+        assert_eq!(size_of::<BtfLoadAttr>(), 32);
     }
 }

@@ -1,0 +1,541 @@
+//! A whole object in the kernel: its BTF, every map it defines, every entry
+//! program, in the order libbpf takes the same steps.
+//!
+//! 1. `BPF_BTF_LOAD` of the object's BTF. If the kernel refuses it, the
+//!    load goes on without BTF (maps without key/value types, programs
+//!    without func/line info), as libbpf does; [`LoadedObject::btf_error`]
+//!    keeps the reason.
+//! 2. `BPF_MAP_CREATE` for each map, with its BTF key/value types when there
+//!    are some (retried without them if the kernel refuses the types). Map-in-map
+//!    types get an inner map fd: the legacy `inner_map_idx` map, or a
+//!    template created from the BTF `values` definition and closed after.
+//!    Global data maps (`.data`, `.rodata`, `.bss`) get their initial
+//!    contents; `.rodata` is then frozen, so the verifier may treat it as
+//!    constant.
+//! 3. For each entry program: CO-RE relocations against the kernel's BTF
+//!    (when it has any), map references bound to the real fds, then
+//!    `BPF_PROG_LOAD` with the section's program type, expected attach
+//!    type and flags, the BTF func/line info.
+//! 4. Initial slots of prog arrays and map-in-maps (`.values = { ... }`):
+//!    the program and map fds.
+
+use std::os::fd::AsRawFd;
+
+use ebee_object::{
+    Btf, MapBinding, MapDef, MapOrigin, MapType, Object, ObjectError, Program, RelocKind,
+    SlotTarget,
+};
+
+use crate::attach_type::AttachType;
+use crate::btf::{BtfLoadError, KernelBtf};
+use crate::error::LoadError;
+use crate::map::{possible_cpus, KernelMap, MapError, MapSpec, BPF_ANY};
+use crate::prog::{KernelProgram, LoadOptions, ProgramBtf};
+use crate::prog_type::ProgramType;
+use crate::sys::OBJ_NAME_LEN;
+
+/// `BPF_F_SLEEPABLE` program flag.
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
+/// `BPF_F_XDP_HAS_FRAGS` program flag.
+const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
+
+/// The kernel's BTF, the target of CO-RE relocations.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// How to load an object.
+#[derive(Debug, Clone)]
+pub struct ObjectLoadOptions {
+    /// Log level, log sizes and extra `prog_flags` for every program (the
+    /// name and expected attach type come from the object).
+    pub program: LoadOptions,
+    /// Load the object's BTF and give it to maps and programs (default).
+    pub use_btf: bool,
+    /// The BTF CO-RE relocations are resolved against; `None`: the running
+    /// kernel's (`/sys/kernel/btf/vmlinux`), read only if a program needs it.
+    pub core_target: Option<Btf>,
+}
+
+impl Default for ObjectLoadOptions {
+    fn default() -> ObjectLoadOptions {
+        ObjectLoadOptions {
+            program: LoadOptions::default(),
+            use_btf: true,
+            core_target: None,
+        }
+    }
+}
+
+/// Loading an object failed: which map or program, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectLoadError {
+    /// A map could not be created.
+    #[error("creating map {map:?}: {source}")]
+    MapCreate {
+        /// The map's name in the object.
+        map: String,
+        /// What the kernel said.
+        #[source]
+        source: MapError,
+    },
+    /// A map's initial contents or slots could not be written.
+    #[error("initialising map {map:?}: {source}")]
+    MapInit {
+        /// The map's name in the object.
+        map: String,
+        /// What the kernel said.
+        #[source]
+        source: MapError,
+    },
+    /// The kernel rejected a program; the message ends with the verifier log's tail.
+    #[error("loading program {program:?} (section {section:?}): {source}")]
+    Program {
+        /// The program's name.
+        program: String,
+        /// Its section.
+        section: String,
+        /// The rejection, with the verifier log.
+        #[source]
+        source: LoadError,
+    },
+    /// Preparing a program's instructions failed (binding maps, CO-RE).
+    #[error("preparing program {program:?}: {source}")]
+    Relocation {
+        /// The program's name.
+        program: String,
+        /// What went wrong.
+        #[source]
+        source: Box<ObjectError>,
+    },
+    /// The object needs something this loader does not do.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// An object loaded into the kernel: its maps and programs, each owned
+/// through its file descriptor (all closed on drop).
+#[derive(Debug)]
+pub struct LoadedObject {
+    btf: Option<KernelBtf>,
+    btf_error: Option<BtfLoadError>,
+    /// By the map's index in the object.
+    maps: Vec<(String, KernelMap)>,
+    programs: Vec<(String, KernelProgram)>,
+}
+
+impl LoadedObject {
+    /// Loads `obj`: BTF, maps, programs, initial slots (see the module docs).
+    pub fn load(obj: &Object, opts: &ObjectLoadOptions) -> Result<LoadedObject, ObjectLoadError> {
+        let (btf, btf_error) = match obj.btf().filter(|_| opts.use_btf) {
+            Some(b) => match KernelBtf::load(&b.to_bytes()) {
+                Ok(k) => (Some(k), None),
+                Err(e) => (None, Some(e)),
+            },
+            None => (None, None),
+        };
+        let mut loaded = LoadedObject {
+            btf,
+            btf_error,
+            maps: Vec::with_capacity(obj.maps().len()),
+            programs: Vec::new(),
+        };
+        loaded.create_maps(obj)?;
+        loaded.load_programs(obj, opts)?;
+        loaded.fill_slots(obj)?;
+        Ok(loaded)
+    }
+
+    /// The map the object calls `name` (globals: `.data`, `.rodata`, `.bss`...).
+    pub fn map(&self, name: &str) -> Option<&KernelMap> {
+        self.maps.iter().find(|(n, _)| n == name).map(|(_, m)| m)
+    }
+
+    /// The program (function) called `name`.
+    pub fn program(&self, name: &str) -> Option<&KernelProgram> {
+        self.programs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
+    }
+
+    /// Every map with its name, in the object's order.
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &KernelMap)> {
+        self.maps.iter().map(|(n, m)| (n.as_str(), m))
+    }
+
+    /// Every program with its name, in the object's order.
+    pub fn programs(&self) -> impl Iterator<Item = (&str, &KernelProgram)> {
+        self.programs.iter().map(|(n, p)| (n.as_str(), p))
+    }
+
+    /// The object's BTF in the kernel, if it has BTF and the kernel took it.
+    pub fn btf(&self) -> Option<&KernelBtf> {
+        self.btf.as_ref()
+    }
+
+    /// Why the kernel refused the object's BTF (the load went on without).
+    pub fn btf_error(&self) -> Option<&BtfLoadError> {
+        self.btf_error.as_ref()
+    }
+
+    fn create_maps(&mut self, obj: &Object) -> Result<(), ObjectLoadError> {
+        // Map-in-maps need their inner template (a map of the object, for
+        // legacy definitions) to exist first: create them in a second pass,
+        // then restore the object's order.
+        let defs = obj.maps();
+        let mut created: Vec<Option<KernelMap>> = (0..defs.len()).map(|_| None).collect();
+        for pass_inner in [false, true] {
+            for (i, def) in defs.iter().enumerate() {
+                if def.map_type.is_map_in_map() != pass_inner {
+                    continue;
+                }
+                let inner_fd = if pass_inner {
+                    Some(self.inner_template(def, &created)?)
+                } else {
+                    None
+                };
+                let map = self.create_map(def, inner_fd.as_ref().map(InnerFd::raw))?;
+                created[i] = Some(map);
+            }
+        }
+        for (def, map) in defs.iter().zip(created) {
+            let Some(map) = map else {
+                return Err(ObjectLoadError::Unsupported(format!(
+                    "map {:?} was not created",
+                    def.name
+                )));
+            };
+            init_contents(def, &map)?;
+            self.maps.push((def.name.clone(), map));
+        }
+        Ok(())
+    }
+
+    /// The inner map fd a map-in-map is created with.
+    fn inner_template<'m>(
+        &self,
+        def: &MapDef,
+        created: &'m [Option<KernelMap>],
+    ) -> Result<InnerFd<'m>, ObjectLoadError> {
+        if let Some(idx) = def.inner_index {
+            return match created.get(idx) {
+                Some(Some(m)) => Ok(InnerFd::Borrowed(m)),
+                _ => Err(ObjectLoadError::Unsupported(format!(
+                    "map-in-map {:?}: its inner map (map #{idx}) is itself a map-in-map or missing",
+                    def.name
+                ))),
+            };
+        }
+        match &def.inner {
+            Some(inner) => {
+                let mut spec = map_spec(inner, None)?;
+                spec.name = format!("{}.inner", def.name);
+                let map =
+                    KernelMap::create(&spec).map_err(|source| ObjectLoadError::MapCreate {
+                        map: format!("{} (inner template)", def.name),
+                        source,
+                    })?;
+                Ok(InnerFd::Owned(map))
+            }
+            None => Err(ObjectLoadError::Unsupported(format!(
+                "map-in-map {:?} defines no inner map",
+                def.name
+            ))),
+        }
+    }
+
+    fn create_map(
+        &self,
+        def: &MapDef,
+        inner_fd: Option<i32>,
+    ) -> Result<KernelMap, ObjectLoadError> {
+        let mut spec = map_spec(def, inner_fd)?;
+        let plain = spec.clone();
+        if let Some(btf) = &self.btf {
+            if takes_btf_types(def.map_type)
+                && (def.btf_key_type_id.is_some() || def.btf_value_type_id.is_some())
+            {
+                spec.btf_fd = Some(btf.as_raw_fd());
+                spec.btf_key_type_id = def.btf_key_type_id.unwrap_or(0);
+                spec.btf_value_type_id = def.btf_value_type_id.unwrap_or(0);
+            }
+        }
+        match KernelMap::create(&spec) {
+            Ok(m) => Ok(m),
+            // The kernel may refuse the BTF types for this map (older
+            // kernels, types it cannot check): like libbpf, retry without.
+            Err(_) if spec.btf_fd.is_some() => KernelMap::create(&plain),
+            Err(e) => Err(e),
+        }
+        .map_err(|source| ObjectLoadError::MapCreate {
+            map: def.name.clone(),
+            source,
+        })
+    }
+
+    fn load_programs(
+        &mut self,
+        obj: &Object,
+        opts: &ObjectLoadOptions,
+    ) -> Result<(), ObjectLoadError> {
+        let fds: Vec<i32> = self.maps.iter().map(|(_, m)| m.as_raw_fd()).collect();
+        let license = obj.license().unwrap_or("");
+        let mut vmlinux: Option<Btf> = None;
+        for p in obj.entry_programs() {
+            let relocated;
+            let p = if p.core_relos.is_empty() {
+                p
+            } else {
+                let local = obj.btf().ok_or_else(|| {
+                    ObjectLoadError::Unsupported(format!(
+                        "program {:?} has CO-RE relocations but the object has no BTF",
+                        p.name
+                    ))
+                })?;
+                let target = match &opts.core_target {
+                    Some(t) => t,
+                    None => {
+                        if vmlinux.is_none() {
+                            vmlinux = Some(read_vmlinux_btf()?);
+                        }
+                        vmlinux.as_ref().ok_or_else(|| {
+                            ObjectLoadError::Unsupported("no kernel BTF".to_string())
+                        })?
+                    }
+                };
+                let mut copy = p.clone();
+                copy.relocate_core(local, target).map_err(|source| {
+                    ObjectLoadError::Relocation {
+                        program: p.name.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
+                relocated = copy;
+                &relocated
+            };
+            let prog = self.load_program(p, &fds, license, &opts.program)?;
+            self.programs.push((p.name.clone(), prog));
+        }
+        Ok(())
+    }
+
+    fn load_program(
+        &self,
+        p: &Program,
+        fds: &[i32],
+        license: &str,
+        base: &LoadOptions,
+    ) -> Result<KernelProgram, ObjectLoadError> {
+        if let Some(sym) = p.relocs.iter().find_map(|r| match &r.kind {
+            RelocKind::Extern { symbol, .. } => Some(symbol),
+            _ => None,
+        }) {
+            return Err(ObjectLoadError::Unsupported(format!(
+                "program {:?} uses the extern symbol {sym:?} (kfuncs, __ksym and __kconfig are not resolved yet)",
+                p.name
+            )));
+        }
+        let number = p.program_type().number();
+        let prog_type = match ProgramType::from_number(number) {
+            Some(ProgramType::Unspec) | None => {
+                return Err(ObjectLoadError::Unsupported(format!(
+                    "program {:?}: section {:?} names no program type this loader knows",
+                    p.name, p.section
+                )))
+            }
+            Some(t) => t,
+        };
+        let insns =
+            p.bind_maps(MapBinding::Fds(fds))
+                .map_err(|source| ObjectLoadError::Relocation {
+                    program: p.name.clone(),
+                    source: Box::new(source),
+                })?;
+        let mut opts = base.clone();
+        opts.name = program_name(&p.name);
+        opts.expected_attach_type = p
+            .kind
+            .attach_type
+            .and_then(|a| AttachType::from_number(a.number()));
+        if p.kind.sleepable {
+            opts.prog_flags |= BPF_F_SLEEPABLE;
+        }
+        if p.kind.frags {
+            opts.prog_flags |= BPF_F_XDP_HAS_FRAGS;
+        }
+        let func_info: Vec<[u32; 2]> = p.func_info.iter().map(|f| f.to_kernel()).collect();
+        let line_info: Vec<[u32; 4]> = p.lines.iter().map(|l| l.to_kernel()).collect();
+        let result = match &self.btf {
+            Some(btf) if !func_info.is_empty() || !line_info.is_empty() => {
+                KernelProgram::load_with_btf(
+                    prog_type,
+                    &insns,
+                    license,
+                    &opts,
+                    &ProgramBtf {
+                        btf: btf.fd(),
+                        func_info: &func_info,
+                        line_info: &line_info,
+                    },
+                )
+            }
+            _ => KernelProgram::load(prog_type, &insns, license, &opts),
+        };
+        result.map_err(|source| ObjectLoadError::Program {
+            program: p.name.clone(),
+            section: p.section.clone(),
+            source,
+        })
+    }
+
+    fn fill_slots(&self, obj: &Object) -> Result<(), ObjectLoadError> {
+        for (def, (_, map)) in obj.maps().iter().zip(&self.maps) {
+            if is_struct_ops(def) {
+                continue;
+            }
+            for slot in &def.slots {
+                let fd = match &slot.target {
+                    SlotTarget::Program(name) => self.program(name).map(|p| p.fd().as_raw_fd()),
+                    SlotTarget::Map(name) => self.map(name).map(|m| m.as_raw_fd()),
+                }
+                .ok_or_else(|| {
+                    ObjectLoadError::Unsupported(format!(
+                        "map {:?} slot {}: {:?} is not loaded",
+                        def.name, slot.index, slot.target
+                    ))
+                })?;
+                map.update(
+                    &slot.index.to_ne_bytes(),
+                    &(fd as u32).to_ne_bytes(),
+                    BPF_ANY,
+                )
+                .map_err(|source| ObjectLoadError::MapInit {
+                    map: def.name.clone(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Is this a `struct_ops` definition (slots are member offsets, not keys)?
+fn is_struct_ops(def: &MapDef) -> bool {
+    matches!(def.origin, MapOrigin::StructOps { .. })
+}
+
+/// The inner map of a map-in-map: one of the object's, or a template
+/// created for the occasion (closed once the outer map exists).
+enum InnerFd<'m> {
+    Borrowed(&'m KernelMap),
+    Owned(KernelMap),
+}
+
+impl InnerFd<'_> {
+    fn raw(&self) -> i32 {
+        match self {
+            InnerFd::Borrowed(m) => m.as_raw_fd(),
+            InnerFd::Owned(m) => m.as_raw_fd(),
+        }
+    }
+}
+
+/// The `BPF_MAP_CREATE` parameters of a definition, without BTF.
+fn map_spec(def: &MapDef, inner_fd: Option<i32>) -> Result<MapSpec, ObjectLoadError> {
+    if is_struct_ops(def) || def.map_type == MapType::StructOps {
+        return Err(ObjectLoadError::Unsupported(format!(
+            "map {:?}: struct_ops maps need the kernel's BTF value type; not supported yet",
+            def.name
+        )));
+    }
+    let mut max_entries = def.max_entries;
+    if def.map_type == MapType::PerfEventArray && max_entries == 0 {
+        // libbpf sizes a perf event array to the CPUs when left at 0.
+        max_entries = possible_cpus()
+            .map_err(|e| ObjectLoadError::MapCreate {
+                map: def.name.clone(),
+                source: MapError::Io(e),
+            })?
+            .try_into()
+            .unwrap_or(u32::MAX);
+    }
+    Ok(MapSpec {
+        map_type: def.map_type,
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries,
+        flags: def.flags,
+        name: def.name.clone(),
+        btf_fd: None,
+        btf_key_type_id: 0,
+        btf_value_type_id: 0,
+        inner_map_fd: inner_fd,
+        numa_node: def.numa_node,
+        map_extra: def.map_extra,
+    })
+}
+
+/// Map types whose BTF key/value types libbpf does not send (their values
+/// are fds or the kernel fixes the types).
+fn takes_btf_types(t: MapType) -> bool {
+    !matches!(
+        t,
+        MapType::PerfEventArray
+            | MapType::CgroupArray
+            | MapType::StackTrace
+            | MapType::ArrayOfMaps
+            | MapType::HashOfMaps
+            | MapType::Devmap
+            | MapType::DevmapHash
+            | MapType::Cpumap
+            | MapType::Xskmap
+            | MapType::Sockmap
+            | MapType::Sockhash
+            | MapType::Queue
+            | MapType::Stack
+            | MapType::Ringbuf
+    )
+}
+
+/// Writes a global data map's initial contents, then freezes `.rodata`.
+fn init_contents(def: &MapDef, map: &KernelMap) -> Result<(), ObjectLoadError> {
+    let err = |source| ObjectLoadError::MapInit {
+        map: def.name.clone(),
+        source,
+    };
+    if let Some(data) = &def.data {
+        let mut value = vec![0u8; map.value_buf_size()];
+        let n = data.len().min(value.len());
+        value[..n].copy_from_slice(&data[..n]);
+        map.update(&0u32.to_ne_bytes(), &value, BPF_ANY)
+            .map_err(err)?;
+    }
+    if def.frozen {
+        map.freeze().map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The name the kernel gets for a program: the function name, characters
+/// outside `[A-Za-z0-9_.]` replaced, cut to 15 bytes.
+fn program_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(OBJ_NAME_LEN - 1)
+        .collect()
+}
+
+fn read_vmlinux_btf() -> Result<Btf, ObjectLoadError> {
+    let bytes = std::fs::read(VMLINUX_BTF).map_err(|e| {
+        ObjectLoadError::Unsupported(format!(
+            "CO-RE relocations need the kernel's BTF: reading {VMLINUX_BTF}: {e}"
+        ))
+    })?;
+    Btf::parse(&bytes)
+        .map_err(|e| ObjectLoadError::Unsupported(format!("parsing {VMLINUX_BTF}: {e}")))
+}
