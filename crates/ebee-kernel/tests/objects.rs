@@ -1,0 +1,206 @@
+//! Whole clang-built objects in the kernel through [`LoadedObject`]: maps
+//! created from the object (BTF maps, globals, prog arrays), programs
+//! loaded and run with `BPF_PROG_TEST_RUN`, and what the C code implies
+//! read back from the maps.
+//!
+//! Each test first asks [`ebee_kernel::probe`] and prints
+//! `skipped: <reason>` when this kernel has no usable bpf(2).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ebee_kernel::{
+    possible_cpus, LoadedObject, ObjectLoadError, ObjectLoadOptions, TestRun, BPF_ANY,
+};
+use ebee_object::Object;
+
+macro_rules! require_bpf {
+    () => {
+        if let Err(reason) = ebee_kernel::probe() {
+            println!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+/// Compiles `tests/c/<name>.c` with clang-19 for BPF and parses it.
+fn compile(name: &str) -> Object {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
+    let dir = std::env::temp_dir().join(format!("ebee-kernel-objects-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out: PathBuf = dir.join(format!("{name}.o"));
+    let status = Command::new("clang-19")
+        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
+        .arg("-I/usr/include/x86_64-linux-gnu")
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| panic!("running clang-19 (apt-get install clang-19): {e}"));
+    assert!(
+        status.status.success(),
+        "clang-19 failed on {name}.c:\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    Object::parse(&bytes).unwrap_or_else(|e| panic!("{name}.o: {e}"))
+}
+
+fn load(obj: &Object) -> LoadedObject {
+    LoadedObject::load(obj, &ObjectLoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn u64_at(bytes: &[u8], off: usize) -> u64 {
+    u64::from_ne_bytes(bytes[off..off + 8].try_into().unwrap())
+}
+
+/// An Ethernet + IPv4 header (TTL 64) and some payload.
+fn ipv4_packet() -> Vec<u8> {
+    let mut p = vec![0u8; 64];
+    p[0..6].copy_from_slice(&[0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0x01]);
+    p[6..12].copy_from_slice(&[0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0x02]);
+    p[12..14].copy_from_slice(&[0x08, 0x00]);
+    p[14] = 0x45;
+    p[22] = 64;
+    p
+}
+
+#[test]
+fn btf_maps_globals_and_bpf_loop() {
+    require_bpf!();
+    let obj = compile("globals_loop");
+    let loaded = load(&obj);
+    assert!(loaded.btf().is_some(), "{:?}", loaded.btf_error());
+    let prog = loaded.program("globals_and_loop").unwrap();
+    for _ in 0..3 {
+        let out = prog.test_run(&TestRun::new(&ipv4_packet())).unwrap();
+        assert_eq!(out.retval, 2, "XDP_PASS");
+    }
+    let zero = 0u32.to_ne_bytes();
+    // .data started at 100 and each run added one.
+    let data = loaded.map(".data").unwrap().lookup(&zero).unwrap().unwrap();
+    assert_eq!(u64_at(&data, 0), 103);
+    // .bss: the bpf_loop sum with the .rodata multiplier 3.
+    let bss = loaded.map(".bss").unwrap().lookup(&zero).unwrap().unwrap();
+    assert_eq!(u64_at(&bss, 0), 135);
+    // The BTF hash map: created on the first run, incremented after.
+    let counts = loaded.map("counts").unwrap();
+    let c = counts.lookup(&7u32.to_ne_bytes()).unwrap().unwrap();
+    assert_eq!(u64_at(&c, 0), 3);
+    assert_eq!(counts.keys().count(), 1);
+    let r = loaded
+        .map("results")
+        .unwrap()
+        .lookup(&zero)
+        .unwrap()
+        .unwrap();
+    assert_eq!(u64_at(&r, 0), 135 + 103);
+    // .rodata holds its initial value and is frozen for user space.
+    let rodata = loaded.map(".rodata").unwrap();
+    assert_eq!(u64_at(&rodata.lookup(&zero).unwrap().unwrap(), 0), 3);
+    let e = rodata.update(&zero, &[0u8; 8], BPF_ANY).unwrap_err();
+    assert_eq!(e.errno(), Some(libc::EPERM), "{e}");
+    // The program was loaded with its line info: the kernel kept it.
+    assert!(prog.verified_insns() > 0);
+}
+
+#[test]
+fn tail_call_through_object_prog_array() {
+    require_bpf!();
+    let obj = compile("tail_call");
+    let loaded = load(&obj);
+    let pkt = ipv4_packet();
+    // Slot 2 was filled with `target` from the object's `.values`.
+    let out = loaded
+        .program("jump_to_2")
+        .unwrap()
+        .test_run(&TestRun::new(&pkt))
+        .unwrap();
+    assert_eq!(out.retval, 3, "XDP_TX from the tail-called program");
+    // Slot 1 is empty: the tail call falls through.
+    let out = loaded
+        .program("jump_to_1")
+        .unwrap()
+        .test_run(&TestRun::new(&pkt).repeat(5))
+        .unwrap();
+    assert_eq!(out.retval, 1, "XDP_DROP after a failed tail call");
+    let bss = loaded.map(".bss").unwrap();
+    let hits = bss.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    assert_eq!(u64_at(&hits, 0), 1);
+    // The slot holds a program: user space reads its id back.
+    let table = loaded.map("jump_table").unwrap();
+    let slot = table.lookup(&2u32.to_ne_bytes()).unwrap().unwrap();
+    let id = u32::from_ne_bytes(slot[..4].try_into().unwrap());
+    assert_eq!(id, loaded.program("target").unwrap().id());
+    assert!(table.lookup(&1u32.to_ne_bytes()).unwrap().is_none());
+}
+
+#[test]
+fn xdp_rewrites_the_packet() {
+    require_bpf!();
+    let obj = compile("xdp_rewrite");
+    let loaded = load(&obj);
+    let prog = loaded.program("bounce").unwrap();
+    let pkt = ipv4_packet();
+    let out = prog.test_run(&TestRun::new(&pkt)).unwrap();
+    assert_eq!(out.retval, 3, "XDP_TX");
+    assert_eq!(out.data.len(), pkt.len());
+    assert_eq!(out.data[0..6], pkt[6..12]);
+    assert_eq!(out.data[6..12], pkt[0..6]);
+    assert_eq!(out.data[22], 63, "TTL decremented");
+    assert_eq!(out.data[23..], pkt[23..]);
+    // Not IPv4: passed unchanged.
+    let mut arp = pkt.clone();
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    let out = prog.test_run(&TestRun::new(&arp)).unwrap();
+    assert_eq!((out.retval, &out.data), (2, &arp));
+    // A runt packet: aborted.
+    let out = prog.test_run(&TestRun::new(&pkt[..20])).unwrap();
+    assert_eq!(out.retval, 0, "XDP_ABORTED");
+    // The per-CPU counter: the two full-size runs counted 64 bytes each,
+    // on whichever CPUs they ran.
+    let per_cpu = loaded
+        .map("bytes_seen")
+        .unwrap()
+        .lookup_percpu(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(per_cpu.len(), possible_cpus().unwrap());
+    let total: u64 = per_cpu.iter().map(|v| u64_at(v, 0)).sum();
+    assert_eq!(total, 2 * 64);
+}
+
+#[test]
+fn rejected_program_names_itself_and_shows_the_log() {
+    require_bpf!();
+    // Reading past the packet without a bounds check: the verifier says no.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/xdp_rewrite.c");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let bad = text.replace("if (data + 34 > end)\n\t\treturn XDP_ABORTED;", "");
+    assert_ne!(bad, text);
+    let dir = std::env::temp_dir().join(format!("ebee-kernel-objects-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("unchecked.c");
+    let o = dir.join("unchecked.o");
+    std::fs::write(&c, bad).unwrap();
+    let ok = Command::new("clang-19")
+        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
+        .arg("-I/usr/include/x86_64-linux-gnu")
+        .arg("-c")
+        .arg(&c)
+        .arg("-o")
+        .arg(&o)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let obj = Object::parse(&std::fs::read(&o).unwrap()).unwrap();
+    let err = LoadedObject::load(&obj, &ObjectLoadOptions::default()).unwrap_err();
+    assert!(matches!(err, ObjectLoadError::Program { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("\"bounce\""), "{msg}");
+    assert!(msg.contains("EACCES"), "{msg}");
+    assert!(msg.contains("invalid access to packet"), "{msg}");
+    // The BTF line info went with the program: the log quotes the source.
+    assert!(msg.contains("@ unchecked.c:"), "{msg}");
+}
