@@ -79,6 +79,7 @@ pub mod cfg;
 pub mod context;
 pub mod diagnostic;
 pub mod explore;
+pub mod from_object;
 pub mod helpers;
 pub mod liveness;
 pub mod maps;
@@ -93,6 +94,7 @@ use ebee_isa::Insn;
 
 pub use context::{Access, ContextKind, ContextLayout, CtxField, FieldKind, ProgramType};
 pub use diagnostic::{BranchStep, Rejection, SourceLine, Stats, Verdict};
+pub use from_object::{FromObjectError, ObjectProgram};
 pub use helpers::HelperGroups;
 pub use maps::{MapInfo, MapRef, Maps};
 
