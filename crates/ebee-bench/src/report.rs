@@ -229,22 +229,48 @@ fn table(header: &[String], body: &[Vec<String>], style: Style) -> String {
     out.push_str(&format_line(header));
     out.push('\n');
     if style == Style::Markdown {
+        // `:---` aligns the names left, `---:` the numbers right.
         let rule: Vec<String> = widths
             .iter()
             .enumerate()
             .map(|(i, w)| {
+                let dashes = "-".repeat(w + 1);
                 if i == 0 {
-                    format!("{:-<w$}", ":", w = *w)
+                    format!(":{dashes}")
                 } else {
-                    format!("{:->w$}", ":", w = *w)
+                    format!("{dashes}:")
                 }
             })
             .collect();
-        out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+        out.push_str(&format!("|{}|\n", rule.join("|")));
     }
     for line in body {
         out.push_str(&format_line(line));
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_rule_has_one_alignment_cell_per_column() {
+        let header = vec!["benchmark".to_string(), "native".to_string()];
+        let body = vec![vec!["primes".to_string(), "1.00 ms".to_string()]];
+        let text = table(&header, &body, Style::Markdown);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "| benchmark |  native |");
+        assert_eq!(lines[1], "|:----------|--------:|");
+        assert_eq!(lines[2], "| primes    | 1.00 ms |");
+    }
+
+    #[test]
+    fn durations_keep_three_significant_digits() {
+        assert_eq!(format_duration(Duration::from_nanos(950)), "950 ns");
+        assert_eq!(format_duration(Duration::from_micros(1500)), "1.50 ms");
+        assert_eq!(format_duration(Duration::from_micros(21_300)), "21.3 ms");
+        assert_eq!(format_duration(Duration::from_micros(104_000)), "104 ms");
+    }
 }
