@@ -3,82 +3,24 @@
 //! produced for it, and every `negative/invalid_*.data` is rejected with a
 //! line, a column and a message naming what is wrong.
 
+use ebee_corpus::data_file;
 use ebee_isa::asm::{assemble, assemble_as, detect_syntax, Syntax};
-use std::path::PathBuf;
 
-fn corpus() -> Option<PathBuf> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/bpf_conformance");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        println!("skipped: conformance corpus not found at {}", p.display());
-        None
-    }
-}
-
-/// The string value of `"name":"..."` in one JSON line (no escapes needed here).
-fn field<'a>(line: &'a str, name: &str) -> &'a str {
-    let key = format!("\"{name}\":\"");
-    let start = line
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {name} in {line}"))
-        + key.len();
-    let end = start + line[start..].find('"').unwrap();
-    &line[start..end]
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-const DIRECTIVES: [&str; 7] = [
-    "asm",
-    "mem",
-    "result",
-    "raw",
-    "error",
-    "c",
-    "no register offset",
-];
-
-/// The `-- asm` section of a `.data` file: the lines up to the next known
-/// directive (an unknown directive stays in, for the assembler to reject).
+/// The `-- asm` section of a `.data` file (an unknown directive stays in,
+/// for the assembler to reject).
 fn asm_section(text: &str) -> Option<String> {
-    let mut out = None::<String>;
-    for line in text.lines() {
-        if let Some(d) = line.trim().strip_prefix("--") {
-            let d = d.trim();
-            if d == "asm" {
-                out = Some(String::new());
-                continue;
-            }
-            if DIRECTIVES.contains(&d) {
-                if out.is_some() {
-                    break;
-                }
-                continue;
-            }
-        }
-        if let Some(s) = out.as_mut() {
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
+    data_file::parse(text).expect("data file").asm
 }
 
 #[test]
 fn every_asm_section_assembles_to_the_reference_bytes() {
-    let Some(dir) = corpus() else { return };
-    let jsonl = std::fs::read_to_string(dir.join("assembled_tests.jsonl")).unwrap();
+    let Some(dir) = ebee_corpus::conformance_dir() else {
+        return;
+    };
     let (mut checked, mut failures) = (0, Vec::new());
-    for line in jsonl.lines().filter(|l| !l.trim().is_empty()) {
-        let file = field(line, "file");
-        let want = field(line, "program_hex");
-        if want.is_empty() {
-            continue;
-        }
+    for case in ebee_corpus::conformance::cases(&dir) {
+        let file = case.file.as_str();
+        let want = ebee_corpus::to_hex(&case.program);
         let text = std::fs::read_to_string(dir.join("tests").join(file)).unwrap();
         let Some(asm) = asm_section(&text) else {
             continue;
@@ -90,7 +32,7 @@ fn every_asm_section_assembles_to_the_reference_bytes() {
         );
         match assemble_as(&asm, Syntax::Ubpf) {
             Ok(insns) => {
-                let got = hex(&ebee_isa::encode(&insns));
+                let got = ebee_corpus::to_hex(&ebee_isa::encode(&insns));
                 if got != want {
                     failures.push(format!("{file}: got {got}, want {want}"));
                 }
@@ -113,7 +55,9 @@ fn every_asm_section_assembles_to_the_reference_bytes() {
 
 #[test]
 fn every_invalid_program_is_rejected_with_a_position() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = ebee_corpus::conformance_dir() else {
+        return;
+    };
     // What each rejection must mention (from the corpus' parser notes).
     let expect: &[(&str, &[&str])] = &[
         (

@@ -206,21 +206,10 @@ fn main() {
     }
 
     // The conformance corpus: small programs, as most filters are.
-    let corpus = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpora/bpf_conformance/assembled_tests.jsonl"
-    );
-    if let Ok(text) = std::fs::read_to_string(corpus) {
-        let vms: Vec<ebee_runtime::Vm> = text
-            .lines()
-            .filter_map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).ok()?;
-                let hex = v["program_hex"].as_str()?;
-                let bytes: Vec<u8> = (0..hex.len() / 2)
-                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-                    .collect();
-                ebee_runtime::Vm::from_bytes(&bytes).ok()
-            })
+    if let Some(dir) = ebee_corpus::conformance_dir() {
+        let vms: Vec<ebee_runtime::Vm> = ebee_corpus::conformance::cases(&dir)
+            .iter()
+            .filter_map(|c| ebee_runtime::Vm::from_bytes(&c.program).ok())
             .collect();
         let insns: usize = vms.iter().map(|v| v.insns().len()).sum();
         for options in [JitOptions::VERIFIED, JitOptions::CHECKED] {

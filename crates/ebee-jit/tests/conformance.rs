@@ -5,54 +5,11 @@
 use ebee_jit::{JitOptions, JitProgram};
 use ebee_runtime::Vm;
 
-struct Case {
-    file: String,
-    program: Vec<u8>,
-    mem: Vec<u8>,
-    expected: Option<u64>,
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
-fn parse_result(s: &str) -> u64 {
-    let s = s.trim();
-    if let Some(h) = s.strip_prefix("0x") {
-        u64::from_str_radix(h, 16).unwrap()
-    } else if let Some(d) = s.strip_prefix('-') {
-        (d.parse::<i64>().unwrap()).wrapping_neg() as u64
-    } else {
-        s.parse().unwrap()
-    }
-}
+use ebee_corpus::conformance::Case;
 
 fn cases() -> Vec<Case> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpora/bpf_conformance/assembled_tests.jsonl"
-    );
-    let text = std::fs::read_to_string(path).expect("conformance corpus");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            let error = s("expected_error");
-            Case {
-                file: s("file"),
-                program: hex(&s("program_hex")),
-                mem: hex(&s("mem_hex")),
-                expected: if error.is_empty() {
-                    Some(parse_result(&s("expected_result")))
-                } else {
-                    None
-                },
-            }
-        })
-        .collect()
+    let dir = ebee_corpus::conformance_dir().expect("conformance corpus");
+    ebee_corpus::conformance::cases(&dir)
 }
 
 /// The interpreter program for a case, with helper 5 (returns 0).

@@ -5,87 +5,19 @@
 //! and argument as the suite's runner passes them); r0 must match exactly.
 //! The `negative/` cases must each fail somewhere along that path.
 
+use ebee_corpus::data_file::{self, DataFile};
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/bpf_conformance");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        println!("skipped: conformance corpus not found at {}", p.display());
-        None
-    }
-}
-
-/// The sections of one `.data` file.
-#[derive(Default, Debug)]
-struct DataFile {
-    asm: Option<String>,
-    raw: Option<String>,
-    mem: String,
-    result: Option<String>,
-    error: Option<String>,
-}
-
-fn parse_data(text: &str) -> DataFile {
-    let mut f = DataFile::default();
-    let mut section: Option<String> = None;
-    let mut body = String::new();
-    let flush = |section: &Option<String>, body: &mut String, f: &mut DataFile| {
-        let b = std::mem::take(body);
-        match section.as_deref() {
-            Some("asm") => f.asm = Some(b),
-            Some("raw") => f.raw = Some(b),
-            Some("mem") => f.mem = b,
-            Some("result") => f.result = Some(b.trim().to_string()),
-            Some("error") => f.error = Some(b.trim().to_string()),
-            _ => {}
-        }
-    };
-    for line in text.lines() {
-        if let Some(pos) = line.find("--") {
-            if line.trim_start().starts_with("--") {
-                flush(&section, &mut body, &mut f);
-                section = Some(line[pos + 2..].trim().to_string());
-                continue;
-            }
-        }
-        let line = line.split('#').next().unwrap_or("");
-        body.push_str(line);
-        body.push('\n');
-    }
-    flush(&section, &mut body, &mut f);
-    f
-}
-
-/// A `-- raw` section: either 64-bit words (`0x5566778800000018`, byte 0 in
-/// the low bits) or lines of byte pairs (`07 00 01 00 01 00 00 00`).
-fn raw_words(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    for w in text.split_whitespace() {
-        if let Some(h) = w.strip_prefix("0x") {
-            let v = u64::from_str_radix(h, 16).map_err(|e| format!("{w}: {e}"))?;
-            out.extend_from_slice(&v.to_le_bytes());
-        } else {
-            out.push(u8::from_str_radix(w, 16).map_err(|e| format!("{w}: {e}"))?);
-        }
-    }
-    Ok(out)
-}
 
 fn program_bytes(f: &DataFile) -> Result<Vec<u8>, String> {
     if let Some(raw) = &f.raw {
-        return raw_words(raw);
+        return Ok(raw.clone());
     }
     let asm = f.asm.as_ref().ok_or("no program")?;
     let insns =
         ebee_isa::asm::assemble_as(asm, ebee_isa::asm::Syntax::Ubpf).map_err(|e| e.to_string())?;
-    if insns.is_empty() {
-        return Err("no instructions".into());
-    }
     Ok(ebee_isa::encode(&insns))
 }
 
@@ -93,10 +25,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x} ")).collect()
 }
 
-fn run_plugin(program: &[u8], mem_hex: &str) -> Result<u64, String> {
+fn run_plugin(program: &[u8], mem: &[u8]) -> Result<u64, String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ebee"))
         .arg("conformance")
-        .arg(mem_hex.split_whitespace().collect::<Vec<_>>().join(""))
+        .arg(ebee_corpus::to_hex(mem))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -120,10 +52,10 @@ fn run_plugin(program: &[u8], mem_hex: &str) -> Result<u64, String> {
 
 /// Runs one file the way the suite does; Ok(()) when it passes.
 fn check(path: &Path, expected_bytes: Option<&String>) -> Result<(), String> {
-    let f = parse_data(&std::fs::read_to_string(path).unwrap());
+    let f = data_file::parse(&std::fs::read_to_string(path).unwrap())?;
     let program = program_bytes(&f)?;
     if let Some(hex) = expected_bytes.filter(|h| !h.is_empty() && f.raw.is_none()) {
-        let got: String = program.iter().map(|b| format!("{b:02x}")).collect();
+        let got = ebee_corpus::to_hex(&program);
         if &got != hex {
             return Err(format!("assembled bytes differ:\n ours {got}\n want {hex}"));
         }
@@ -131,13 +63,7 @@ fn check(path: &Path, expected_bytes: Option<&String>) -> Result<(), String> {
     let got = run_plugin(&program, &f.mem);
     match (&f.result, &f.error, got) {
         (Some(want), _, Ok(r0)) => {
-            let want = want.trim();
-            let want = if let Some(h) = want.strip_prefix("0x") {
-                u64::from_str_radix(h, 16)
-            } else {
-                want.parse::<u64>()
-            }
-            .map_err(|e| format!("bad expected result {want}: {e}"))?;
+            let want = ebee_corpus::conformance::parse_result(want)?;
             if r0 == want {
                 Ok(())
             } else {
@@ -152,33 +78,19 @@ fn check(path: &Path, expected_bytes: Option<&String>) -> Result<(), String> {
 }
 
 fn expected_bytes(dir: &Path) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(dir.join("assembled_tests.jsonl")).unwrap();
-    let mut map = HashMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        map.insert(
-            v["file"].as_str().unwrap().to_string(),
-            v["program_hex"].as_str().unwrap().to_string(),
-        );
-    }
-    map
-}
-
-fn data_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "data"))
-        .collect();
-    v.sort();
-    v
+    ebee_corpus::conformance::cases(dir)
+        .into_iter()
+        .map(|c| (c.file, ebee_corpus::to_hex(&c.program)))
+        .collect()
 }
 
 #[test]
 fn every_conformance_test_passes() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = ebee_corpus::conformance_dir() else {
+        return;
+    };
     let bytes = expected_bytes(&dir);
-    let files = data_files(&dir.join("tests"));
+    let files = data_file::files(&dir.join("tests"));
     let mut failures = Vec::new();
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -203,8 +115,10 @@ fn every_conformance_test_passes() {
 /// at all), which must end in a failure somewhere along the path.
 #[test]
 fn every_negative_case_fails() {
-    let Some(dir) = corpus() else { return };
-    let files = data_files(&dir.join("negative"));
+    let Some(dir) = ebee_corpus::conformance_dir() else {
+        return;
+    };
+    let files = data_file::files(&dir.join("negative"));
     let mut wrong = Vec::new();
     let mut unused = 0;
     for path in &files {
@@ -212,7 +126,7 @@ fn every_negative_case_fails() {
         let verdict = check(path, None);
         if name.starts_with("unused-") {
             unused += 1;
-            let f = parse_data(&std::fs::read_to_string(path).unwrap());
+            let f = data_file::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
             let program = program_bytes(&f).unwrap();
             match run_plugin(&program, &f.mem) {
                 Err(e) if e.contains("must be 0") => {}
