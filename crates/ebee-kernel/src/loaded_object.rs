@@ -53,6 +53,10 @@ pub struct ObjectLoadOptions {
     /// The BTF CO-RE relocations are resolved against; `None`: the running
     /// kernel's (`/sys/kernel/btf/vmlinux`), read only if a program needs it.
     pub core_target: Option<Btf>,
+    /// The program type for programs whose section name names none
+    /// (`.text`, `test`, iproute2's `2/1` tail-call sections); `None`:
+    /// such programs are an error, as in libbpf.
+    pub default_program_type: Option<ProgramType>,
 }
 
 impl Default for ObjectLoadOptions {
@@ -61,6 +65,7 @@ impl Default for ObjectLoadOptions {
             program: LoadOptions::default(),
             use_btf: true,
             core_target: None,
+            default_program_type: None,
         }
     }
 }
@@ -312,7 +317,7 @@ impl LoadedObject {
                 relocated = copy;
                 &relocated
             };
-            let prog = self.load_program(p, &fds, license, &opts.program)?;
+            let prog = self.load_program(p, &fds, license, opts)?;
             self.programs.push((p.name.clone(), prog));
         }
         Ok(())
@@ -323,7 +328,7 @@ impl LoadedObject {
         p: &Program,
         fds: &[i32],
         license: &str,
-        base: &LoadOptions,
+        load_opts: &ObjectLoadOptions,
     ) -> Result<KernelProgram, ObjectLoadError> {
         if let Some(sym) = p.relocs.iter().find_map(|r| match &r.kind {
             RelocKind::Extern { symbol, .. } => Some(symbol),
@@ -335,22 +340,23 @@ impl LoadedObject {
             )));
         }
         let number = p.program_type().number();
-        let prog_type = match ProgramType::from_number(number) {
-            Some(ProgramType::Unspec) | None => {
-                return Err(ObjectLoadError::Unsupported(format!(
-                    "program {:?}: section {:?} names no program type this loader knows",
+        let prog_type = ProgramType::from_number(number)
+            .filter(|t| *t != ProgramType::Unspec)
+            .or(load_opts.default_program_type)
+            .ok_or_else(|| {
+                ObjectLoadError::Unsupported(format!(
+                    "program {:?}: section {:?} names no program type this loader knows \
+                     (ObjectLoadOptions::default_program_type gives one)",
                     p.name, p.section
-                )))
-            }
-            Some(t) => t,
-        };
+                ))
+            })?;
         let insns =
             p.bind_maps(MapBinding::Fds(fds))
                 .map_err(|source| ObjectLoadError::Relocation {
                     program: p.name.clone(),
                     source: Box::new(source),
                 })?;
-        let mut opts = base.clone();
+        let mut opts = load_opts.program.clone();
         opts.name = program_name(&p.name);
         opts.expected_attach_type = p
             .kind
@@ -458,10 +464,24 @@ fn map_spec(def: &MapDef, inner_fd: Option<i32>) -> Result<MapSpec, ObjectLoadEr
             .try_into()
             .unwrap_or(u32::MAX);
     }
+    let (mut key_size, mut value_size) = (def.key_size, def.value_size);
+    match def.map_type {
+        // A ring buffer's BTF value type says what records look like, but
+        // the kernel wants no key or value size (libbpf clears them too).
+        MapType::Ringbuf | MapType::UserRingbuf => (key_size, value_size) = (0, 0),
+        // Keys are CPU indices and values perf event fds, whatever type the
+        // definition gives the records sent through it.
+        MapType::PerfEventArray => (key_size, value_size) = (4, 4),
+        // Values of map-in-maps and prog arrays are 4-byte fds; legacy
+        // definitions (and BTF ones with `__array(values, ...)`) may leave
+        // the size unsaid.
+        t if (t.is_map_in_map() || t == MapType::ProgArray) && value_size == 0 => value_size = 4,
+        _ => {}
+    }
     Ok(MapSpec {
         map_type: def.map_type,
-        key_size: def.key_size,
-        value_size: def.value_size,
+        key_size,
+        value_size,
         max_entries,
         flags: def.flags,
         name: def.name.clone(),
