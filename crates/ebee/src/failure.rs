@@ -7,6 +7,7 @@
 //! | 2 | bad command line (clap's own code) |
 //! | 3 | bad input: unreadable file, assembly error, malformed bytecode |
 //! | 4 | the kernel refused (load, verifier, test run) |
+//! | 5 | ebee's verifier rejected the program |
 
 use std::fmt;
 
@@ -19,6 +20,8 @@ pub enum Failure {
     Input(String),
     /// The kernel refused.
     Kernel(String),
+    /// ebee's verifier rejected the program.
+    Rejected(String),
 }
 
 impl Failure {
@@ -28,13 +31,14 @@ impl Failure {
             Failure::Exec(_) => 1,
             Failure::Input(_) => 3,
             Failure::Kernel(_) => 4,
+            Failure::Rejected(_) => 5,
         }
     }
 
     /// The one-line message.
     pub fn message(&self) -> &str {
         match self {
-            Failure::Exec(m) | Failure::Input(m) | Failure::Kernel(m) => m,
+            Failure::Exec(m) | Failure::Input(m) | Failure::Kernel(m) | Failure::Rejected(m) => m,
         }
     }
 }

@@ -10,7 +10,8 @@ mod cmd;
 #[command(name = "ebee", version, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 success, 1 the program failed at run time, \
-2 bad command line, 3 bad input (file, assembly, bytecode), 4 the kernel refused."
+2 bad command line, 3 bad input (file, assembly, bytecode), 4 the kernel refused, \
+5 the verifier rejected the program."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -27,6 +28,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Show what an ELF object holds: programs, maps, BTF, relocations.
     Inspect(cmd::inspect::Args),
+    /// Prove a program safe (or say why not), like the kernel's verifier.
+    Verify(cmd::verify::Args),
     /// Act as a bpf_conformance plugin: program hex on stdin, memory hex as argument.
     Conformance(cmd::conformance::Args),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Conformance(a) => cmd::conformance::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -172,3 +172,24 @@ fn inspect_lists_programs_and_maps() {
     }
     assert!(rejected >= 8, "only {rejected} invalid objects rejected");
 }
+
+#[test]
+fn verify_accepts_safe_and_rejects_unsafe_programs() {
+    let dir = temp_dir("verify");
+    let src = dir.join("v.s");
+    std::fs::write(&src, "r0 = *(u32 *)(r1 + 4)\nexit\n").unwrap();
+    let o = ebee(&["verify", src.to_str().unwrap(), "--mem-size", "8"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let o = ebee(&["verify", src.to_str().unwrap(), "--mem-size", "4", "--json"]);
+    assert_eq!(o.status.code(), Some(5));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["accepted"], false);
+    assert_eq!(v["rejection"]["pc"], 0);
+
+    let Some(samples) = samples() else { return };
+    let obj = samples.join("linux/sockex3_kern.o");
+    let o = ebee(&["verify", obj.to_str().unwrap(), "--section", "socket/1"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("accepted"));
+}

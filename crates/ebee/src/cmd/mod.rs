@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod disasm;
 pub mod inspect;
 pub mod run;
+pub mod verify;
 
 use clap::ValueEnum;
 use ebee_isa::asm::Syntax;
