@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ebee_kernel::{
-    possible_cpus, LoadedObject, ObjectLoadError, ObjectLoadOptions, TestRun, BPF_ANY,
+    possible_cpus, KernelBtf, LoadedObject, ObjectLoadError, ObjectLoadOptions, TestRun, BPF_ANY,
 };
 use ebee_object::Object;
 
@@ -203,4 +203,106 @@ fn rejected_program_names_itself_and_shows_the_log() {
     assert!(msg.contains("invalid access to packet"), "{msg}");
     // The BTF line info went with the program: the log quotes the source.
     assert!(msg.contains("@ unchecked.c:"), "{msg}");
+}
+
+#[test]
+fn map_in_maps_filled_from_the_object() {
+    require_bpf!();
+    let obj = compile("map_in_map");
+    let loaded = load(&obj);
+    let out = loaded
+        .program("through_outer")
+        .unwrap()
+        .test_run(&TestRun::new(&ipv4_packet()).repeat(2))
+        .unwrap();
+    assert_eq!(out.retval, 2, "XDP_PASS: three of the four slots held maps");
+    let zero = 0u32.to_ne_bytes();
+    let a = loaded
+        .map("inner_a")
+        .unwrap()
+        .lookup(&zero)
+        .unwrap()
+        .unwrap();
+    let b = loaded
+        .map("inner_b")
+        .unwrap()
+        .lookup(&zero)
+        .unwrap()
+        .unwrap();
+    assert_eq!(u64_at(&a, 0), 2);
+    assert_eq!(u64_at(&b, 0), 2 * 1010);
+    let outer = loaded.map("outer").unwrap();
+    assert!(outer.lookup(&3u32.to_ne_bytes()).unwrap().is_some());
+    assert!(outer.lookup(&1u32.to_ne_bytes()).unwrap().is_none());
+    let by_name = loaded.map("by_name").unwrap();
+    assert_eq!(by_name.keys().count(), 1);
+}
+
+#[test]
+fn core_relocations_against_the_kernel_btf() {
+    require_bpf!();
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        println!("skipped: this kernel has no /sys/kernel/btf/vmlinux");
+        return;
+    }
+    let obj = compile("core");
+    let loaded = load(&obj);
+    let pkt = ipv4_packet();
+    let out = loaded
+        .program("core_offsets")
+        .unwrap()
+        .test_run(&TestRun::new(&pkt))
+        .unwrap();
+    // The context reads went to the kernel's offsets: data_end - data.
+    assert_eq!(out.retval as usize, pkt.len());
+    let bss = loaded
+        .map(".bss")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(u64_at(&bss, 0), 4, "offsetof(struct xdp_md, data_end)");
+    assert_eq!(u64_at(&bss, 8), 0, "no_such_field does not exist");
+    assert_eq!(u64_at(&bss, 16), 1, "struct task_struct exists");
+}
+
+#[test]
+fn loads_without_btf_when_asked() {
+    require_bpf!();
+    // Without BTF: no func info, so no callbacks (bpf_loop), but tail
+    // calls and globals work.
+    let obj = compile("tail_call");
+    let opts = ObjectLoadOptions {
+        use_btf: false,
+        ..ObjectLoadOptions::default()
+    };
+    let loaded = LoadedObject::load(&obj, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.btf().is_none());
+    let out = loaded
+        .program("jump_to_2")
+        .unwrap()
+        .test_run(&TestRun::new(&ipv4_packet()))
+        .unwrap();
+    assert_eq!(out.retval, 3);
+    // The kernel insists on BTF func info for bpf_loop's callback, and
+    // the error says so.
+    let e = LoadedObject::load(&compile("globals_loop"), &opts).unwrap_err();
+    assert!(e.to_string().contains("missing btf func_info"), "{e}");
+}
+
+#[test]
+fn kernel_btf_load_and_its_errors() {
+    require_bpf!();
+    let obj = compile("globals_loop");
+    let bytes = obj.btf().unwrap().to_bytes();
+    assert!(KernelBtf::load(&bytes).is_ok());
+    // A header claiming more type bytes than there are.
+    let mut bad = bytes.clone();
+    bad[12..16].copy_from_slice(&u32::MAX.to_le_bytes()); // type_len
+    let e = KernelBtf::load(&bad).unwrap_err();
+    assert_eq!(e.errno, libc::EINVAL, "{e}");
+    assert!(!e.log.is_empty(), "the kernel says why");
+    assert!(e.to_string().contains("EINVAL"), "{e}");
+    let e = KernelBtf::load(&[0u8; 4]).unwrap_err();
+    assert_eq!(e.errno, libc::EINVAL, "{e}");
 }
