@@ -6,7 +6,7 @@
 use crate::access::Access;
 use crate::error::ExecError;
 use crate::helper::HelperContext;
-use crate::op::{unpack_atomic, Op, OpCode, NO_INDEX};
+use crate::op::{unpack_atomic, Op, OpCode};
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
 use crate::vm::Vm;
@@ -139,18 +139,21 @@ fn exec<A: Access>(
     base: usize,
 ) -> Result<Flow, ExecError> {
     let code: &[Op] = vm.ops();
+    let base_ptr: *const Op = code.as_ptr();
+    // The next instruction, as a pointer into `code` (one add per step and
+    // no bounds check; the pc is recovered from it when needed).
+    let mut ip: *const Op = base_ptr;
     let mut r = *regs;
-    let mut pc: usize = 0;
     let mut left = st.budget_left;
 
-    macro_rules! reg {
-        ($i:expr) => {
-            r[($i as usize) & 15]
+    macro_rules! goto {
+        ($pc:expr) => {
+            ip = base_ptr.wrapping_add($pc)
         };
     }
     macro_rules! addr {
         ($base:expr, $op:expr) => {
-            reg!($base).wrapping_add($op.off as i64 as u64)
+            r[$base.get()].wrapping_add($op.off as i64 as u64)
         };
     }
     macro_rules! check {
@@ -182,7 +185,7 @@ fn exec<A: Access>(
     macro_rules! jump_if {
         ($op:expr, $cond:expr) => {
             if $cond {
-                pc = $op.target();
+                goto!($op.target());
             }
         };
     }
@@ -194,247 +197,270 @@ fn exec<A: Access>(
         }};
     }
 
-    loop {
-        let op = code[pc];
-        let this = pc;
-        if left == 0 {
-            return Err(ExecError::BudgetExhausted {
-                pc: this,
-                budget: st.budget,
-            });
-        }
-        left -= 1;
-        pc += 1;
-        let d = op.dst as usize & 15;
-        let s = op.src as usize & 15;
-        use OpCode::*;
-        match op.code {
-            Add64Imm => r[d] = r[d].wrapping_add(op.imm),
-            Add64Reg => r[d] = r[d].wrapping_add(r[s]),
-            Sub64Imm => r[d] = r[d].wrapping_sub(op.imm),
-            Sub64Reg => r[d] = r[d].wrapping_sub(r[s]),
-            Mul64Imm => r[d] = r[d].wrapping_mul(op.imm),
-            Mul64Reg => r[d] = r[d].wrapping_mul(r[s]),
-            Div64Imm => r[d] = div64(r[d], op.imm),
-            Div64Reg => r[d] = div64(r[d], r[s]),
-            SDiv64Imm => r[d] = sdiv64(r[d], op.imm),
-            SDiv64Reg => r[d] = sdiv64(r[d], r[s]),
-            Mod64Imm => r[d] = mod64(r[d], op.imm),
-            Mod64Reg => r[d] = mod64(r[d], r[s]),
-            SMod64Imm => r[d] = smod64(r[d], op.imm),
-            SMod64Reg => r[d] = smod64(r[d], r[s]),
-            Or64Imm => r[d] |= op.imm,
-            Or64Reg => r[d] |= r[s],
-            And64Imm => r[d] &= op.imm,
-            And64Reg => r[d] &= r[s],
-            Xor64Imm => r[d] ^= op.imm,
-            Xor64Reg => r[d] ^= r[s],
-            Lsh64Imm => r[d] <<= op.imm & 63,
-            Lsh64Reg => r[d] <<= r[s] & 63,
-            Rsh64Imm => r[d] >>= op.imm & 63,
-            Rsh64Reg => r[d] >>= r[s] & 63,
-            Arsh64Imm => r[d] = ((r[d] as i64) >> (op.imm & 63)) as u64,
-            Arsh64Reg => r[d] = ((r[d] as i64) >> (r[s] & 63)) as u64,
-            Mov64Imm => r[d] = op.imm,
-            Mov64Reg => r[d] = r[s],
-            MovSx8To64 => r[d] = r[s] as i8 as i64 as u64,
-            MovSx16To64 => r[d] = r[s] as i16 as i64 as u64,
-            MovSx32To64 => r[d] = r[s] as i32 as i64 as u64,
-            Neg64 => r[d] = r[d].wrapping_neg(),
-
-            Add32Imm => r[d] = (r[d] as u32).wrapping_add(op.imm as u32) as u64,
-            Add32Reg => r[d] = (r[d] as u32).wrapping_add(r[s] as u32) as u64,
-            Sub32Imm => r[d] = (r[d] as u32).wrapping_sub(op.imm as u32) as u64,
-            Sub32Reg => r[d] = (r[d] as u32).wrapping_sub(r[s] as u32) as u64,
-            Mul32Imm => r[d] = (r[d] as u32).wrapping_mul(op.imm as u32) as u64,
-            Mul32Reg => r[d] = (r[d] as u32).wrapping_mul(r[s] as u32) as u64,
-            Div32Imm => r[d] = div32(r[d], op.imm),
-            Div32Reg => r[d] = div32(r[d], r[s]),
-            SDiv32Imm => r[d] = sdiv32(r[d], op.imm),
-            SDiv32Reg => r[d] = sdiv32(r[d], r[s]),
-            Mod32Imm => r[d] = mod32(r[d], op.imm),
-            Mod32Reg => r[d] = mod32(r[d], r[s]),
-            SMod32Imm => r[d] = smod32(r[d], op.imm),
-            SMod32Reg => r[d] = smod32(r[d], r[s]),
-            Or32Imm => r[d] = (r[d] as u32 | op.imm as u32) as u64,
-            Or32Reg => r[d] = (r[d] as u32 | r[s] as u32) as u64,
-            And32Imm => r[d] = (r[d] as u32 & op.imm as u32) as u64,
-            And32Reg => r[d] = (r[d] as u32 & r[s] as u32) as u64,
-            Xor32Imm => r[d] = (r[d] as u32 ^ op.imm as u32) as u64,
-            Xor32Reg => r[d] = (r[d] as u32 ^ r[s] as u32) as u64,
-            Lsh32Imm => r[d] = ((r[d] as u32) << (op.imm & 31)) as u64,
-            Lsh32Reg => r[d] = ((r[d] as u32) << (r[s] & 31)) as u64,
-            Rsh32Imm => r[d] = ((r[d] as u32) >> (op.imm & 31)) as u64,
-            Rsh32Reg => r[d] = ((r[d] as u32) >> (r[s] & 31)) as u64,
-            Arsh32Imm => r[d] = ((r[d] as i32) >> (op.imm & 31)) as u32 as u64,
-            Arsh32Reg => r[d] = ((r[d] as i32) >> (r[s] & 31)) as u32 as u64,
-            Mov32Reg => r[d] = r[s] as u32 as u64,
-            MovSx8To32 => r[d] = r[s] as i8 as i32 as u32 as u64,
-            MovSx16To32 => r[d] = r[s] as i16 as i32 as u32 as u64,
-            Neg32 => r[d] = (r[d] as u32).wrapping_neg() as u64,
-
-            LdDw => {
-                r[d] = op.imm;
-                pc += 1;
-            }
-            Le16 => r[d] = (r[d] as u16).to_le() as u64,
-            Le32 => r[d] = (r[d] as u32).to_le() as u64,
-            Le64 => r[d] = r[d].to_le(),
-            Be16 => r[d] = (r[d] as u16).to_be() as u64,
-            Be32 => r[d] = (r[d] as u32).to_be() as u64,
-            Be64 => r[d] = r[d].to_be(),
-            Swap16 => r[d] = (r[d] as u16).swap_bytes() as u64,
-            Swap32 => r[d] = (r[d] as u32).swap_bytes() as u64,
-            Swap64 => r[d] = r[d].swap_bytes(),
-
-            LdxB => r[d] = load!(op, u8, this) as u64,
-            LdxH => r[d] = load!(op, u16, this) as u64,
-            LdxW => r[d] = load!(op, u32, this) as u64,
-            LdxDw => r[d] = load!(op, u64, this),
-            LdxsB => r[d] = load!(op, i8, this) as i64 as u64,
-            LdxsH => r[d] = load!(op, i16, this) as i64 as u64,
-            LdxsW => r[d] = load!(op, i32, this) as i64 as u64,
-            StxB => store!(op, u8, r[s], this),
-            StxH => store!(op, u16, r[s], this),
-            StxW => store!(op, u32, r[s], this),
-            StxDw => store!(op, u64, r[s], this),
-            StB => store!(op, u8, op.imm, this),
-            StH => store!(op, u16, op.imm, this),
-            StW => store!(op, u32, op.imm, this),
-            StDw => store!(op, u64, op.imm, this),
-            Atomic => atomic::<A>(vm, st, &mut r, &op, this)?,
-            LdPacket => {
-                let Some(packet) = st.packet else {
-                    return Err(ExecError::NoPacket { pc: this });
+    // One step: fetch, charge the budget, dispatch. The loop body holds
+    // two copies so the CPU sees two dispatch branches with their own
+    // prediction history.
+    macro_rules! step {
+        () => {{
+            let op_ptr = ip;
+            // The pc of this instruction, computed only on the paths that need it.
+            macro_rules! this {
+                () => {
+                    (op_ptr as usize - base_ptr as usize) / std::mem::size_of::<Op>()
                 };
-                let index = if op.src == NO_INDEX { 0 } else { r[s] as u32 };
-                let offset = (op.imm as u32).wrapping_add(index) as i32;
-                let size = op.dst as u64;
-                // Linux: an offset outside the packet ends the program with r0 = 0.
-                if offset < 0 || !packet.contains(packet.start + offset as u64, size) {
-                    finish!(Flow::Stop(0));
-                }
-                let p = (packet.start + offset as u64) as *const u8;
-                // SAFETY: the bytes lie inside the packet region, which its
-                // creator promised readable for the run.
-                let bytes = unsafe { std::slice::from_raw_parts(p, size as usize) };
-                r[0] = bytes.iter().fold(0u64, |v, b| (v << 8) | *b as u64);
             }
+            debug_assert!(this!() < code.len());
+            // SAFETY: `ip` always points into `code`: it starts at its first
+            // element (lowering never returns an empty program), every jump,
+            // call and `may_goto` target was checked to be an instruction at
+            // load, a return address is the slot after a call, `lddw` skips
+            // exactly its checked tail, and the slot after the last instruction
+            // holds `FellOffEnd`, which never advances. (`this!()` is only evaluated on
+            // paths that leave the hot loop, so it costs nothing per step.)
+            let op = unsafe { &*op_ptr };
+            if left == 0 {
+                return Err(ExecError::BudgetExhausted {
+                    pc: this!(),
+                    budget: st.budget,
+                });
+            }
+            left -= 1;
+            ip = op_ptr.wrapping_add(1);
+            let d = op.dst.get();
+            let s = op.src.get();
+            use OpCode::*;
+            match op.code {
+                Add64Imm => r[d] = r[d].wrapping_add(op.imm),
+                Add64Reg => r[d] = r[d].wrapping_add(r[s]),
+                Sub64Imm => r[d] = r[d].wrapping_sub(op.imm),
+                Sub64Reg => r[d] = r[d].wrapping_sub(r[s]),
+                Mul64Imm => r[d] = r[d].wrapping_mul(op.imm),
+                Mul64Reg => r[d] = r[d].wrapping_mul(r[s]),
+                Div64Imm => r[d] = div64(r[d], op.imm),
+                Div64Reg => r[d] = div64(r[d], r[s]),
+                SDiv64Imm => r[d] = sdiv64(r[d], op.imm),
+                SDiv64Reg => r[d] = sdiv64(r[d], r[s]),
+                Mod64Imm => r[d] = mod64(r[d], op.imm),
+                Mod64Reg => r[d] = mod64(r[d], r[s]),
+                SMod64Imm => r[d] = smod64(r[d], op.imm),
+                SMod64Reg => r[d] = smod64(r[d], r[s]),
+                Or64Imm => r[d] |= op.imm,
+                Or64Reg => r[d] |= r[s],
+                And64Imm => r[d] &= op.imm,
+                And64Reg => r[d] &= r[s],
+                Xor64Imm => r[d] ^= op.imm,
+                Xor64Reg => r[d] ^= r[s],
+                Lsh64Imm => r[d] <<= op.imm & 63,
+                Lsh64Reg => r[d] <<= r[s] & 63,
+                Rsh64Imm => r[d] >>= op.imm & 63,
+                Rsh64Reg => r[d] >>= r[s] & 63,
+                Arsh64Imm => r[d] = ((r[d] as i64) >> (op.imm & 63)) as u64,
+                Arsh64Reg => r[d] = ((r[d] as i64) >> (r[s] & 63)) as u64,
+                Mov64Imm => r[d] = op.imm,
+                Mov64Reg => r[d] = r[s],
+                MovSx8To64 => r[d] = r[s] as i8 as i64 as u64,
+                MovSx16To64 => r[d] = r[s] as i16 as i64 as u64,
+                MovSx32To64 => r[d] = r[s] as i32 as i64 as u64,
+                Neg64 => r[d] = r[d].wrapping_neg(),
 
-            Ja => pc = op.target(),
-            JeqImm => jump_if!(op, r[d] == op.imm),
-            JeqReg => jump_if!(op, r[d] == r[s]),
-            JgtImm => jump_if!(op, r[d] > op.imm),
-            JgtReg => jump_if!(op, r[d] > r[s]),
-            JgeImm => jump_if!(op, r[d] >= op.imm),
-            JgeReg => jump_if!(op, r[d] >= r[s]),
-            JsetImm => jump_if!(op, r[d] & op.imm != 0),
-            JsetReg => jump_if!(op, r[d] & r[s] != 0),
-            JneImm => jump_if!(op, r[d] != op.imm),
-            JneReg => jump_if!(op, r[d] != r[s]),
-            JsgtImm => jump_if!(op, (r[d] as i64) > op.imm as i64),
-            JsgtReg => jump_if!(op, (r[d] as i64) > r[s] as i64),
-            JsgeImm => jump_if!(op, (r[d] as i64) >= op.imm as i64),
-            JsgeReg => jump_if!(op, (r[d] as i64) >= r[s] as i64),
-            JltImm => jump_if!(op, r[d] < op.imm),
-            JltReg => jump_if!(op, r[d] < r[s]),
-            JleImm => jump_if!(op, r[d] <= op.imm),
-            JleReg => jump_if!(op, r[d] <= r[s]),
-            JsltImm => jump_if!(op, (r[d] as i64) < op.imm as i64),
-            JsltReg => jump_if!(op, (r[d] as i64) < r[s] as i64),
-            JsleImm => jump_if!(op, (r[d] as i64) <= op.imm as i64),
-            JsleReg => jump_if!(op, (r[d] as i64) <= r[s] as i64),
-            Jeq32Imm => jump_if!(op, r[d] as u32 == op.imm as u32),
-            Jeq32Reg => jump_if!(op, r[d] as u32 == r[s] as u32),
-            Jgt32Imm => jump_if!(op, r[d] as u32 > op.imm as u32),
-            Jgt32Reg => jump_if!(op, r[d] as u32 > r[s] as u32),
-            Jge32Imm => jump_if!(op, r[d] as u32 >= op.imm as u32),
-            Jge32Reg => jump_if!(op, r[d] as u32 >= r[s] as u32),
-            Jset32Imm => jump_if!(op, r[d] as u32 & op.imm as u32 != 0),
-            Jset32Reg => jump_if!(op, r[d] as u32 & r[s] as u32 != 0),
-            Jne32Imm => jump_if!(op, r[d] as u32 != op.imm as u32),
-            Jne32Reg => jump_if!(op, r[d] as u32 != r[s] as u32),
-            Jsgt32Imm => jump_if!(op, (r[d] as i32) > op.imm as i32),
-            Jsgt32Reg => jump_if!(op, (r[d] as i32) > r[s] as i32),
-            Jsge32Imm => jump_if!(op, (r[d] as i32) >= op.imm as i32),
-            Jsge32Reg => jump_if!(op, (r[d] as i32) >= r[s] as i32),
-            Jlt32Imm => jump_if!(op, (r[d] as u32) < op.imm as u32),
-            Jlt32Reg => jump_if!(op, (r[d] as u32) < r[s] as u32),
-            Jle32Imm => jump_if!(op, r[d] as u32 <= op.imm as u32),
-            Jle32Reg => jump_if!(op, r[d] as u32 <= r[s] as u32),
-            Jslt32Imm => jump_if!(op, (r[d] as i32) < op.imm as i32),
-            Jslt32Reg => jump_if!(op, (r[d] as i32) < r[s] as i32),
-            Jsle32Imm => jump_if!(op, (r[d] as i32) <= op.imm as i32),
-            Jsle32Reg => jump_if!(op, (r[d] as i32) <= r[s] as i32),
+                Add32Imm => r[d] = (r[d] as u32).wrapping_add(op.imm as u32) as u64,
+                Add32Reg => r[d] = (r[d] as u32).wrapping_add(r[s] as u32) as u64,
+                Sub32Imm => r[d] = (r[d] as u32).wrapping_sub(op.imm as u32) as u64,
+                Sub32Reg => r[d] = (r[d] as u32).wrapping_sub(r[s] as u32) as u64,
+                Mul32Imm => r[d] = (r[d] as u32).wrapping_mul(op.imm as u32) as u64,
+                Mul32Reg => r[d] = (r[d] as u32).wrapping_mul(r[s] as u32) as u64,
+                Div32Imm => r[d] = div32(r[d], op.imm),
+                Div32Reg => r[d] = div32(r[d], r[s]),
+                SDiv32Imm => r[d] = sdiv32(r[d], op.imm),
+                SDiv32Reg => r[d] = sdiv32(r[d], r[s]),
+                Mod32Imm => r[d] = mod32(r[d], op.imm),
+                Mod32Reg => r[d] = mod32(r[d], r[s]),
+                SMod32Imm => r[d] = smod32(r[d], op.imm),
+                SMod32Reg => r[d] = smod32(r[d], r[s]),
+                Or32Imm => r[d] = (r[d] as u32 | op.imm as u32) as u64,
+                Or32Reg => r[d] = (r[d] as u32 | r[s] as u32) as u64,
+                And32Imm => r[d] = (r[d] as u32 & op.imm as u32) as u64,
+                And32Reg => r[d] = (r[d] as u32 & r[s] as u32) as u64,
+                Xor32Imm => r[d] = (r[d] as u32 ^ op.imm as u32) as u64,
+                Xor32Reg => r[d] = (r[d] as u32 ^ r[s] as u32) as u64,
+                Lsh32Imm => r[d] = ((r[d] as u32) << (op.imm & 31)) as u64,
+                Lsh32Reg => r[d] = ((r[d] as u32) << (r[s] & 31)) as u64,
+                Rsh32Imm => r[d] = ((r[d] as u32) >> (op.imm & 31)) as u64,
+                Rsh32Reg => r[d] = ((r[d] as u32) >> (r[s] & 31)) as u64,
+                Arsh32Imm => r[d] = ((r[d] as i32) >> (op.imm & 31)) as u32 as u64,
+                Arsh32Reg => r[d] = ((r[d] as i32) >> (r[s] & 31)) as u32 as u64,
+                Mov32Reg => r[d] = r[s] as u32 as u64,
+                MovSx8To32 => r[d] = r[s] as i8 as i32 as u32 as u64,
+                MovSx16To32 => r[d] = r[s] as i16 as i32 as u32 as u64,
+                Neg32 => r[d] = (r[d] as u32).wrapping_neg() as u64,
 
-            CallLocal => {
-                if st.depth + 1 >= MAX_CALL_FRAMES {
-                    return Err(ExecError::CallDepth {
-                        pc: this,
-                        max: MAX_CALL_FRAMES,
+                LdDw => {
+                    r[d] = op.imm;
+                    ip = ip.wrapping_add(1);
+                }
+                Le16 => r[d] = (r[d] as u16).to_le() as u64,
+                Le32 => r[d] = (r[d] as u32).to_le() as u64,
+                Le64 => r[d] = r[d].to_le(),
+                Be16 => r[d] = (r[d] as u16).to_be() as u64,
+                Be32 => r[d] = (r[d] as u32).to_be() as u64,
+                Be64 => r[d] = r[d].to_be(),
+                Swap16 => r[d] = (r[d] as u16).swap_bytes() as u64,
+                Swap32 => r[d] = (r[d] as u32).swap_bytes() as u64,
+                Swap64 => r[d] = r[d].swap_bytes(),
+
+                LdxB => r[d] = load!(op, u8, this!()) as u64,
+                LdxH => r[d] = load!(op, u16, this!()) as u64,
+                LdxW => r[d] = load!(op, u32, this!()) as u64,
+                LdxDw => r[d] = load!(op, u64, this!()),
+                LdxsB => r[d] = load!(op, i8, this!()) as i64 as u64,
+                LdxsH => r[d] = load!(op, i16, this!()) as i64 as u64,
+                LdxsW => r[d] = load!(op, i32, this!()) as i64 as u64,
+                StxB => store!(op, u8, r[s], this!()),
+                StxH => store!(op, u16, r[s], this!()),
+                StxW => store!(op, u32, r[s], this!()),
+                StxDw => store!(op, u64, r[s], this!()),
+                StB => store!(op, u8, op.imm, this!()),
+                StH => store!(op, u16, op.imm, this!()),
+                StW => store!(op, u32, op.imm, this!()),
+                StDw => store!(op, u64, op.imm, this!()),
+                Atomic => atomic::<A>(vm, st, &mut r, op, this!())?,
+                LdPacket => {
+                    let Some(packet) = st.packet else {
+                        return Err(ExecError::NoPacket { pc: this!() });
+                    };
+                    let index = if op.off < 0 { r[s] as u32 } else { 0 };
+                    let offset = (op.imm as u32).wrapping_add(index) as i32;
+                    let size = op.off.unsigned_abs() as u64;
+                    // Linux: an offset outside the packet ends the program with r0 = 0.
+                    if offset < 0 || !packet.contains(packet.start + offset as u64, size) {
+                        finish!(Flow::Stop(0));
+                    }
+                    let p = (packet.start + offset as u64) as *const u8;
+                    // SAFETY: the bytes lie inside the packet region, which its
+                    // creator promised readable for the run.
+                    let bytes = unsafe { std::slice::from_raw_parts(p, size as usize) };
+                    r[0] = bytes.iter().fold(0u64, |v, b| (v << 8) | *b as u64);
+                }
+
+                Ja => goto!(op.target()),
+                JeqImm => jump_if!(op, r[d] == op.imm),
+                JeqReg => jump_if!(op, r[d] == r[s]),
+                JgtImm => jump_if!(op, r[d] > op.imm),
+                JgtReg => jump_if!(op, r[d] > r[s]),
+                JgeImm => jump_if!(op, r[d] >= op.imm),
+                JgeReg => jump_if!(op, r[d] >= r[s]),
+                JsetImm => jump_if!(op, r[d] & op.imm != 0),
+                JsetReg => jump_if!(op, r[d] & r[s] != 0),
+                JneImm => jump_if!(op, r[d] != op.imm),
+                JneReg => jump_if!(op, r[d] != r[s]),
+                JsgtImm => jump_if!(op, (r[d] as i64) > op.imm as i64),
+                JsgtReg => jump_if!(op, (r[d] as i64) > r[s] as i64),
+                JsgeImm => jump_if!(op, (r[d] as i64) >= op.imm as i64),
+                JsgeReg => jump_if!(op, (r[d] as i64) >= r[s] as i64),
+                JltImm => jump_if!(op, r[d] < op.imm),
+                JltReg => jump_if!(op, r[d] < r[s]),
+                JleImm => jump_if!(op, r[d] <= op.imm),
+                JleReg => jump_if!(op, r[d] <= r[s]),
+                JsltImm => jump_if!(op, (r[d] as i64) < op.imm as i64),
+                JsltReg => jump_if!(op, (r[d] as i64) < r[s] as i64),
+                JsleImm => jump_if!(op, (r[d] as i64) <= op.imm as i64),
+                JsleReg => jump_if!(op, (r[d] as i64) <= r[s] as i64),
+                Jeq32Imm => jump_if!(op, r[d] as u32 == op.imm as u32),
+                Jeq32Reg => jump_if!(op, r[d] as u32 == r[s] as u32),
+                Jgt32Imm => jump_if!(op, r[d] as u32 > op.imm as u32),
+                Jgt32Reg => jump_if!(op, r[d] as u32 > r[s] as u32),
+                Jge32Imm => jump_if!(op, r[d] as u32 >= op.imm as u32),
+                Jge32Reg => jump_if!(op, r[d] as u32 >= r[s] as u32),
+                Jset32Imm => jump_if!(op, r[d] as u32 & op.imm as u32 != 0),
+                Jset32Reg => jump_if!(op, r[d] as u32 & r[s] as u32 != 0),
+                Jne32Imm => jump_if!(op, r[d] as u32 != op.imm as u32),
+                Jne32Reg => jump_if!(op, r[d] as u32 != r[s] as u32),
+                Jsgt32Imm => jump_if!(op, (r[d] as i32) > op.imm as i32),
+                Jsgt32Reg => jump_if!(op, (r[d] as i32) > r[s] as i32),
+                Jsge32Imm => jump_if!(op, (r[d] as i32) >= op.imm as i32),
+                Jsge32Reg => jump_if!(op, (r[d] as i32) >= r[s] as i32),
+                Jlt32Imm => jump_if!(op, (r[d] as u32) < op.imm as u32),
+                Jlt32Reg => jump_if!(op, (r[d] as u32) < r[s] as u32),
+                Jle32Imm => jump_if!(op, r[d] as u32 <= op.imm as u32),
+                Jle32Reg => jump_if!(op, r[d] as u32 <= r[s] as u32),
+                Jslt32Imm => jump_if!(op, (r[d] as i32) < op.imm as i32),
+                Jslt32Reg => jump_if!(op, (r[d] as i32) < r[s] as i32),
+                Jsle32Imm => jump_if!(op, (r[d] as i32) <= op.imm as i32),
+                Jsle32Reg => jump_if!(op, (r[d] as i32) <= r[s] as i32),
+
+                CallLocal => {
+                    if st.depth + 1 >= MAX_CALL_FRAMES {
+                        return Err(ExecError::CallDepth {
+                            pc: this!(),
+                            max: MAX_CALL_FRAMES,
+                        });
+                    }
+                    st.frames[st.depth] = Frame {
+                        ret_pc: this!() + 1,
+                        saved: [r[6], r[7], r[8], r[9]],
+                        may_goto: st.may_goto_left,
+                    };
+                    st.depth += 1;
+                    st.may_goto_left = MAY_GOTO_LIMIT;
+                    r[10] = st.frame_pointer();
+                    let stack = st.live_stack();
+                    st.regions.set_stack(stack);
+                    goto!(op.target());
+                }
+                CallHelper | CallX => {
+                    let id = if op.code == CallHelper { op.imm } else { r[s] };
+                    r[0] = call_helper(vm, st, &r, id, this!())?;
+                    if let Some(target) = st.tail_calls.take_pending() {
+                        // r1 still holds the helper's first argument (the
+                        // context): the target starts with it.
+                        if st.depth == base {
+                            finish!(Flow::TailCall(target));
+                        }
+                        // A tail call inside a bpf-to-bpf call replaces that
+                        // subprogram: run the target in this frame, then return
+                        // to the subprogram's caller.
+                        st.budget_left = left;
+                        st.may_goto_left = MAY_GOTO_LIMIT;
+                        let done = run_chain::<A>(&target, st, &mut r, st.depth)?;
+                        left = st.budget_left;
+                        if let Done::Stop(r0) = done {
+                            finish!(Flow::Stop(r0));
+                        }
+                        goto!(return_from_call(st, &mut r));
+                    }
+                }
+                MayGoto => {
+                    if st.may_goto_left == 0 {
+                        goto!(op.target());
+                    } else {
+                        st.may_goto_left -= 1;
+                    }
+                }
+                Exit => {
+                    if st.depth == base {
+                        finish!(Flow::Exit);
+                    }
+                    goto!(return_from_call(st, &mut r));
+                }
+                Imm64Tail => {
+                    // Unreachable: lowering rejects jumps into lddw and lddw
+                    // skips its tail. Kept an error rather than a panic.
+                    return Err(ExecError::InvalidInstruction {
+                        pc: this!(),
+                        insn: vm.describe_insn(this!()),
                     });
                 }
-                st.frames[st.depth] = Frame {
-                    ret_pc: pc,
-                    saved: [r[6], r[7], r[8], r[9]],
-                    may_goto: st.may_goto_left,
-                };
-                st.depth += 1;
-                st.may_goto_left = MAY_GOTO_LIMIT;
-                r[10] = st.frame_pointer();
-                let stack = st.live_stack();
-                st.regions.set_stack(stack);
-                pc = op.target();
-            }
-            CallHelper | CallX => {
-                let id = if op.code == CallHelper { op.imm } else { r[s] };
-                r[0] = call_helper(vm, st, &r, id, this)?;
-                if let Some(target) = st.tail_calls.take_pending() {
-                    // r1 still holds the helper's first argument (the
-                    // context): the target starts with it.
-                    if st.depth == base {
-                        finish!(Flow::TailCall(target));
-                    }
-                    // A tail call inside a bpf-to-bpf call replaces that
-                    // subprogram: run the target in this frame, then return
-                    // to the subprogram's caller.
-                    st.budget_left = left;
-                    st.may_goto_left = MAY_GOTO_LIMIT;
-                    let done = run_chain::<A>(&target, st, &mut r, st.depth)?;
-                    left = st.budget_left;
-                    if let Done::Stop(r0) = done {
-                        finish!(Flow::Stop(r0));
-                    }
-                    pc = return_from_call(st, &mut r);
+                FellOffEnd => {
+                    return Err(ExecError::FellOffEnd {
+                        pc: this!().saturating_sub(1),
+                    });
                 }
             }
-            MayGoto => {
-                if st.may_goto_left == 0 {
-                    pc = op.target();
-                } else {
-                    st.may_goto_left -= 1;
-                }
-            }
-            Exit => {
-                if st.depth == base {
-                    finish!(Flow::Exit);
-                }
-                pc = return_from_call(st, &mut r);
-            }
-            Imm64Tail => {
-                // Unreachable: lowering rejects jumps into lddw and lddw
-                // skips its tail. Kept an error rather than a panic.
-                return Err(ExecError::InvalidInstruction {
-                    pc: this,
-                    insn: vm.describe_insn(this),
-                });
-            }
-            FellOffEnd => {
-                return Err(ExecError::FellOffEnd {
-                    pc: this.saturating_sub(1),
-                });
-            }
-        }
+        }};
+    }
+    loop {
+        step!();
+        step!();
     }
 }
 
@@ -546,8 +572,8 @@ fn atomic<A: Access>(
     pc: usize,
 ) -> Result<(), ExecError> {
     let (size, aop) = unpack_atomic(op.imm);
-    let d = op.dst as usize & 15;
-    let s = op.src as usize & 15;
+    let d = op.dst.get();
+    let s = op.src.get();
     let base = if aop == AtomicOp::LoadAcquire { s } else { d };
     let addr = r[base].wrapping_add(op.off as i64 as u64);
     let bytes = size.bytes() as u64;

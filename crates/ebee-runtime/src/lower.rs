@@ -4,7 +4,7 @@
 //! `lddw` pairs, and instructions userspace cannot run.
 
 use crate::error::LoadError;
-use crate::op::{pack_atomic, Op, OpCode, NO_INDEX};
+use crate::op::{pack_atomic, Op, OpCode};
 use ebee_isa::{
     AluOp, AtomicOp, ByteOrder, CallTarget, Imm64Kind, Insn, JmpCond, Operand, Size, Width,
 };
@@ -175,13 +175,14 @@ fn lower_one(pc: usize, insn: &Insn) -> Result<Op, LoadError> {
                 pack_atomic(size, op),
             )
         }
-        Insn::LdPacket { size, index, imm } => Op::new(
-            LdPacket,
-            size.bytes() as u8,
-            index.map_or(NO_INDEX, reg),
-            0,
-            imm as i64 as u64,
-        ),
+        Insn::LdPacket { size, index, imm } => {
+            let bytes = size.bytes() as i32;
+            let (src, off) = match index {
+                Some(r) => (reg(r), -bytes),
+                None => (0, bytes),
+            };
+            Op::new(LdPacket, 0, src, off, imm as i64 as u64)
+        }
         Insn::Ja { off, .. } => Op::new(Ja, 0, 0, target(pc, off as i64), 0),
         Insn::Jump {
             width,

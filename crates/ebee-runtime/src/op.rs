@@ -107,8 +107,9 @@ pub(crate) enum OpCode {
     StDw,
     /// `imm` packs the size and operation ([`pack_atomic`]).
     Atomic,
-    /// Legacy packet load: `dst` the size in bytes, `src` the index
-    /// register or [`NO_INDEX`], `imm` the offset.
+    /// Legacy packet load: `off` the size in bytes, negated when `src` is
+    /// an index register (`ldind`) rather than unused (`ldabs`); `imm` the
+    /// offset.
     LdPacket,
     // control flow
     Ja,
@@ -171,16 +172,69 @@ pub(crate) enum OpCode {
     FellOffEnd,
 }
 
-/// [`Op::src`] of a `LdPacket` without index register (`ldabs`).
-pub(crate) const NO_INDEX: u8 = 0xff;
+/// A register index, 0 to 15. An enum rather than a `u8` so that the
+/// compiler knows its range: indexing the 16-entry register file with it
+/// needs neither a bounds check nor a mask (only 0 to 10 are ever built).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum RegIndex {
+    R0,
+    R1,
+    R2,
+    R3,
+    R4,
+    R5,
+    R6,
+    R7,
+    R8,
+    R9,
+    R10,
+    R11,
+    R12,
+    R13,
+    R14,
+    R15,
+}
+
+impl RegIndex {
+    /// The index of register `n`, taken modulo 16.
+    pub const fn new(n: u8) -> RegIndex {
+        use RegIndex::*;
+        match n & 15 {
+            0 => R0,
+            1 => R1,
+            2 => R2,
+            3 => R3,
+            4 => R4,
+            5 => R5,
+            6 => R6,
+            7 => R7,
+            8 => R8,
+            9 => R9,
+            10 => R10,
+            11 => R11,
+            12 => R12,
+            13 => R13,
+            14 => R14,
+            _ => R15,
+        }
+    }
+
+    /// As an array index.
+    #[inline(always)]
+    pub const fn get(self) -> usize {
+        self as usize
+    }
+}
 
 /// One instruction in internal form.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub(crate) struct Op {
     pub code: OpCode,
-    pub dst: u8,
-    pub src: u8,
+    pub dst: RegIndex,
+    pub src: RegIndex,
     /// Memory offset (sign-extended), or absolute jump/call target.
     pub off: i32,
     /// Immediate, extended to the width of the operation.
@@ -191,8 +245,8 @@ impl Op {
     pub const fn new(code: OpCode, dst: u8, src: u8, off: i32, imm: u64) -> Op {
         Op {
             code,
-            dst,
-            src,
+            dst: RegIndex::new(dst),
+            src: RegIndex::new(src),
             off,
             imm,
         }

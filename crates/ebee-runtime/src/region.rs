@@ -60,6 +60,36 @@ const STACK: usize = 0;
 /// Index of the input buffer.
 const INPUT: usize = 1;
 
+/// A region prepared for the one-compare fast path: for each access size
+/// 1, 2, 4, 8, how many start offsets leave room for it, so that
+/// `addr - start < bound` checks both ends without overflow.
+#[derive(Debug, Clone, Copy)]
+struct Cached {
+    start: u64,
+    bound: [u64; 4],
+    index: usize,
+}
+
+impl Cached {
+    fn of(region: &Region, index: usize) -> Cached {
+        let b = |size: u64| region.len.saturating_add(1).saturating_sub(size);
+        Cached {
+            start: region.start,
+            bound: [b(1), b(2), b(4), b(8)],
+            index,
+        }
+    }
+
+    /// Matches nothing.
+    fn none() -> Cached {
+        Cached {
+            start: 0,
+            bound: [0; 4],
+            index: usize::MAX,
+        }
+    }
+}
+
 /// The regions of one run and the access check.
 ///
 /// The interpreter keeps it up to date (the stack region covers exactly the
@@ -70,22 +100,26 @@ pub struct MemoryRegions {
     stack: Region,
     input: Region,
     extra: Vec<Region>,
-    /// Copy of the region that satisfied the last access, and its index.
-    last: Region,
-    last_index: usize,
+    /// The region that satisfied the last read, and the last write.
+    read_cache: Cached,
+    write_cache: Cached,
 }
 
 impl MemoryRegions {
     /// Regions for a run with the live stack `stack` and the input buffer
     /// `input` (length 0 if there is none).
     pub fn new(stack: Region, input: Region) -> MemoryRegions {
-        MemoryRegions {
+        let mut regions = MemoryRegions {
             stack,
             input,
             extra: Vec::new(),
-            last: input,
-            last_index: INPUT,
+            read_cache: Cached::of(&input, INPUT),
+            write_cache: Cached::none(),
+        };
+        if input.writable {
+            regions.write_cache = regions.read_cache;
         }
+        regions
     }
 
     /// Adds a region for the rest of the run.
@@ -102,8 +136,11 @@ impl MemoryRegions {
     #[inline]
     pub fn set_stack(&mut self, stack: Region) {
         self.stack = stack;
-        if self.last_index == STACK {
-            self.last = stack;
+        if self.read_cache.index == STACK {
+            self.read_cache = Cached::of(&stack, STACK);
+        }
+        if self.write_cache.index == STACK {
+            self.write_cache = Cached::of(&stack, STACK);
         }
     }
 
@@ -122,12 +159,21 @@ impl MemoryRegions {
         &self.extra
     }
 
-    /// Whether an access of `size` bytes at `addr` is allowed; the fast path
-    /// (same region as the last access) is inlined.
+    /// Whether an access of `size` bytes at `addr` is allowed. The fast
+    /// path (the region of the last read, or of the last write) is one
+    /// subtraction and one compare once inlined with a constant size.
     #[inline(always)]
     pub fn allows(&mut self, addr: u64, size: u64, write: bool) -> bool {
-        if self.last.contains(addr, size) && (self.last.writable || !write) {
-            return true;
+        let cache = if write {
+            &self.write_cache
+        } else {
+            &self.read_cache
+        };
+        if size.is_power_of_two() && size <= 8 {
+            let index = size.trailing_zeros() as usize;
+            if addr.wrapping_sub(cache.start) < cache.bound[index] {
+                return true;
+            }
         }
         self.allows_slow(addr, size, write)
     }
@@ -147,8 +193,12 @@ impl MemoryRegions {
         };
         match found {
             Some((index, region)) => {
-                self.last = region;
-                self.last_index = index;
+                let cached = Cached::of(&region, index);
+                if write {
+                    self.write_cache = cached;
+                } else {
+                    self.read_cache = cached;
+                }
                 true
             }
             None => false,
