@@ -11,7 +11,10 @@ mod agreement;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let markdown = args.iter().any(|a| a == "--markdown");
-    let rows = match agreement::run(&agreement::corpus_root()) {
+    let rows = match agreement::run(
+        &agreement::corpus_root(),
+        &ebee_verifier::Options::default(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot run: {e}");

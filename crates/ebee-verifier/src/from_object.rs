@@ -8,7 +8,7 @@ use ebee_object::{MapBinding, MapDef, ObjectError};
 
 use crate::context::ProgramType;
 use crate::diagnostic::SourceLine;
-use crate::maps::{MapInfo, Maps};
+use crate::maps::{map_type, MapInfo, Maps};
 use crate::Program;
 
 /// Why an object's program cannot be handed to the verifier.
@@ -49,17 +49,38 @@ pub struct ObjectProgram {
     pub lines: Vec<(usize, SourceLine)>,
 }
 
-/// The verifier's view of a map definition. The spin lock offset needs the
-/// value's BTF layout, which is not looked up here (left `None`).
+/// The verifier's view of a map definition, with the sizes a loader
+/// creates the map with (as libbpf does): map-in-maps hold 4-byte map ids
+/// whatever the definition says, ring buffers have no key or value size,
+/// perf event arrays hold 4-byte descriptors and get one slot per CPU when
+/// the definition leaves `max_entries` at 0. The spin lock offset needs
+/// the value's BTF layout, which is not looked up here (left `None`).
 pub fn map_info(def: &MapDef) -> MapInfo {
-    MapInfo {
+    let mut info = MapInfo {
         map_type: def.map_type.number(),
         key_size: def.key_size,
         value_size: def.value_size,
         max_entries: def.max_entries,
         flags: def.flags,
         spin_lock_offset: None,
+    };
+    match info.map_type {
+        map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS => info.value_size = 4,
+        map_type::RINGBUF => {
+            info.key_size = 0;
+            info.value_size = 0;
+        }
+        map_type::PERF_EVENT_ARRAY => {
+            info.key_size = 4;
+            info.value_size = 4;
+            if info.max_entries == 0 {
+                info.max_entries =
+                    std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+            }
+        }
+        _ => {}
     }
+    info
 }
 
 /// The program type for an object's kernel program type number.

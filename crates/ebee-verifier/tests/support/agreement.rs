@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ebee_kernel::{AttachType, KernelProgram, LoadError, LoadOptions, LogLevel};
-use ebee_object::{MapBinding, MapDef, MapType, Object};
+use ebee_object::{MapBinding, MapDef, Object};
 use ebee_verifier::{verify, ObjectProgram, Options};
 
 /// The corpus root, relative to this crate.
@@ -120,8 +120,9 @@ impl Row {
     }
 }
 
-/// Judge every present row of the corpus. `Err` when the corpus or bpf(2) is missing.
-pub fn run(root: &Path) -> Result<Vec<Row>, String> {
+/// Judge every present row of the corpus, ebee with `opts`. `Err` when
+/// the corpus or bpf(2) is missing.
+pub fn run(root: &Path, opts: &Options) -> Result<Vec<Row>, String> {
     ebee_kernel::probe().map_err(|e| format!("bpf(2) unavailable: {e}"))?;
     let exps = expectations(root)?;
     let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux")
@@ -141,12 +142,12 @@ pub fn run(root: &Path) -> Result<Vec<Row>, String> {
             }
             Ok(obj)
         });
-        rows.push(judge(exp, obj));
+        rows.push(judge(exp, obj, opts));
     }
     Ok(rows)
 }
 
-fn judge(exp: Expectation, obj: &Result<Object, String>) -> Row {
+fn judge(exp: Expectation, obj: &Result<Object, String>, opts: &Options) -> Row {
     let mut row = Row {
         exp,
         kernel: KernelVerdict::CantLoad(String::new()),
@@ -174,7 +175,7 @@ fn judge(exp: Expectation, obj: &Result<Object, String>) -> Row {
     match ObjectProgram::new(prog, obj.maps()) {
         Ok(p) => {
             let start = Instant::now();
-            let v = verify(&p.program(), &Options::default());
+            let v = verify(&p.program(), opts);
             row.ebee_time = start.elapsed();
             row.ebee_insns = v.stats.insns_processed;
             row.ebee = match v.verdict.rejection() {
@@ -263,6 +264,13 @@ const CANT_LOAD: &[&str] = &[
     "kernel subsystem misconfigured",
 ];
 
+/// Helpers the kernel offers only with a build option or outside lockdown:
+/// "cannot use helper" for them says nothing about the program.
+const CONFIG_HELPERS: &[&str] = &[
+    "bpf_probe_write_user#36", // lockdown (integrity) forbids it
+    "bpf_override_return#58",  // CONFIG_BPF_KPROBE_OVERRIDE
+];
+
 fn classify(e: &LoadError) -> KernelVerdict {
     let errno = e.errno().unwrap_or(0);
     let lines: Vec<String> = e
@@ -276,7 +284,11 @@ fn classify(e: &LoadError) -> KernelVerdict {
         .unwrap_or_default();
     let text = lines.join(" | ");
     let why = format!("{}: {text}", ebee_kernel::errno_name(errno));
+    let config_helper = CONFIG_HELPERS
+        .iter()
+        .any(|h| text.contains("cannot use helper") && text.contains(h));
     if text.is_empty()
+        || config_helper
         || matches!(errno, libc::E2BIG | libc::EOPNOTSUPP | 524 | libc::EPERM)
         || CANT_LOAD.iter().any(|p| text.contains(p))
     {
@@ -333,16 +345,13 @@ fn put64(a: &mut [u8; 128], off: usize, v: u64) {
 }
 
 fn create_map(d: &MapDef, inner_fd: Option<i32>) -> Result<OwnedFd, String> {
-    let mut max_entries = d.max_entries;
-    if max_entries == 0 && d.map_type == MapType::PerfEventArray {
-        max_entries = std::thread::available_parallelism().map_or(4, |n| n.get() as u32);
-    }
+    let m = ebee_verifier::from_object::map_info(d);
     let mut a = [0u8; 128];
-    put32(&mut a, 0, d.map_type.number());
-    put32(&mut a, 4, d.key_size);
-    put32(&mut a, 8, d.value_size);
-    put32(&mut a, 12, max_entries);
-    put32(&mut a, 16, d.flags);
+    put32(&mut a, 0, m.map_type);
+    put32(&mut a, 4, m.key_size);
+    put32(&mut a, 8, m.value_size);
+    put32(&mut a, 12, m.max_entries);
+    put32(&mut a, 16, m.flags);
     put32(&mut a, 20, inner_fd.unwrap_or(0) as u32);
     put32(&mut a, 24, d.numa_node);
     let fd = bpf(BPF_MAP_CREATE, &mut a);
