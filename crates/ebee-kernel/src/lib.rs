@@ -24,6 +24,28 @@
 //! assert_eq!(out.retval, 2);
 //! println!("{} ns per run", out.duration_ns);
 //! ```
+//!
+//! A whole clang-built object: its BTF, maps (with their initial contents)
+//! and programs, then runs and map reads:
+//!
+//! ```no_run
+//! use ebee_kernel::{LoadedObject, ObjectLoadOptions, TestRun};
+//!
+//! let obj = ebee_object::Object::parse(&std::fs::read("xdp.o").unwrap()).unwrap();
+//! let loaded = LoadedObject::load(&obj, &ObjectLoadOptions::default())
+//!     .unwrap_or_else(|e| panic!("{e}")); // names the map or program, shows the log
+//! let out = loaded.program("bounce").unwrap().test_run(&TestRun::new(&[0u8; 64])).unwrap();
+//! println!("returned {}", out.retval);
+//! let counts = loaded.map("counts").unwrap();
+//! for key in counts.keys() {
+//!     let key = key.unwrap();
+//!     println!("{key:?} -> {:?}", counts.lookup(&key).unwrap());
+//! }
+//! ```
+//!
+//! Layout: [`sys`] is the syscall layer; [`prog`] loads programs, [`map`]
+//! creates and operates maps, [`btf`] loads BTF, [`loaded_object`] puts an
+//! `ebee_object::Object` in the kernel with all three.
 
 #![warn(missing_docs)]
 
@@ -45,8 +67,8 @@ pub use ebee_object::MapType;
 pub use error::{errno_name, LoadError, TestRunError};
 pub use loaded_object::{LoadedObject, ObjectLoadError, ObjectLoadOptions};
 pub use map::{
-    lpm_key, possible_cpus, KernelMap, MapError, MapKeys, MapSpec, BPF_ANY, BPF_EXIST, BPF_F_LOCK,
-    BPF_F_NO_PREALLOC, BPF_NOEXIST,
+    lpm_key, possible_cpus, KernelMap, MapError, MapInfo, MapKeys, MapSpec, BPF_ANY, BPF_EXIST,
+    BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_NOEXIST,
 };
 pub use probe::{probe, probe_program_type};
 pub use prog::{KernelProgram, LoadOptions, ProgramBtf};

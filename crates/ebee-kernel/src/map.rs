@@ -181,6 +181,31 @@ fn kernel_name(name: &str) -> [u8; OBJ_NAME_LEN] {
     out
 }
 
+/// A map as the kernel describes it ([`KernelMap::info`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapInfo {
+    /// The kernel's id of the map.
+    pub id: u32,
+    /// Its type.
+    pub map_type: MapType,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum entries.
+    pub max_entries: u32,
+    /// `map_flags`.
+    pub flags: u32,
+    /// The name as the kernel stored it.
+    pub name: String,
+    /// The id of its BTF object (0: none).
+    pub btf_id: u32,
+    /// BTF type id of the key (0: none).
+    pub btf_key_type_id: u32,
+    /// BTF type id of the value (0: none).
+    pub btf_value_type_id: u32,
+}
+
 /// A map in the kernel, owned through its file descriptor.
 #[derive(Debug)]
 pub struct KernelMap {
@@ -236,6 +261,30 @@ impl KernelMap {
     /// The map's name.
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// What the kernel says about the map (`BPF_OBJ_GET_INFO_BY_FD`): its
+    /// id, the BTF object and key/value types it was created with, its
+    /// name as the kernel stored it.
+    pub fn info(&self) -> Result<MapInfo, MapError> {
+        let raw = sys::map_info(self.fd()).map_err(|e| self.kernel_err("info", e))?;
+        let name_len = raw
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(raw.name.len());
+        Ok(MapInfo {
+            id: raw.id,
+            map_type: MapType::from_number(raw.map_type),
+            key_size: raw.key_size,
+            value_size: raw.value_size,
+            max_entries: raw.max_entries,
+            flags: raw.map_flags,
+            name: String::from_utf8_lossy(&raw.name[..name_len]).into_owned(),
+            btf_id: raw.btf_id,
+            btf_key_type_id: raw.btf_key_type_id,
+            btf_value_type_id: raw.btf_value_type_id,
+        })
     }
 
     /// The map's file descriptor.

@@ -6,8 +6,8 @@
 //! implements [`Attr`], which ties it to its [`Cmd`]. [`bpf`] passes a
 //! struct's own size: the kernel zero-fills the fields we do not send and
 //! rejects nonzero bytes past the ones it knows, so a short struct is the
-//! portable choice. New commands (map create, element operations, links)
-//! slot in as one more struct and one more `impl Attr`.
+//! portable choice. A new command slots in as one more struct and one more
+//! `impl Attr`; the map element commands share [`MapElemAttr`].
 //!
 //! This is the only module with `unsafe`.
 
@@ -586,6 +586,45 @@ pub fn btf_load(attr: &mut BtfLoadAttr, btf: &[u8], log: &mut [u8]) -> io::Resul
     owned_fd(fd)
 }
 
+/// `struct bpf_map_info`, the answer of `BPF_OBJ_GET_INFO_BY_FD` for a map.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(missing_docs)]
+pub struct MapInfo {
+    pub map_type: u32,
+    pub id: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub name: [u8; OBJ_NAME_LEN],
+    pub ifindex: u32,
+    pub btf_vmlinux_value_type_id: u32,
+    pub netns_dev: u64,
+    pub netns_ino: u64,
+    pub btf_id: u32,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    /// The uapi's alignment pad.
+    pub _pad: u32,
+    pub map_extra: u64,
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` for the map `fd`: its `struct bpf_map_info`
+/// (plain data, no pointers).
+pub fn map_info(fd: BorrowedFd<'_>) -> io::Result<MapInfo> {
+    let mut info = MapInfo::default();
+    let mut attr = ObjInfoAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<MapInfo>() as u32,
+        info: ptr_u64(&mut info as *mut MapInfo),
+    };
+    // SAFETY: `info` points at a `MapInfo` of `info_len` writable bytes,
+    // plain data without pointer fields.
+    unsafe { bpf(&mut attr)? };
+    Ok(info)
+}
+
 #[cfg(test)]
 mod layout {
     use super::*;
@@ -634,5 +673,10 @@ mod layout {
         assert_eq!(size_of::<MapElemAttr>(), 32);
         assert_eq!(offset_of!(BtfLoadAttr, btf_log_level), 24);
         assert_eq!(size_of::<BtfLoadAttr>(), 32);
+        assert_eq!(offset_of!(MapInfo, name), 24);
+        assert_eq!(offset_of!(MapInfo, netns_dev), 48);
+        assert_eq!(offset_of!(MapInfo, btf_id), 64);
+        assert_eq!(offset_of!(MapInfo, map_extra), 80);
+        assert_eq!(size_of::<MapInfo>(), 88);
     }
 }

@@ -101,8 +101,20 @@ fn btf_maps_globals_and_bpf_loop() {
     assert_eq!(u64_at(&rodata.lookup(&zero).unwrap().unwrap(), 0), 3);
     let e = rodata.update(&zero, &[0u8; 8], BPF_ANY).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EPERM), "{e}");
-    // The program was loaded with its line info: the kernel kept it.
-    assert!(prog.verified_insns() > 0);
+    // The maps were created with the object's BTF: the kernel checked the
+    // key/value types against the sizes (globals: the DATASEC as value).
+    let (counts_def, data_def) = (obj.map("counts").unwrap().1, obj.map(".data").unwrap().1);
+    let info = counts.info().unwrap();
+    assert_ne!(info.btf_id, 0);
+    assert_eq!(Some(info.btf_key_type_id), counts_def.btf_key_type_id);
+    assert_eq!(Some(info.btf_value_type_id), counts_def.btf_value_type_id);
+    assert_eq!(info.name, "counts");
+    let info = loaded.map(".data").unwrap().info().unwrap();
+    assert_eq!(info.btf_id, counts.info().unwrap().btf_id);
+    assert_eq!(Some(info.btf_value_type_id), data_def.btf_value_type_id);
+    assert_eq!(info.flags & (1 << 10), 1 << 10, "BPF_F_MMAPABLE");
+    let rodata_flags = rodata.info().unwrap().flags;
+    assert_eq!(rodata_flags & (1 << 7), 1 << 7, "BPF_F_RDONLY_PROG");
 }
 
 #[test]
@@ -278,6 +290,9 @@ fn loads_without_btf_when_asked() {
     };
     let loaded = LoadedObject::load(&obj, &opts).unwrap_or_else(|e| panic!("{e}"));
     assert!(loaded.btf().is_none());
+    for (name, m) in loaded.maps() {
+        assert_eq!(m.info().unwrap().btf_id, 0, "{name}");
+    }
     let out = loaded
         .program("jump_to_2")
         .unwrap()
