@@ -317,7 +317,24 @@ impl LoadedObject {
                 relocated = copy;
                 &relocated
             };
-            let prog = self.load_program(p, &fds, license, opts)?;
+            let attach_btf_id = match attach_btf_name(p) {
+                Some((name, kind)) => {
+                    if vmlinux.is_none() {
+                        vmlinux = Some(read_vmlinux_btf()?);
+                    }
+                    let found = vmlinux
+                        .as_ref()
+                        .and_then(|b| b.id_by_name_kind(&name, kind));
+                    found.ok_or_else(|| {
+                        ObjectLoadError::Unsupported(format!(
+                            "program {:?}: the kernel's BTF has no {kind} {name:?} to attach to",
+                            p.name
+                        ))
+                    })?
+                }
+                None => 0,
+            };
+            let prog = self.load_program(p, &fds, license, opts, attach_btf_id)?;
             self.programs.push((p.name.clone(), prog));
         }
         Ok(())
@@ -329,6 +346,7 @@ impl LoadedObject {
         fds: &[i32],
         license: &str,
         load_opts: &ObjectLoadOptions,
+        attach_btf_id: u32,
     ) -> Result<KernelProgram, ObjectLoadError> {
         if let Some(sym) = p.relocs.iter().find_map(|r| match &r.kind {
             RelocKind::Extern { symbol, .. } => Some(symbol),
@@ -357,6 +375,7 @@ impl LoadedObject {
                     source: Box::new(source),
                 })?;
         let mut opts = load_opts.program.clone();
+        opts.attach_btf_id = attach_btf_id;
         opts.name = program_name(&p.name);
         opts.expected_attach_type = p
             .kind
@@ -548,6 +567,20 @@ fn program_name(name: &str) -> String {
         })
         .take(OBJ_NAME_LEN - 1)
         .collect()
+}
+
+/// For programs that name their target in the kernel's BTF at load time:
+/// the type to look up (name, BTF kind), from the section name.
+fn attach_btf_name(p: &Program) -> Option<(String, &'static str)> {
+    use ebee_object::AttachType as A;
+    let target = p.attach_target()?;
+    match p.kind.attach_type? {
+        A::TraceFentry | A::TraceFexit | A::ModifyReturn => Some((target.to_string(), "FUNC")),
+        A::TraceRawTp => Some((format!("btf_trace_{target}"), "TYPEDEF")),
+        A::LsmMac | A::LsmCgroup => Some((format!("bpf_lsm_{target}"), "FUNC")),
+        A::TraceIter => Some((format!("bpf_iter_{target}"), "FUNC")),
+        _ => None,
+    }
 }
 
 fn read_vmlinux_btf() -> Result<Btf, ObjectLoadError> {

@@ -34,6 +34,10 @@ pub struct LoadOptions {
     pub expected_attach_type: Option<AttachType>,
     /// The program's name (at most 15 bytes, `[A-Za-z0-9_.]`).
     pub name: String,
+    /// The attach target's type id in the kernel's BTF, for program types
+    /// that name their target at load (tracing: `fentry`/`fexit`/`tp_btf`,
+    /// LSM); 0 for none.
+    pub attach_btf_id: u32,
 }
 
 impl Default for LoadOptions {
@@ -45,6 +49,7 @@ impl Default for LoadOptions {
             prog_flags: 0,
             expected_attach_type: None,
             name: String::new(),
+            attach_btf_id: 0,
         }
     }
 }
@@ -134,6 +139,7 @@ impl KernelProgram {
             prog_name: prog_name(&opts.name)?,
             expected_attach_type: opts.expected_attach_type.map_or(0, AttachType::number),
             prog_btf_fd: btf.map_or(0, |b| b.btf.as_raw_fd() as u32),
+            attach_btf_id: opts.attach_btf_id,
             ..ProgLoadAttr::default()
         };
         let (func_info, line_info) = btf.map_or((&[][..], &[][..]), |b| (b.func_info, b.line_info));

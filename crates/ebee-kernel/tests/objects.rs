@@ -25,13 +25,19 @@ macro_rules! require_bpf {
 
 /// Compiles `tests/c/<name>.c` with clang-19 for BPF and parses it.
 fn compile(name: &str) -> Object {
+    compile_with(name, &[])
+}
+
+/// [`compile`] with extra clang arguments (`-DNAME`).
+fn compile_with(name: &str, defines: &[&str]) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
     let dir = std::env::temp_dir().join(format!("ebee-kernel-objects-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out: PathBuf = dir.join(format!("{name}.o"));
+    let out: PathBuf = dir.join(format!("{name}{}.o", defines.concat()));
     let status = Command::new("clang-19")
         .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
         .arg("-I/usr/include/x86_64-linux-gnu")
+        .args(defines)
         .arg("-c")
         .arg(&src)
         .arg("-o")
@@ -320,4 +326,28 @@ fn kernel_btf_load_and_its_errors() {
     assert!(e.to_string().contains("EINVAL"), "{e}");
     let e = KernelBtf::load(&[0u8; 4]).unwrap_err();
     assert_eq!(e.errno, libc::EINVAL, "{e}");
+}
+
+#[test]
+fn tracing_programs_get_their_target_btf_id() {
+    require_bpf!();
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        println!("skipped: this kernel has no /sys/kernel/btf/vmlinux");
+        return;
+    }
+    // A target the kernel does not have: the loader says so before loading.
+    let obj = compile_with("fentry", &["-DMISSING_TARGET"]);
+    let e = LoadedObject::load(&obj, &ObjectLoadOptions::default()).unwrap_err();
+    assert!(matches!(e, ObjectLoadError::Unsupported(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("FUNC \"ebee_no_such_kernel_function\""),
+        "{e}"
+    );
+    // A real one: found, and then it is the kernel's call (machines where
+    // tracing programs are not permitted answer EPERM).
+    match LoadedObject::load(&compile("fentry"), &ObjectLoadOptions::default()) {
+        Ok(o) => assert!(o.program("on_tcp_connect").is_some()),
+        Err(e) => assert!(matches!(e, ObjectLoadError::Program { .. }), "{e}"),
+    }
 }
