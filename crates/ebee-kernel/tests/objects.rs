@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ebee_kernel::{
     possible_cpus, KernelBtf, LoadedObject, ObjectLoadError, ObjectLoadOptions, TestRun, BPF_ANY,
@@ -33,7 +34,10 @@ fn compile_with(name: &str, defines: &[&str]) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
     let dir = std::env::temp_dir().join(format!("ebee-kernel-objects-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out: PathBuf = dir.join(format!("{name}{}.o", defines.concat()));
+    // One file per compilation: tests compiling the same source run in parallel.
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let out: PathBuf = dir.join(format!("{name}-{seq}.o"));
     let status = Command::new("clang-19")
         .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
         .arg("-I/usr/include/x86_64-linux-gnu")
