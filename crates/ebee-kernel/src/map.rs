@@ -168,6 +168,12 @@ fn parse_cpu_list(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("empty CPU list {text:?}"))
 }
 
+/// The key as the element commands take it: maps without keys (key size
+/// 0: queue, stack, bloom filter) want a null pointer, not an empty key.
+fn key_ptr(key: &[u8]) -> Option<&[u8]> {
+    (!key.is_empty()).then_some(key)
+}
+
 /// The map name as the kernel takes it: `[A-Za-z0-9_.]`, at most 15 bytes.
 fn kernel_name(name: &str) -> [u8; OBJ_NAME_LEN] {
     let mut out = [0u8; OBJ_NAME_LEN];
@@ -337,13 +343,13 @@ impl KernelMap {
     /// Per-CPU maps: all CPUs' values in one buffer ([`Self::lookup_percpu`]).
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         self.check_key("lookup", key)?;
-        self.lookup_raw("lookup", Some(key), 0, false)
+        self.lookup_raw("lookup", key_ptr(key), 0, false)
     }
 
     /// [`Self::lookup`] with `flags` (`BPF_F_LOCK`).
     pub fn lookup_with_flags(&self, key: &[u8], flags: u64) -> Result<Option<Vec<u8>>, MapError> {
         self.check_key("lookup", key)?;
-        self.lookup_raw("lookup", Some(key), flags, false)
+        self.lookup_raw("lookup", key_ptr(key), flags, false)
     }
 
     fn lookup_raw(
@@ -383,7 +389,7 @@ impl KernelMap {
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.check_key("update", key)?;
         self.check("update", "value", value.len(), self.value_buf_size)?;
-        sys::map_update(self.fd(), Some(key), value, flags)
+        sys::map_update(self.fd(), key_ptr(key), value, flags)
             .map_err(|e| self.kernel_err("update", e))
     }
 

@@ -137,6 +137,8 @@ fn queue_is_fifo_and_stack_is_lifo() {
         assert_eq!(errno(m.push(&k(4), BPF_ANY)), libc::E2BIG);
     }
     assert_eq!(q.peek().unwrap(), Some(k(1).to_vec()));
+    // A plain lookup with the empty key is a peek.
+    assert_eq!(q.lookup(&[]).unwrap(), Some(k(1).to_vec()));
     assert_eq!(s.peek().unwrap(), Some(k(3).to_vec()));
     // BPF_EXIST on a full queue drops the oldest element.
     q.push(&k(4), BPF_EXIST).unwrap();
