@@ -57,6 +57,10 @@ pub struct ObjectLoadOptions {
     /// (`.text`, `test`, iproute2's `2/1` tail-call sections); `None`:
     /// such programs are an error, as in libbpf.
     pub default_program_type: Option<ProgramType>,
+    /// Load only the entry programs with these names (all maps are still
+    /// created); `None`: every entry program. Prog-array slots naming a
+    /// program left out stay empty.
+    pub only_programs: Option<Vec<String>>,
 }
 
 impl Default for ObjectLoadOptions {
@@ -66,6 +70,7 @@ impl Default for ObjectLoadOptions {
             use_btf: true,
             core_target: None,
             default_program_type: None,
+            only_programs: None,
         }
     }
 }
@@ -145,7 +150,7 @@ impl LoadedObject {
         };
         loaded.create_maps(obj)?;
         loaded.load_programs(obj, opts)?;
-        loaded.fill_slots(obj)?;
+        loaded.fill_slots(obj, opts)?;
         Ok(loaded)
     }
 
@@ -285,7 +290,22 @@ impl LoadedObject {
         let fds: Vec<i32> = self.maps.iter().map(|(_, m)| m.as_raw_fd()).collect();
         let license = obj.license().unwrap_or("");
         let mut vmlinux: Option<Btf> = None;
-        for p in obj.entry_programs() {
+        let selected = |p: &&Program| {
+            opts.only_programs
+                .as_ref()
+                .is_none_or(|names| names.contains(&p.name))
+        };
+        if let Some(names) = &opts.only_programs {
+            if let Some(missing) = names
+                .iter()
+                .find(|n| !obj.entry_programs().any(|p| p.name == **n))
+            {
+                return Err(ObjectLoadError::Unsupported(format!(
+                    "the object has no entry program {missing:?}"
+                )));
+            }
+        }
+        for p in obj.entry_programs().filter(selected) {
             let relocated;
             let p = if p.core_relos.is_empty() {
                 p
@@ -412,12 +432,20 @@ impl LoadedObject {
         })
     }
 
-    fn fill_slots(&self, obj: &Object) -> Result<(), ObjectLoadError> {
+    fn fill_slots(&self, obj: &Object, opts: &ObjectLoadOptions) -> Result<(), ObjectLoadError> {
+        let left_out = |name: &str| {
+            opts.only_programs
+                .as_ref()
+                .is_some_and(|names| !names.iter().any(|n| n == name))
+        };
         for (def, (_, map)) in obj.maps().iter().zip(&self.maps) {
             if is_struct_ops(def) {
                 continue;
             }
             for slot in &def.slots {
+                if matches!(&slot.target, SlotTarget::Program(name) if left_out(name)) {
+                    continue;
+                }
                 let fd = match &slot.target {
                     SlotTarget::Program(name) => self.program(name).map(|p| p.fd().as_raw_fd()),
                     SlotTarget::Map(name) => self.map(name).map(|m| m.as_raw_fd()),

@@ -355,3 +355,29 @@ fn tracing_programs_get_their_target_btf_id() {
         Err(e) => assert!(matches!(e, ObjectLoadError::Program { .. }), "{e}"),
     }
 }
+
+#[test]
+fn only_some_programs() {
+    require_bpf!();
+    let obj = compile("tail_call");
+    let opts = ObjectLoadOptions {
+        only_programs: Some(vec!["jump_to_2".into()]),
+        ..ObjectLoadOptions::default()
+    };
+    let loaded = LoadedObject::load(&obj, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.programs().count(), 1);
+    assert!(loaded.program("target").is_none());
+    // `target` was left out, so its slot is empty and the tail call fails.
+    let out = loaded
+        .program("jump_to_2")
+        .unwrap()
+        .test_run(&TestRun::new(&ipv4_packet()))
+        .unwrap();
+    assert_eq!(out.retval, 1, "XDP_DROP");
+    let opts = ObjectLoadOptions {
+        only_programs: Some(vec!["nope".into()]),
+        ..ObjectLoadOptions::default()
+    };
+    let e = LoadedObject::load(&obj, &opts).unwrap_err();
+    assert!(e.to_string().contains("no entry program \"nope\""), "{e}");
+}
