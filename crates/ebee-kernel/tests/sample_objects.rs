@@ -42,6 +42,12 @@ fn kind(e: &ObjectLoadError) -> String {
             source.errno().map_or("?".into(), ebee_kernel::errno_name)
         ),
         ObjectLoadError::Relocation { .. } => "relocation".into(),
+        ObjectLoadError::Unsupported(m) if m.contains("names no program type") => {
+            "section names no program type".into()
+        }
+        ObjectLoadError::Unsupported(m) if m.contains("extern symbol") => {
+            "unresolved extern".into()
+        }
         ObjectLoadError::Unsupported(_) => "unsupported".into(),
     }
 }
@@ -64,7 +70,7 @@ fn every_sample_object_loads_or_fails_cleanly() {
     );
 
     let opts = ObjectLoadOptions::default();
-    let (mut parsed, mut loaded, mut programs) = (0, 0, 0);
+    let (mut parsed, mut loaded, mut programs, mut programs_alone) = (0, 0, 0, 0);
     let mut failures: BTreeMap<String, usize> = BTreeMap::new();
     for path in &paths {
         let bytes = std::fs::read(path).unwrap();
@@ -77,6 +83,22 @@ fn every_sample_object_loads_or_fails_cleanly() {
             Ok(Ok(o)) => {
                 loaded += 1;
                 programs += o.programs().count();
+            }
+            // The whole object failed: which of its programs load alone?
+            Ok(Err(e)) if obj.entry_programs().count() > 1 => {
+                *failures.entry(kind(&e)).or_default() += 1;
+                for p in obj.entry_programs() {
+                    let alone = ObjectLoadOptions {
+                        only_programs: Some(vec![p.name.clone()]),
+                        ..ObjectLoadOptions::default()
+                    };
+                    let r = catch_unwind(AssertUnwindSafe(|| LoadedObject::load(&obj, &alone)));
+                    match r {
+                        Ok(Ok(_)) => programs_alone += 1,
+                        Ok(Err(_)) => {}
+                        Err(_) => panic!("LoadedObject::load panicked on {}", path.display()),
+                    }
+                }
             }
             Ok(Err(e)) => {
                 let msg = e.to_string();
@@ -94,6 +116,7 @@ fn every_sample_object_loads_or_fails_cleanly() {
         "{} objects, {parsed} parsed: {loaded} loaded whole ({programs} programs), {failed} failed",
         paths.len()
     );
+    println!("  {programs_alone} more programs load alone from objects that failed whole");
     for (k, n) in &failures {
         println!("  {n:4} {k}");
     }
