@@ -77,6 +77,7 @@ mod error;
 mod helper;
 mod interpreter;
 mod lower;
+pub mod map;
 mod op;
 mod region;
 pub mod tail_call;

@@ -1,0 +1,598 @@
+//! Maps in the userspace runtime, with the kernel's semantics.
+//!
+//! A [`Map`] is created from a [`MapSpec`] (the fields of `BPF_MAP_CREATE`)
+//! and checked the way the kernel checks it: a spec the kernel refuses is
+//! refused here with the same error number ([`MapError::errno`]). The
+//! element operations follow the kernel's map types, errno for errno:
+//! `BPF_NOEXIST`/`BPF_EXIST` give `EEXIST`/`ENOENT`, a full hash map
+//! `E2BIG`, an array refuses deletes with `EINVAL`, and so on. The tests
+//! run the same random operations on a kernel map and on ours and compare
+//! every result.
+//!
+//! # Two sides
+//!
+//! - **Host** (the embedder, like user space with bpf(2)): [`Map::lookup`],
+//!   [`Map::update`], [`Map::delete`], [`Map::next_key`], [`Map::keys`],
+//!   [`Map::lookup_and_delete`], [`Map::push`]/[`Map::pop`]/[`Map::peek`],
+//!   [`Map::freeze`]. Values are copies; per-CPU maps exchange one buffer
+//!   holding every CPU's value, each padded to 8 bytes
+//!   ([`Map::value_buf_size`]), like the kernel's.
+//! - **Programs** (what the helpers call): [`Map::lookup_ptr`] gives the
+//!   address and length of the value itself (for per-CPU maps: the
+//!   current CPU's), which the interpreter adds as a region;
+//!   [`Map::prog_update`] takes one CPU's value.
+//!
+//! # Memory and concurrency
+//!
+//! Maps are `Send + Sync`; share them with `Arc`. Values live in memory
+//! allocated once at creation and freed with the map ([`storage`]), so a
+//! pointer a program holds is valid memory for the map's lifetime:
+//! - arrays: the element itself; the host copies words atomically, so an
+//!   8-byte counter a program increments atomically is never torn, while a
+//!   larger value written by the host can be read half-old half-new by a
+//!   program, as in the kernel (no `BPF_F_LOCK` yet);
+//! - hash maps: preallocated slots; an update writes a free slot and then
+//!   swaps it in under the map's lock, so a lookup sees the old or the new
+//!   value whole (atomic replace); the old slot goes to the back of the
+//!   free list, so it is reused as late as possible (the kernel reuses
+//!   preallocated elements too, without waiting for readers).
+//!
+//! # CPUs
+//!
+//! Per-CPU maps keep one value per runtime CPU: [`Map::create`] uses
+//! [`std::thread::available_parallelism`], [`Map::create_with_cpus`] a
+//! given count (the tests use the kernel's possible CPUs so buffers compare
+//! byte for byte). A thread's CPU is [`current_cpu`] (assigned round-robin
+//! on first use, or set with [`set_current_cpu`]) modulo the map's count.
+
+mod array;
+mod hash;
+mod lru;
+mod queue_stack;
+mod storage;
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+pub use ebee_object::MapType;
+
+use array::ArrayMap;
+use hash::HashMap;
+use queue_stack::QueueStack;
+
+/// `BPF_ANY`: create the element or replace it.
+pub const BPF_ANY: u64 = 0;
+/// `BPF_NOEXIST`: create the element; `EEXIST` if it exists.
+pub const BPF_NOEXIST: u64 = 1;
+/// `BPF_EXIST`: replace the element; `ENOENT` if it does not exist.
+pub const BPF_EXIST: u64 = 2;
+/// `BPF_F_LOCK`: take the value's `bpf_spin_lock` (refused: no BTF spin locks yet).
+pub const BPF_F_LOCK: u64 = 4;
+
+/// `BPF_F_NO_PREALLOC` (required for `lpm_trie`).
+pub const BPF_F_NO_PREALLOC: u32 = 1 << 0;
+/// `BPF_F_NO_COMMON_LRU`: per-CPU LRU lists (LRU maps only).
+pub const BPF_F_NO_COMMON_LRU: u32 = 1 << 1;
+/// `BPF_F_NUMA_NODE`: `numa_node` is valid.
+pub const BPF_F_NUMA_NODE: u32 = 1 << 2;
+/// `BPF_F_RDONLY`: user space may only read.
+pub const BPF_F_RDONLY: u32 = 1 << 3;
+/// `BPF_F_WRONLY`: user space may only write.
+pub const BPF_F_WRONLY: u32 = 1 << 4;
+/// `BPF_F_ZERO_SEED`: hash with a zero seed (hash, bloom).
+pub const BPF_F_ZERO_SEED: u32 = 1 << 6;
+/// `BPF_F_RDONLY_PROG`: programs may only read.
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_WRONLY_PROG`: programs may only write.
+pub const BPF_F_WRONLY_PROG: u32 = 1 << 8;
+/// `BPF_F_MMAPABLE`: the array can be mmap()ed.
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+/// `BPF_F_INNER_MAP`: inner maps may differ in `max_entries`.
+pub const BPF_F_INNER_MAP: u32 = 1 << 12;
+
+/// The access flags every map type accepts.
+const ACCESS_FLAGS: u32 = BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG;
+
+/// Error numbers of the kernel's map operations (Linux's values).
+pub mod errno {
+    /// Not permitted (writes to a frozen or read-only map).
+    pub const EPERM: i32 = 1;
+    /// No such element.
+    pub const ENOENT: i32 = 2;
+    /// Too big: index out of range, map full.
+    pub const E2BIG: i32 = 7;
+    /// Out of memory.
+    pub const ENOMEM: i32 = 12;
+    /// Busy (frozen twice).
+    pub const EBUSY: i32 = 16;
+    /// The element exists.
+    pub const EEXIST: i32 = 17;
+    /// Invalid argument.
+    pub const EINVAL: i32 = 22;
+    /// No space (`lpm_trie` full).
+    pub const ENOSPC: i32 = 28;
+    /// Operation not supported on this map type.
+    pub const EOPNOTSUPP: i32 = 95;
+    /// The kernel-internal "not supported" (`ENOTSUPP`), returned to user space by bpf(2).
+    pub const ENOTSUPP: i32 = 524;
+
+    /// The symbolic name of `errno`.
+    pub fn name(errno: i32) -> &'static str {
+        match errno {
+            EPERM => "EPERM",
+            ENOENT => "ENOENT",
+            E2BIG => "E2BIG",
+            ENOMEM => "ENOMEM",
+            EBUSY => "EBUSY",
+            EEXIST => "EEXIST",
+            EINVAL => "EINVAL",
+            ENOSPC => "ENOSPC",
+            EOPNOTSUPP => "EOPNOTSUPP",
+            ENOTSUPP => "ENOTSUPP",
+            _ => "errno",
+        }
+    }
+}
+
+/// A map operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MapError {
+    /// The kernel would return this error number.
+    #[error("{op} on a {map_type:?} map: {} ({errno})", errno::name(*.errno))]
+    Errno {
+        /// The operation (`create`, `lookup`, `update`...).
+        op: &'static str,
+        /// The map's type.
+        map_type: MapType,
+        /// The error number (`ENOENT`, `EEXIST`, `E2BIG`...).
+        errno: i32,
+    },
+    /// A key or value of the wrong size (the kernel reads exactly the
+    /// map's sizes, so this is caught before the operation).
+    #[error("{op} on a {map_type:?} map: {what} is {got} bytes, the map's is {want}")]
+    Size {
+        /// The operation.
+        op: &'static str,
+        /// The map's type.
+        map_type: MapType,
+        /// `key` or `value`.
+        what: &'static str,
+        /// The size given.
+        got: usize,
+        /// The size the map has.
+        want: usize,
+    },
+}
+
+impl MapError {
+    /// The kernel's error number (`None` for a size mismatch).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            MapError::Errno { errno, .. } => Some(*errno),
+            MapError::Size { .. } => None,
+        }
+    }
+}
+
+/// An error number, before the operation and map are attached.
+pub(crate) type Errno = i32;
+
+/// What a map is, as `BPF_MAP_CREATE` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapSpec {
+    /// The map type.
+    pub map_type: MapType,
+    /// Key size in bytes (0 for queue, stack, bloom filter, ringbuf).
+    pub key_size: u32,
+    /// Value size in bytes (per CPU for per-CPU maps).
+    pub value_size: u32,
+    /// Maximum number of entries (bytes for ringbuf).
+    pub max_entries: u32,
+    /// `map_flags`.
+    pub flags: u32,
+    /// `map_extra` (bloom filter: the number of hash functions, 0 = 5).
+    pub map_extra: u64,
+    /// NUMA node (with [`BPF_F_NUMA_NODE`]; the runtime has node 0 only).
+    pub numa_node: u32,
+    /// For `array_of_maps`/`hash_of_maps`: the shape of the inner maps.
+    pub inner: Option<Box<MapSpec>>,
+}
+
+impl MapSpec {
+    /// A map of `map_type` with these sizes and no flags.
+    pub fn new(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> MapSpec {
+        MapSpec {
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            flags: 0,
+            map_extra: 0,
+            numa_node: 0,
+            inner: None,
+        }
+    }
+
+    /// This spec with `flags`.
+    pub fn with_flags(mut self, flags: u32) -> MapSpec {
+        self.flags = flags;
+        self
+    }
+}
+
+/// Is `t` a map whose values are per CPU?
+pub fn is_percpu(t: MapType) -> bool {
+    matches!(
+        t,
+        MapType::PercpuHash | MapType::PercpuArray | MapType::LruPercpuHash
+    )
+}
+
+static NEXT_CPU: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static CPU: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The runtime CPU of this thread: which value of a per-CPU map its
+/// programs see (modulo the map's CPU count). Threads get 0, 1, 2... in
+/// the order they first ask.
+pub fn current_cpu() -> usize {
+    CPU.with(|c| {
+        c.get().unwrap_or_else(|| {
+            let n = NEXT_CPU.fetch_add(1, Ordering::Relaxed);
+            c.set(Some(n));
+            n
+        })
+    })
+}
+
+/// Makes this thread runtime CPU `cpu`.
+pub fn set_current_cpu(cpu: usize) {
+    CPU.with(|c| c.set(Some(cpu)));
+}
+
+/// A map value as a program sees it: its address and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValuePtr {
+    /// The first byte of the value (valid while the map lives).
+    pub ptr: *mut u8,
+    /// The value's length in bytes.
+    pub len: usize,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Array(ArrayMap),
+    Hash(HashMap),
+    QueueStack(QueueStack),
+}
+
+/// A map of the userspace runtime (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Map {
+    spec: MapSpec,
+    ncpus: usize,
+    frozen: AtomicBool,
+    kind: Kind,
+}
+
+/// The checks every map type shares (`bpf_map_flags_access_ok`, sizes of
+/// the per-CPU buffer, NUMA node).
+fn check_common(spec: &MapSpec) -> Result<(), Errno> {
+    let f = spec.flags;
+    if f & (BPF_F_RDONLY | BPF_F_WRONLY) == BPF_F_RDONLY | BPF_F_WRONLY
+        || f & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) == BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG
+    {
+        return Err(errno::EINVAL);
+    }
+    if f & BPF_F_NUMA_NODE != 0 && spec.numa_node != 0 {
+        return Err(errno::EINVAL);
+    }
+    if f & BPF_F_NUMA_NODE == 0 && spec.numa_node != 0 {
+        return Err(errno::EINVAL);
+    }
+    Ok(())
+}
+
+impl Map {
+    /// Creates a map, checked like `BPF_MAP_CREATE`, with one value per
+    /// available CPU for per-CPU maps.
+    pub fn create(spec: &MapSpec) -> Result<Map, MapError> {
+        let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Map::create_with_cpus(spec, ncpus)
+    }
+
+    /// Creates a map whose per-CPU values number `ncpus` (at least 1).
+    pub fn create_with_cpus(spec: &MapSpec, ncpus: usize) -> Result<Map, MapError> {
+        let ncpus = ncpus.max(1);
+        let fail = |errno| MapError::Errno {
+            op: "create",
+            map_type: spec.map_type,
+            errno,
+        };
+        check_common(spec).map_err(fail)?;
+        let kind = match spec.map_type {
+            MapType::Array | MapType::PercpuArray => Kind::Array(ArrayMap::new(spec, ncpus)?),
+            MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash => {
+                Kind::Hash(HashMap::new(spec, ncpus)?)
+            }
+            MapType::Queue | MapType::Stack => Kind::QueueStack(QueueStack::new(spec)?),
+            _ => return Err(fail(errno::EINVAL)),
+        };
+        Ok(Map {
+            spec: spec.clone(),
+            ncpus: if is_percpu(spec.map_type) { ncpus } else { 1 },
+            frozen: AtomicBool::new(false),
+            kind,
+        })
+    }
+
+    /// What the map was created from.
+    pub fn spec(&self) -> &MapSpec {
+        &self.spec
+    }
+
+    /// The map type.
+    pub fn map_type(&self) -> MapType {
+        self.spec.map_type
+    }
+
+    /// How many per-CPU values a value has (1 unless per-CPU).
+    pub fn cpus(&self) -> usize {
+        self.ncpus
+    }
+
+    /// Bytes of a value as the host exchanges it: the value size, or for
+    /// per-CPU maps the value size rounded up to 8 times [`Map::cpus`].
+    pub fn value_buf_size(&self) -> usize {
+        if is_percpu(self.spec.map_type) {
+            (self.spec.value_size as usize).div_ceil(8) * 8 * self.ncpus
+        } else {
+            self.spec.value_size as usize
+        }
+    }
+
+    fn err(&self, op: &'static str, errno: Errno) -> MapError {
+        MapError::Errno {
+            op,
+            map_type: self.spec.map_type,
+            errno,
+        }
+    }
+
+    fn check_size(
+        &self,
+        op: &'static str,
+        what: &'static str,
+        got: usize,
+        want: usize,
+    ) -> Result<(), MapError> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(MapError::Size {
+                op,
+                map_type: self.spec.map_type,
+                what,
+                got,
+                want,
+            })
+        }
+    }
+
+    fn check_key(&self, op: &'static str, key: &[u8]) -> Result<(), MapError> {
+        self.check_size(op, "key", key.len(), self.spec.key_size as usize)
+    }
+
+    /// Host writes: refused (`EPERM`) on frozen maps and `BPF_F_RDONLY` maps.
+    fn check_host_write(&self, op: &'static str) -> Result<(), MapError> {
+        if self.frozen.load(Ordering::Acquire) || self.spec.flags & BPF_F_RDONLY != 0 {
+            return Err(self.err(op, errno::EPERM));
+        }
+        Ok(())
+    }
+
+    /// Host reads: refused (`EPERM`) on `BPF_F_WRONLY` maps.
+    fn check_host_read(&self, op: &'static str) -> Result<(), MapError> {
+        if self.spec.flags & BPF_F_WRONLY != 0 {
+            return Err(self.err(op, errno::EPERM));
+        }
+        Ok(())
+    }
+
+    /// The value under `key` (`None`: `ENOENT`). Per-CPU maps: every CPU's
+    /// value in one buffer of [`Map::value_buf_size`] bytes. Queue and
+    /// stack (empty key): the next element, left in place.
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        self.check_host_read("lookup")?;
+        self.check_key("lookup", key)?;
+        let r = match &self.kind {
+            Kind::Array(a) => Ok(a.lookup(key)),
+            Kind::Hash(h) => Ok(h.lookup(key)),
+            Kind::QueueStack(q) => Ok(q.peek()),
+        };
+        r.map_err(|e| self.err("lookup", e))
+    }
+
+    /// Stores `value` under `key` with `flags` ([`BPF_ANY`],
+    /// [`BPF_NOEXIST`], [`BPF_EXIST`]). Per-CPU maps take every CPU's value
+    /// ([`Map::value_buf_size`] bytes). Queue and stack (empty key): push.
+    pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.check_host_write("update")?;
+        self.check_key("update", key)?;
+        self.check_size("update", "value", value.len(), self.value_buf_size())?;
+        let r = match &self.kind {
+            Kind::Array(a) => a.update(key, value, flags),
+            Kind::Hash(h) => h.update(key, value, flags, None),
+            Kind::QueueStack(q) => q.push(value, flags),
+        };
+        r.map_err(|e| self.err("update", e))
+    }
+
+    /// Deletes the element under `key` (`ENOENT` if none; arrays `EINVAL`).
+    pub fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.check_host_write("delete")?;
+        self.check_key("delete", key)?;
+        let r = match &self.kind {
+            Kind::Array(_) | Kind::QueueStack(_) => Err(errno::EINVAL),
+            Kind::Hash(h) => h.delete(key),
+        };
+        r.map_err(|e| self.err("delete", e))
+    }
+
+    /// The key after `key`, or the first key for `None` (or for a key
+    /// not in the map); `None` after the last.
+    pub fn next_key(&self, key: Option<&[u8]>) -> Result<Option<Vec<u8>>, MapError> {
+        if let Some(k) = key {
+            self.check_key("next_key", k)?;
+        }
+        let r = match &self.kind {
+            Kind::Array(a) => Ok(a.next_key(key)),
+            Kind::Hash(h) => Ok(h.next_key(key)),
+            Kind::QueueStack(_) => Err(errno::EINVAL),
+        };
+        r.map_err(|e| self.err("next_key", e))
+    }
+
+    /// The keys, in the map's order, through [`Map::next_key`].
+    pub fn keys(&self) -> Keys<'_> {
+        Keys {
+            map: self,
+            last: None,
+            done: false,
+        }
+    }
+
+    /// Removes the element under `key` and returns its value (hash maps;
+    /// queue and stack with an empty key: pop). Other types: `ENOTSUPP`
+    /// like the kernel.
+    pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        self.check_host_write("lookup_and_delete")?;
+        self.check_host_read("lookup_and_delete")?;
+        self.check_key("lookup_and_delete", key)?;
+        let r = match &self.kind {
+            Kind::Hash(h) => Ok(h.lookup_and_delete(key)),
+            Kind::QueueStack(q) => Ok(q.pop()),
+            Kind::Array(_) => Err(errno::ENOTSUPP),
+        };
+        r.map_err(|e| self.err("lookup_and_delete", e))
+    }
+
+    /// Queue and stack: pushes `value` ([`BPF_EXIST`] overwrites the
+    /// oldest element when full; otherwise full gives `E2BIG`).
+    pub fn push(&self, value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.update(&[], value, flags)
+    }
+
+    /// Queue and stack: removes and returns the next element.
+    pub fn pop(&self) -> Result<Option<Vec<u8>>, MapError> {
+        self.lookup_and_delete(&[])
+    }
+
+    /// Queue and stack: the next element, left in place.
+    pub fn peek(&self) -> Result<Option<Vec<u8>>, MapError> {
+        self.lookup(&[])
+    }
+
+    /// `BPF_MAP_FREEZE`: the host can no longer write (`EBUSY` the second time).
+    pub fn freeze(&self) -> Result<(), MapError> {
+        if self.frozen.swap(true, Ordering::AcqRel) {
+            return Err(self.err("freeze", errno::EBUSY));
+        }
+        Ok(())
+    }
+
+    /// For programs (`bpf_map_lookup_elem`): the value under `key` in place
+    /// (per-CPU maps: the current CPU's), `None` when there is none or the
+    /// map type has no addressable values. The memory stays valid while
+    /// the map lives; see the module docs for what concurrent updates do.
+    pub fn lookup_ptr(&self, key: &[u8]) -> Option<ValuePtr> {
+        if key.len() != self.spec.key_size as usize {
+            return None;
+        }
+        let cpu = current_cpu() % self.ncpus;
+        match &self.kind {
+            Kind::Array(a) => a.lookup_ptr(key, cpu),
+            Kind::Hash(h) => h.lookup_ptr(key, cpu),
+            Kind::QueueStack(_) => None,
+        }
+    }
+
+    /// For programs (`bpf_map_update_elem`): stores one value (for per-CPU
+    /// maps, the current CPU's; a new per-CPU element has the other CPUs'
+    /// values zeroed). Not subject to freezing (the verifier enforces
+    /// `BPF_F_RDONLY_PROG`).
+    pub fn prog_update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.check_key("update", key)?;
+        self.check_size(
+            "update",
+            "value",
+            value.len(),
+            self.spec.value_size as usize,
+        )?;
+        let cpu = current_cpu() % self.ncpus;
+        let percpu = is_percpu(self.spec.map_type);
+        let r = match &self.kind {
+            Kind::Array(a) => a.prog_update(key, value, flags, cpu),
+            Kind::Hash(h) => h.update(key, value, flags, percpu.then_some(cpu)),
+            Kind::QueueStack(q) => q.push(value, flags),
+        };
+        r.map_err(|e| self.err("update", e))
+    }
+
+    /// For programs (`bpf_map_delete_elem`).
+    pub fn prog_delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.check_key("delete", key)?;
+        let r = match &self.kind {
+            Kind::Array(_) | Kind::QueueStack(_) => Err(errno::EINVAL),
+            Kind::Hash(h) => h.delete(key),
+        };
+        r.map_err(|e| self.err("delete", e))
+    }
+}
+
+/// The keys of a map ([`Map::keys`]).
+#[derive(Debug)]
+pub struct Keys<'m> {
+    map: &'m Map,
+    last: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl Iterator for Keys<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        match self.map.next_key(self.last.as_deref()) {
+            Ok(Some(k)) => {
+                self.last = Some(k.clone());
+                Some(k)
+            }
+            _ => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+/// Checks the update flags every keyed map accepts: `BPF_ANY`,
+/// `BPF_NOEXIST` or `BPF_EXIST` (`BPF_F_LOCK` needs a spin lock in the
+/// value, which no map has yet).
+pub(crate) fn check_update_flags(flags: u64) -> Result<(), Errno> {
+    if flags > BPF_EXIST {
+        return Err(errno::EINVAL);
+    }
+    Ok(())
+}
+
+// SAFETY: `ValuePtr` is an address into a map's storage, which is itself
+// shared between threads through atomics; the pointer is data, and using
+// it is the caller's (unsafe) business.
+unsafe impl Send for ValuePtr {}
+// SAFETY: as above.
+unsafe impl Sync for ValuePtr {}

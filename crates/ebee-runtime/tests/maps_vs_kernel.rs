@@ -1,0 +1,303 @@
+//! Runtime maps against the kernel's: the same seeded random operations on
+//! a `KernelMap` and on an `ebee_runtime::map::Map`, every result (value or
+//! error number) compared, then the final contents.
+//!
+//! Each test prints `skipped: <reason>` when this kernel has no usable bpf(2).
+
+use ebee_kernel::{possible_cpus, KernelMap};
+use ebee_runtime::map::{
+    Map, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC,
+    BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY, BPF_F_WRONLY_PROG,
+    BPF_F_ZERO_SEED, BPF_NOEXIST,
+};
+
+macro_rules! require_bpf {
+    () => {
+        if let Err(reason) = ebee_kernel::probe() {
+            println!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+/// xorshift64*: the tests' reproducible randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+fn kernel_spec(s: &MapSpec) -> ebee_kernel::MapSpec {
+    let mut k = ebee_kernel::MapSpec::new(s.map_type, s.key_size, s.value_size, s.max_entries);
+    k.flags = s.flags;
+    k.map_extra = s.map_extra;
+    k.numa_node = s.numa_node;
+    k.name = "ebee_diff".into();
+    k
+}
+
+fn pair(spec: &MapSpec) -> (KernelMap, Map) {
+    let k = KernelMap::create(&kernel_spec(spec)).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+    let ours = Map::create_with_cpus(spec, possible_cpus().unwrap())
+        .unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+    assert_eq!(k.value_buf_size(), ours.value_buf_size());
+    (k, ours)
+}
+
+/// A result reduced to what both sides can say: a value or an errno.
+fn kr<T>(r: Result<T, ebee_kernel::MapError>) -> Result<T, i32> {
+    r.map_err(|e| {
+        e.errno()
+            .unwrap_or_else(|| panic!("not a kernel error: {e}"))
+    })
+}
+
+fn or<T>(r: Result<T, ebee_runtime::map::MapError>) -> Result<T, i32> {
+    r.map_err(|e| e.errno().unwrap_or_else(|| panic!("not an errno: {e}")))
+}
+
+/// A random value of the map's host buffer size; per-CPU padding bytes are
+/// random too (the kernel copies them through).
+fn value(rng: &mut Rng, m: &Map) -> Vec<u8> {
+    rng.bytes(m.value_buf_size())
+}
+
+/// Random keyed operations; returns how many results were compared.
+/// `ordered`: next_key results are compared exactly (arrays); otherwise
+/// only whether a next key exists when the start key is absent.
+fn run_keyed(spec: &MapSpec, keys: &[Vec<u8>], ops: usize, seed: u64, ordered: bool) -> usize {
+    let (k, m) = pair(spec);
+    let mut rng = Rng(seed);
+    let mut compared = 0;
+    for step in 0..ops {
+        let key = &keys[rng.below(keys.len() as u64) as usize];
+        let what = rng.below(10);
+        let ctx = format!(
+            "{:?} seed {seed} step {step} op {what} key {key:?}",
+            spec.map_type
+        );
+        match what {
+            0..=3 => {
+                let flags = [BPF_ANY, BPF_NOEXIST, BPF_EXIST, 3, 8][rng.below(5) as usize];
+                let v = value(&mut rng, &m);
+                assert_eq!(
+                    kr(k.update(key, &v, flags)),
+                    or(m.update(key, &v, flags)),
+                    "{ctx}"
+                );
+            }
+            4..=5 => assert_eq!(kr(k.lookup(key)), or(m.lookup(key)), "{ctx}"),
+            6..=7 => assert_eq!(kr(k.delete(key)), or(m.delete(key)), "{ctx}"),
+            _ => {
+                let start = (rng.below(4) != 0).then_some(key.as_slice());
+                let kn = kr(k.next_key(start));
+                let on = or(m.next_key(start));
+                if ordered {
+                    assert_eq!(kn, on, "{ctx}");
+                } else {
+                    let present = start.is_some_and(|s| m.lookup(s).ok().flatten().is_some());
+                    if !present {
+                        assert_eq!(
+                            kn.as_ref().map(Option::is_some),
+                            on.as_ref().map(Option::is_some),
+                            "{ctx}"
+                        );
+                    }
+                    for n in [kn, on].into_iter().flatten().flatten() {
+                        assert!(m.lookup(&n).unwrap().is_some(), "{ctx}: next key {n:?}");
+                    }
+                }
+            }
+        }
+        compared += 1;
+    }
+    // Final contents: the same keys, the same values.
+    let mut kk: Vec<Vec<u8>> = k.keys().map(Result::unwrap).collect();
+    let mut ok: Vec<Vec<u8>> = m.keys().collect();
+    kk.sort();
+    ok.sort();
+    assert_eq!(kk, ok, "{:?} seed {seed}: final keys", spec.map_type);
+    for key in &kk {
+        assert_eq!(k.lookup(key).unwrap(), m.lookup(key).unwrap());
+        compared += 1;
+    }
+    compared
+}
+
+fn u32_keys(n: u32) -> Vec<Vec<u8>> {
+    (0..n).map(|i| i.to_ne_bytes().to_vec()).collect()
+}
+
+#[test]
+fn array_agrees_with_kernel() {
+    require_bpf!();
+    let mut total = 0;
+    for (seed, value_size) in [(1, 8), (2, 12), (3, 1)] {
+        let spec = MapSpec::new(MapType::Array, 4, value_size, 6);
+        total += run_keyed(&spec, &u32_keys(9), 300, seed, true);
+    }
+    println!("array: {total} results agree");
+}
+
+#[test]
+fn percpu_array_agrees_with_kernel() {
+    require_bpf!();
+    let spec = MapSpec::new(MapType::PercpuArray, 4, 12, 5);
+    let total = run_keyed(&spec, &u32_keys(7), 300, 4, true);
+    println!("percpu_array: {total} results agree");
+}
+
+#[test]
+fn hash_agrees_with_kernel() {
+    require_bpf!();
+    let mut total = 0;
+    for (seed, key_size, value_size, max) in [(5, 4, 8, 6), (6, 3, 20, 4), (7, 16, 1, 10)] {
+        let spec = MapSpec::new(MapType::Hash, key_size, value_size, max);
+        let keys: Vec<Vec<u8>> = (0..max as u8 + 4)
+            .map(|i| {
+                let mut k = vec![0u8; key_size as usize];
+                k[0] = i;
+                k[key_size as usize - 1] ^= i.wrapping_mul(7);
+                k
+            })
+            .collect();
+        total += run_keyed(&spec, &keys, 400, seed, false);
+    }
+    let spec = MapSpec::new(MapType::Hash, 4, 8, 5).with_flags(BPF_F_NO_PREALLOC);
+    total += run_keyed(&spec, &u32_keys(8), 300, 8, false);
+    println!("hash: {total} results agree");
+}
+
+#[test]
+fn percpu_hash_agrees_with_kernel() {
+    require_bpf!();
+    let spec = MapSpec::new(MapType::PercpuHash, 4, 12, 5);
+    let total = run_keyed(&spec, &u32_keys(8), 400, 9, false);
+    println!("percpu_hash: {total} results agree");
+}
+
+#[test]
+fn queue_and_stack_agree_with_kernel() {
+    require_bpf!();
+    let mut total = 0;
+    for (seed, t) in [(10, MapType::Queue), (11, MapType::Stack)] {
+        let spec = MapSpec::new(t, 0, 8, 4);
+        let (k, m) = pair(&spec);
+        let mut rng = Rng(seed);
+        for step in 0..400 {
+            let ctx = format!("{t:?} step {step}");
+            match rng.below(6) {
+                0..=2 => {
+                    let flags = [BPF_ANY, BPF_EXIST, BPF_NOEXIST, 5][rng.below(4) as usize];
+                    let v = rng.bytes(8);
+                    assert_eq!(kr(k.push(&v, flags)), or(m.push(&v, flags)), "{ctx}");
+                }
+                3 => assert_eq!(kr(k.pop()), or(m.pop()), "{ctx}"),
+                4 => assert_eq!(kr(k.peek()), or(m.peek()), "{ctx}"),
+                _ => {
+                    assert_eq!(kr(k.delete(&[])), or(m.delete(&[])), "{ctx}");
+                    assert_eq!(kr(k.next_key(None)), or(m.next_key(None)), "{ctx}");
+                    total += 1;
+                }
+            }
+            total += 1;
+        }
+        loop {
+            let (a, b) = (kr(k.pop()), or(m.pop()));
+            assert_eq!(a, b);
+            total += 1;
+            if a == Ok(None) {
+                break;
+            }
+        }
+    }
+    println!("queue/stack: {total} results agree");
+}
+
+/// Creation checks: the kernel accepts or refuses each spec with the same errno.
+#[test]
+fn creation_checks_agree_with_kernel() {
+    require_bpf!();
+    use MapType::*;
+    let mut specs = vec![];
+    for t in [
+        Array,
+        PercpuArray,
+        Hash,
+        PercpuHash,
+        LruHash,
+        LruPercpuHash,
+        Queue,
+        Stack,
+    ] {
+        for (key, value, max) in [
+            (4, 8, 4),
+            (0, 8, 4),
+            (4, 0, 4),
+            (4, 8, 0),
+            (8, 8, 4),
+            (1, 1, 1),
+            (513, 8, 4),
+            (4, 40000, 4),
+            (4, 5 << 20, 4),
+        ] {
+            specs.push(MapSpec::new(t, key, value, max));
+        }
+        for flags in [
+            BPF_F_NO_PREALLOC,
+            BPF_F_NO_COMMON_LRU,
+            BPF_F_NUMA_NODE,
+            BPF_F_RDONLY,
+            BPF_F_WRONLY,
+            BPF_F_RDONLY | BPF_F_WRONLY,
+            BPF_F_RDONLY_PROG,
+            BPF_F_WRONLY_PROG,
+            BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG,
+            BPF_F_ZERO_SEED,
+            1 << 10,
+            1 << 12,
+            1 << 11,
+            1 << 20,
+        ] {
+            let key = if matches!(t, Queue | Stack) { 0 } else { 4 };
+            specs.push(MapSpec::new(t, key, 8, 4).with_flags(flags));
+        }
+        let key = if matches!(t, Queue | Stack) { 0 } else { 4 };
+        let mut numa = MapSpec::new(t, key, 8, 4).with_flags(BPF_F_NUMA_NODE);
+        numa.numa_node = 5;
+        specs.push(numa);
+    }
+    let mut agree = 0;
+    let mut disagree = vec![];
+    for spec in &specs {
+        let k = KernelMap::create(&kernel_spec(spec))
+            .map(|_| ())
+            .map_err(|e| e.errno().unwrap());
+        let o = Map::create_with_cpus(spec, 2)
+            .map(|_| ())
+            .map_err(|e| e.errno().unwrap());
+        if k == o {
+            agree += 1;
+        } else {
+            disagree.push(format!(
+                "{:?} key {} value {} max {} flags {:#x}: kernel {k:?}, ours {o:?}",
+                spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags
+            ));
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+    println!("creation: {agree} specs agree");
+}
