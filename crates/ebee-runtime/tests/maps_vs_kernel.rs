@@ -301,3 +301,54 @@ fn creation_checks_agree_with_kernel() {
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
     println!("creation: {agree} specs agree");
 }
+
+/// While an LRU map is not full it is a hash map: the same results.
+#[test]
+fn lru_below_capacity_agrees_with_kernel() {
+    require_bpf!();
+    let mut total = 0;
+    for (seed, t) in [(12, MapType::LruHash), (13, MapType::LruPercpuHash)] {
+        let spec = MapSpec::new(t, 4, 8, 64);
+        total += run_keyed(&spec, &u32_keys(10), 300, seed, false);
+    }
+    println!("lru below capacity: {total} results agree");
+}
+
+/// What the kernel guarantees of LRU eviction: inserts never fail for
+/// lack of room, at most `max_entries` elements, a key rewritten before
+/// every insert survives.
+#[test]
+fn lru_eviction_keeps_what_the_kernel_keeps() {
+    require_bpf!();
+    for t in [MapType::LruHash, MapType::LruPercpuHash] {
+        let spec = MapSpec::new(t, 4, 8, 64);
+        let (k, m) = pair(&spec);
+        let hot = 1_000_000u32.to_ne_bytes();
+        let hot_value = vec![7u8; m.value_buf_size()];
+        for i in 0..600u32 {
+            let v = vec![i as u8; m.value_buf_size()];
+            k.update(&hot, &hot_value, BPF_ANY).unwrap();
+            m.update(&hot, &hot_value, BPF_ANY).unwrap();
+            k.update(&i.to_ne_bytes(), &v, BPF_ANY).unwrap();
+            m.update(&i.to_ne_bytes(), &v, BPF_NOEXIST).unwrap();
+        }
+        let kn = k.keys().count();
+        let on = m.keys().count();
+        assert!(kn <= 64 && on <= 64, "{t:?}: kernel {kn} keys, ours {on}");
+        assert_eq!(on, 64, "ours keeps the map full");
+        assert_eq!(
+            k.lookup(&hot).unwrap(),
+            Some(hot_value.clone()),
+            "{t:?} kernel"
+        );
+        assert_eq!(m.lookup(&hot).unwrap(), Some(hot_value), "{t:?} ours");
+        // The newest key survives in both.
+        let last = 599u32.to_ne_bytes();
+        assert!(k.lookup(&last).unwrap().is_some());
+        assert!(m.lookup(&last).unwrap().is_some());
+        // Ours is exact LRU: the 62 newest keys besides the hot one.
+        for i in 537..600u32 {
+            assert!(m.lookup(&i.to_ne_bytes()).unwrap().is_some(), "{i}");
+        }
+    }
+}
