@@ -44,8 +44,9 @@
 //! ```
 //!
 //! Layout: [`sys`] is the syscall layer; [`prog`] loads programs, [`map`]
-//! creates and operates maps, [`btf`] loads BTF, [`loaded_object`] puts an
-//! `ebee_object::Object` in the kernel with all three.
+//! creates and operates maps, [`ringbuf`] reads ring buffers, [`btf`]
+//! loads BTF, [`loaded_object`] puts an `ebee_object::Object` in the
+//! kernel with all of them.
 
 #![warn(missing_docs)]
 
@@ -57,6 +58,7 @@ pub mod map;
 pub mod probe;
 pub mod prog;
 pub mod prog_type;
+pub mod ringbuf;
 pub mod sys;
 pub mod test_run;
 pub mod verifier_log;
@@ -73,5 +75,6 @@ pub use map::{
 pub use probe::{probe, probe_program_type};
 pub use prog::{KernelProgram, LoadOptions, ProgramBtf};
 pub use prog_type::ProgramType;
+pub use ringbuf::RingBufReader;
 pub use test_run::{TestRun, TestRunOutput};
 pub use verifier_log::{LogLevel, VerifierLog, VerifierStats};

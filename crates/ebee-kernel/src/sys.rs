@@ -9,7 +9,8 @@
 //! portable choice. A new command slots in as one more struct and one more
 //! `impl Attr`; the map element commands share [`MapElemAttr`].
 //!
-//! This is the only module with `unsafe`.
+//! This and [`crate::ringbuf`] (shared memory of ring buffers) are the
+//! only modules with `unsafe`.
 
 use std::ffi::CStr;
 use std::io;

@@ -11,7 +11,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ebee_kernel::{
-    possible_cpus, KernelBtf, LoadedObject, ObjectLoadError, ObjectLoadOptions, TestRun, BPF_ANY,
+    possible_cpus, KernelBtf, LoadedObject, ObjectLoadError, ObjectLoadOptions, RingBufReader,
+    TestRun, BPF_ANY,
 };
 use ebee_object::Object;
 
@@ -380,4 +381,40 @@ fn only_some_programs() {
     };
     let e = LoadedObject::load(&obj, &opts).unwrap_err();
     assert!(e.to_string().contains("no entry program \"nope\""), "{e}");
+}
+
+#[test]
+fn ring_buffer_records_reach_user_space() {
+    require_bpf!();
+    let obj = compile("ringbuf");
+    let loaded = load(&obj);
+    let prog = loaded.program("emit").unwrap();
+    let events = loaded.map("events").unwrap();
+    let mut reader = RingBufReader::new(events).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reader.next_record(), None);
+    let pkt = ipv4_packet();
+    let mut expected_seq = 1u32;
+    // 64 bytes of ring per run (two records, one discarded): 1000 runs go
+    // around the 16 KiB ring several times.
+    for _ in 0..10 {
+        let out = prog.test_run(&TestRun::new(&pkt).repeat(100)).unwrap();
+        assert_eq!(out.retval, 2);
+        let records = reader.drain();
+        assert_eq!(records.len(), 200);
+        for pair in records.chunks(2) {
+            let e = &pair[0];
+            assert_eq!(e.len(), 16);
+            assert_eq!(
+                u32::from_ne_bytes(e[0..4].try_into().unwrap()),
+                expected_seq
+            );
+            assert_eq!(u32::from_ne_bytes(e[4..8].try_into().unwrap()), 64);
+            assert_eq!(e[8..16], pkt[..8]);
+            assert_eq!(pair[1], 0xfeedf00du64.to_ne_bytes());
+            expected_seq += 1;
+        }
+    }
+    assert_eq!(reader.next_record(), None);
+    // Only ring buffers have a reader.
+    assert!(RingBufReader::new(loaded.map(".bss").unwrap()).is_err());
 }
