@@ -138,6 +138,9 @@ fn time<F: FnMut() -> u64>(mut f: F) -> (f64, u64) {
 fn main() {
     // `speed <program> <mode>` runs one combination 20 times (for `perf stat`).
     let args: Vec<String> = std::env::args().collect();
+    if args.len() == 2 && args[1] == "tiny" {
+        return tiny();
+    }
     if args.len() == 3 {
         return run_one(&args[1], &args[2]);
     }
@@ -170,6 +173,36 @@ fn main() {
             rbpf_t / checked
         );
     }
+    tiny();
+}
+
+/// Per-run overhead: `r0 = 1; exit` run 100 000 times.
+fn tiny() {
+    let insns = vec![alu(AluOp::Mov, 0, imm(1)), Insn::Exit];
+    let bytes = encode(&insns);
+    let vm = Vm::new(insns).unwrap();
+    let rbpf_vm = rbpf::EbpfVmRaw::new(Some(&bytes)).unwrap();
+    let mut mem = [0u8; 64];
+    const N: u64 = 100_000;
+    let (checked, _) = time(|| (0..N).map(|_| vm.run(&mut mem).unwrap()).sum());
+    // SAFETY: the program touches no memory.
+    let (unchecked, _) = time(|| {
+        (0..N)
+            .map(|_| unsafe { vm.run_unchecked(&mut mem) }.unwrap())
+            .sum()
+    });
+    let (rbpf_t, _) = time(|| {
+        (0..N)
+            .map(|_| rbpf_vm.execute_program(&mut mem).unwrap())
+            .sum()
+    });
+    let ns = |t: f64| t * 1e9 / N as f64;
+    println!(
+        "tiny (per run) checked {:7.1} ns  unchecked {:7.1} ns  rbpf {:7.1} ns",
+        ns(checked),
+        ns(unchecked),
+        ns(rbpf_t)
+    );
 }
 
 fn run_one(program: &str, mode: &str) {

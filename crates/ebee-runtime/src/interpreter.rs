@@ -31,9 +31,12 @@ struct Frame {
 pub(crate) struct RunState {
     pub regions: MemoryRegions,
     pub tail_calls: TailCallState,
-    frames: [Frame; MAX_CALL_FRAMES],
+    /// Caller frames, innermost last (allocated on the first call only).
+    frames: Vec<Frame>,
     /// Frames pushed by bpf-to-bpf calls (0 while in the main program).
     depth: usize,
+    /// Frames whose memory has been zeroed (frame 0 by the caller of `new`).
+    zeroed_frames: usize,
     /// One past the top byte of frame 0.
     stack_top: u64,
     budget: u64,
@@ -52,14 +55,27 @@ impl RunState {
         RunState {
             regions,
             tail_calls: TailCallState::new(),
-            frames: [Frame::default(); MAX_CALL_FRAMES],
+            frames: Vec::new(),
             depth: 0,
+            zeroed_frames: 1,
             stack_top,
             budget,
             budget_left: budget,
             packet,
             may_goto_left: MAY_GOTO_LIMIT,
         }
+    }
+
+    /// Zeroes frame `k`, the first time a call reaches it.
+    #[cold]
+    fn zero_frame(&mut self, k: usize) {
+        debug_assert!(k < MAX_CALL_FRAMES && k == self.zeroed_frames);
+        let lo = self.stack_top - (k as u64 + 1) * FRAME_SIZE;
+        // SAFETY: `k < MAX_CALL_FRAMES` (the call-depth check ran first), so
+        // the frame lies inside the run's stack buffer, which outlives the
+        // run and is only accessed through raw pointers.
+        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, FRAME_SIZE as usize) };
+        self.zeroed_frames = k + 1;
     }
 
     fn frame_pointer(&self) -> u64 {
@@ -395,12 +411,18 @@ fn exec<A: Access>(
                             max: MAX_CALL_FRAMES,
                         });
                     }
-                    st.frames[st.depth] = Frame {
+                    if st.frames.capacity() == 0 {
+                        st.frames.reserve_exact(MAX_CALL_FRAMES - 1);
+                    }
+                    st.frames.push(Frame {
                         ret_pc: this!() + 1,
                         saved: [r[6], r[7], r[8], r[9]],
                         may_goto: st.may_goto_left,
-                    };
+                    });
                     st.depth += 1;
+                    if st.depth >= st.zeroed_frames {
+                        st.zero_frame(st.depth);
+                    }
                     st.may_goto_left = MAY_GOTO_LIMIT;
                     r[10] = st.frame_pointer();
                     let stack = st.live_stack();
@@ -467,7 +489,10 @@ fn exec<A: Access>(
 /// Pops the innermost bpf-to-bpf frame; returns the pc to continue at.
 fn return_from_call(st: &mut RunState, r: &mut [u64; 16]) -> usize {
     st.depth -= 1;
-    let frame = st.frames[st.depth];
+    // Pushes and pops are paired (`depth == frames.len()`), and callers
+    // only return from a call when `depth` exceeds their base.
+    debug_assert_eq!(st.frames.len(), st.depth + 1);
+    let frame = st.frames.pop().unwrap_or_default();
     r[6..10].copy_from_slice(&frame.saved);
     r[10] = st.frame_pointer();
     st.may_goto_left = frame.may_goto;

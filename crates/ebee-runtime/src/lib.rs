@@ -7,6 +7,13 @@
 //! let bytes = [0xbf, 0x20, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
 //! let vm = Vm::from_bytes(&bytes).unwrap();
 //! assert_eq!(vm.run(&mut [0u8; 7]).unwrap(), 7);
+//!
+//! // r0 = *(u64 *)(r1 + 8); exit -- on an 8-byte input: out of bounds.
+//! let bytes = [0x79, 0x10, 8, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+//! let err = Vm::from_bytes(&bytes).unwrap().run(&mut [0u8; 8]).unwrap_err();
+//! let msg = err.to_string();
+//! assert!(msg.starts_with("instruction 0 (r0 = *(u64 *)(r1 + 0x8)): read of 8 bytes at 0x"));
+//! assert!(msg.contains("no region (0 bytes past the end of `input`"));
 //! ```
 //!
 //! # Execution modes
@@ -28,8 +35,10 @@
 //!
 //! Registers hold real host addresses, as in the kernel, uBPF and rbpf.
 //! [`Vm::run`] sets `r1` = the input buffer, `r2` = its length; `r10` is
-//! the top of the current 512-byte frame. Stack memory is zeroed at the
-//! start of each run.
+//! the top of the current 512-byte frame. Each frame is zeroed the first
+//! time a run reaches it and not cleared between calls (Linux does not
+//! clear either), so runs are deterministic and nothing reads
+//! uninitialised memory.
 //!
 //! # Semantics decisions (RFC 9669, and Linux where it leaves a choice)
 //!
@@ -77,7 +86,6 @@ mod error;
 mod helper;
 mod interpreter;
 mod lower;
-pub mod map;
 mod op;
 mod region;
 pub mod tail_call;

@@ -109,17 +109,18 @@ impl MemoryRegions {
     /// Regions for a run with the live stack `stack` and the input buffer
     /// `input` (length 0 if there is none).
     pub fn new(stack: Region, input: Region) -> MemoryRegions {
-        let mut regions = MemoryRegions {
+        let cached = Cached::of(&input, INPUT);
+        MemoryRegions {
             stack,
             input,
             extra: Vec::new(),
-            read_cache: Cached::of(&input, INPUT),
-            write_cache: Cached::none(),
-        };
-        if input.writable {
-            regions.write_cache = regions.read_cache;
+            read_cache: cached,
+            write_cache: if input.writable {
+                cached
+            } else {
+                Cached::none()
+            },
         }
-        regions
     }
 
     /// Adds a region for the rest of the run.

@@ -153,10 +153,11 @@ impl Vm {
         &self.ops
     }
 
-    /// The instruction at `pc`, printed for error messages.
+    /// The instruction at `pc` in Linux (verifier log) syntax, for error
+    /// messages.
     pub fn describe_insn(&self, pc: usize) -> String {
         match self.insns.get(pc) {
-            Some(insn) => format!("{insn:?}"),
+            Some(insn) => ebee_isa::format_insn(insn, ebee_isa::Syntax::Linux),
             None => "end of program".to_string(),
         }
     }
@@ -208,10 +209,22 @@ impl Vm {
         &self,
         inv: &Invocation,
     ) -> Result<u64, ExecError> {
-        // The frames, zeroed so that every run is deterministic; u64 for
-        // 8-byte alignment (atomics on the stack).
-        let mut stack = [0u64; STACK_BYTES / 8];
-        let stack_top = stack.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        // The frames: u64s for 8-byte alignment (atomics on the stack).
+        // Only frame 0 is zeroed here; the interpreter zeroes each deeper
+        // frame the first time a call reaches it, so no byte is read
+        // uninitialised, runs are deterministic, and a run that makes no
+        // calls pays for 512 bytes, not 4 KiB.
+        let mut stack = std::mem::MaybeUninit::<[u64; STACK_BYTES / 8]>::uninit();
+        let stack_lo = stack.as_mut_ptr() as *mut u8;
+        let stack_top = stack_lo as u64 + STACK_BYTES as u64;
+        // SAFETY: frame 0, the top FRAME_SIZE bytes, lies inside `stack`.
+        unsafe {
+            std::ptr::write_bytes(
+                stack_lo.add(STACK_BYTES - FRAME_SIZE as usize),
+                0,
+                FRAME_SIZE as usize,
+            )
+        };
         let live = Region::new(stack_top - FRAME_SIZE, FRAME_SIZE, true, "stack");
         let mut regions = MemoryRegions::new(live, inv.input);
         for r in &inv.extra {

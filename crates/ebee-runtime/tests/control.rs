@@ -55,6 +55,26 @@ fn each_call_gets_a_fresh_frame() {
 }
 
 #[test]
+fn a_new_frame_reads_zero_then_keeps_what_the_last_call_left() {
+    // Two calls of f, which returns *(r10 - 8) and then stores 5 there:
+    // the first sees a zeroed frame, the second what the first left (as in
+    // Linux, frames are not cleared between calls; runs are deterministic).
+    let program = vm(vec![
+        call_local(4),
+        movr(6, 0),
+        call_local(2),
+        alu64(AluOp::Add, 0, r(6)),
+        exit(),
+        // f
+        load(Size::DW, 0, 10, -8),
+        store_imm(Size::DW, 10, -8, 5),
+        exit(),
+    ]);
+    assert_eq!(run_both(&program, &[]).unwrap(), 5);
+    assert_eq!(run_both(&program, &[]).unwrap(), 5);
+}
+
+#[test]
 fn callee_may_use_the_callers_stack_but_not_a_dead_frame() {
     // Caller passes a pointer to its stack; callee writes through it.
     let ok = vm(vec![

@@ -66,7 +66,7 @@ fn out_of_bounds_load_names_pc_address_and_region() {
             assert_eq!(addr, base + 4);
             assert_eq!(size, 8);
             assert!(!write);
-            assert!(insn.contains("Load"), "{insn}");
+            assert_eq!(insn, "r0 = *(u64 *)(r1 + 0x4)");
             assert!(region.contains("input"), "{region}");
         }
         other => panic!("expected out of bounds, got {other:?}"),
