@@ -12,10 +12,14 @@
 //!    Global data maps (`.data`, `.rodata`, `.bss`) get their initial
 //!    contents; `.rodata` is then frozen, so the verifier may treat it as
 //!    constant.
-//! 3. For each entry program: CO-RE relocations against the kernel's BTF
-//!    (when it has any), map references bound to the real fds, then
-//!    `BPF_PROG_LOAD` with the section's program type, expected attach
-//!    type and flags, the BTF func/line info.
+//! 3. For each entry program (or those of [`ObjectLoadOptions::only_programs`]):
+//!    CO-RE relocations against the kernel's BTF (when it has any), map
+//!    references bound to the real fds, then `BPF_PROG_LOAD` with the
+//!    section's program type, expected attach type and flags (sleepable,
+//!    XDP frags), the BTF func/line info, and for tracing/LSM sections the
+//!    attach target's id in the kernel's BTF. Programs using externs
+//!    (kfuncs, `__ksym`, `__kconfig`) and `struct_ops` maps are refused
+//!    with an error saying so.
 //! 4. Initial slots of prog arrays and map-in-maps (`.values = { ... }`):
 //!    the program and map fds.
 

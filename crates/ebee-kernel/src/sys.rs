@@ -3,7 +3,7 @@
 //! `union bpf_attr` in `linux/bpf.h` is one anonymous struct per command.
 //! Each command gets its own `#[repr(C)]` struct here, laid out field for
 //! field like the uapi header (offsets checked by the `layout` tests), and
-//! implements [`Attr`], which ties it to its [`Cmd`]. [`bpf`] passes a
+//! implements [`Attr`], which ties it to its [`Cmd`]. `bpf()` passes a
 //! struct's own size: the kernel zero-fills the fields we do not send and
 //! rejects nonzero bytes past the ones it knows, so a short struct is the
 //! portable choice. A new command slots in as one more struct and one more
