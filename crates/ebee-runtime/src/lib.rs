@@ -86,6 +86,7 @@ mod error;
 mod helper;
 mod interpreter;
 mod lower;
+pub mod map;
 mod op;
 mod region;
 pub mod tail_call;
