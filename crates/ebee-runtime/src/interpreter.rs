@@ -348,10 +348,12 @@ fn exec<A: Access>(
                     let offset = (op.imm as u32).wrapping_add(index) as i32;
                     let size = op.off.unsigned_abs() as u64;
                     // Linux: an offset outside the packet ends the program with r0 = 0.
-                    if offset < 0 || !packet.contains(packet.start + offset as u64, size) {
+                    if offset < 0
+                        || !packet.contains(packet.start.wrapping_add(offset as u64), size)
+                    {
                         finish!(Flow::Stop(0));
                     }
-                    let p = (packet.start + offset as u64) as *const u8;
+                    let p = packet.start.wrapping_add(offset as u64) as *const u8;
                     // SAFETY: the bytes lie inside the packet region, which its
                     // creator promised readable for the run.
                     let bytes = unsafe { std::slice::from_raw_parts(p, size as usize) };
