@@ -14,7 +14,7 @@
 //! - **Host** (the embedder, like user space with bpf(2)): [`Map::lookup`],
 //!   [`Map::update`], [`Map::delete`], [`Map::next_key`], [`Map::keys`],
 //!   [`Map::lookup_and_delete`], [`Map::push`]/[`Map::pop`]/[`Map::peek`],
-//!   [`Map::freeze`]. Values are copies; per-CPU maps exchange one buffer
+//!   [`Map::contains`] (bloom filter), [`Map::freeze`]. Values are copies; per-CPU maps exchange one buffer
 //!   holding every CPU's value, each padded to 8 bytes
 //!   ([`Map::value_buf_size`]), like the kernel's.
 //! - **Programs** (what the helpers call): [`Map::lookup_ptr`] gives the
@@ -46,7 +46,9 @@
 //! on first use, or set with [`set_current_cpu`]) modulo the map's count.
 
 mod array;
+mod bloom;
 mod hash;
+mod lpm_trie;
 mod lru;
 mod queue_stack;
 mod storage;
@@ -57,7 +59,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub use ebee_object::MapType;
 
 use array::ArrayMap;
+use bloom::BloomFilter;
 use hash::HashMap;
+use lpm_trie::LpmTrie;
 use queue_stack::QueueStack;
 
 /// `BPF_ANY`: create the element or replace it.
@@ -266,6 +270,8 @@ enum Kind {
     Array(ArrayMap),
     Hash(HashMap),
     QueueStack(QueueStack),
+    LpmTrie(LpmTrie),
+    Bloom(BloomFilter),
 }
 
 /// A map of the userspace runtime (see the [module docs](self)).
@@ -318,6 +324,8 @@ impl Map {
                 Kind::Hash(HashMap::new(spec, ncpus)?)
             }
             MapType::Queue | MapType::Stack => Kind::QueueStack(QueueStack::new(spec)?),
+            MapType::LpmTrie => Kind::LpmTrie(LpmTrie::new(spec)?),
+            MapType::BloomFilter => Kind::Bloom(BloomFilter::new(spec)?),
             _ => return Err(fail(errno::EINVAL)),
         };
         Ok(Map {
@@ -403,7 +411,9 @@ impl Map {
 
     /// The value under `key` (`None`: `ENOENT`). Per-CPU maps: every CPU's
     /// value in one buffer of [`Map::value_buf_size`] bytes. Queue and
-    /// stack (empty key): the next element, left in place.
+    /// stack (empty key): the next element, left in place. `lpm_trie`: the
+    /// value of the longest prefix covering the key. Bloom filter: `EINVAL`
+    /// (use [`Map::contains`]).
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         self.check_host_read("lookup")?;
         self.check_key("lookup", key)?;
@@ -411,6 +421,8 @@ impl Map {
             Kind::Array(a) => Ok(a.lookup(key)),
             Kind::Hash(h) => Ok(h.lookup(key)),
             Kind::QueueStack(q) => Ok(q.peek()),
+            Kind::LpmTrie(t) => Ok(t.lookup(key)),
+            Kind::Bloom(_) => Err(errno::EINVAL),
         };
         r.map_err(|e| self.err("lookup", e))
     }
@@ -426,8 +438,20 @@ impl Map {
             Kind::Array(a) => a.update(key, value, flags),
             Kind::Hash(h) => h.update(key, value, flags, None),
             Kind::QueueStack(q) => q.push(value, flags),
+            Kind::LpmTrie(t) => t.update(key, value, flags),
+            Kind::Bloom(b) => b.add(value, flags),
         };
         r.map_err(|e| self.err("update", e))
+    }
+
+    /// Bloom filter: may `value` have been added? (`false` is certain.)
+    pub fn contains(&self, value: &[u8]) -> Result<bool, MapError> {
+        self.check_host_read("contains")?;
+        self.check_size("contains", "value", value.len(), self.value_buf_size())?;
+        match &self.kind {
+            Kind::Bloom(b) => Ok(b.contains(value)),
+            _ => Err(self.err("contains", errno::EINVAL)),
+        }
     }
 
     /// Deletes the element under `key` (`ENOENT` if none; arrays `EINVAL`).
@@ -437,6 +461,8 @@ impl Map {
         let r = match &self.kind {
             Kind::Array(_) | Kind::QueueStack(_) => Err(errno::EINVAL),
             Kind::Hash(h) => h.delete(key),
+            Kind::LpmTrie(t) => t.delete(key),
+            Kind::Bloom(_) => Err(errno::EOPNOTSUPP),
         };
         r.map_err(|e| self.err("delete", e))
     }
@@ -451,6 +477,8 @@ impl Map {
             Kind::Array(a) => Ok(a.next_key(key)),
             Kind::Hash(h) => Ok(h.next_key(key)),
             Kind::QueueStack(_) => Err(errno::EINVAL),
+            Kind::LpmTrie(t) => Ok(t.next_key(key)),
+            Kind::Bloom(_) => Err(errno::EOPNOTSUPP),
         };
         r.map_err(|e| self.err("next_key", e))
     }
@@ -474,7 +502,7 @@ impl Map {
         let r = match &self.kind {
             Kind::Hash(h) => Ok(h.lookup_and_delete(key)),
             Kind::QueueStack(q) => Ok(q.pop()),
-            Kind::Array(_) => Err(errno::ENOTSUPP),
+            Kind::Array(_) | Kind::LpmTrie(_) | Kind::Bloom(_) => Err(errno::ENOTSUPP),
         };
         r.map_err(|e| self.err("lookup_and_delete", e))
     }
@@ -515,7 +543,8 @@ impl Map {
         match &self.kind {
             Kind::Array(a) => a.lookup_ptr(key, cpu),
             Kind::Hash(h) => h.lookup_ptr(key, cpu),
-            Kind::QueueStack(_) => None,
+            Kind::LpmTrie(t) => t.lookup_ptr(key),
+            Kind::QueueStack(_) | Kind::Bloom(_) => None,
         }
     }
 
@@ -537,6 +566,8 @@ impl Map {
             Kind::Array(a) => a.prog_update(key, value, flags, cpu),
             Kind::Hash(h) => h.update(key, value, flags, percpu.then_some(cpu)),
             Kind::QueueStack(q) => q.push(value, flags),
+            Kind::LpmTrie(t) => t.update(key, value, flags),
+            Kind::Bloom(b) => b.add(value, flags),
         };
         r.map_err(|e| self.err("update", e))
     }
@@ -547,6 +578,8 @@ impl Map {
         let r = match &self.kind {
             Kind::Array(_) | Kind::QueueStack(_) => Err(errno::EINVAL),
             Kind::Hash(h) => h.delete(key),
+            Kind::LpmTrie(t) => t.delete(key),
+            Kind::Bloom(_) => Err(errno::EOPNOTSUPP),
         };
         r.map_err(|e| self.err("delete", e))
     }
