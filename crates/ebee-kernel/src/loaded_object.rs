@@ -25,9 +25,11 @@
 
 use std::os::fd::AsRawFd;
 
+use ebee_isa::{CallTarget, Imm64Kind, Insn};
+use ebee_object::btf::TypeKind;
 use ebee_object::{
-    Btf, MapBinding, MapDef, MapOrigin, MapType, Object, ObjectError, Program, RelocKind,
-    SlotTarget,
+    Btf, ExternKind, MapBinding, MapDef, MapOrigin, MapType, Object, ObjectError, Program,
+    RelocKind, SlotTarget,
 };
 
 use crate::attach_type::AttachType;
@@ -293,7 +295,7 @@ impl LoadedObject {
     ) -> Result<(), ObjectLoadError> {
         let fds: Vec<i32> = self.maps.iter().map(|(_, m)| m.as_raw_fd()).collect();
         let license = obj.license().unwrap_or("");
-        let mut vmlinux: Option<Btf> = None;
+        let mut vmlinux = KernelTypes::default();
         let selected = |p: &&Program| {
             opts.only_programs
                 .as_ref()
@@ -322,14 +324,7 @@ impl LoadedObject {
                 })?;
                 let target = match &opts.core_target {
                     Some(t) => t,
-                    None => {
-                        if vmlinux.is_none() {
-                            vmlinux = Some(read_vmlinux_btf()?);
-                        }
-                        vmlinux.as_ref().ok_or_else(|| {
-                            ObjectLoadError::Unsupported("no kernel BTF".to_string())
-                        })?
-                    }
+                    None => vmlinux.get()?,
                 };
                 let mut copy = p.clone();
                 copy.relocate_core(local, target).map_err(|source| {
@@ -343,13 +338,7 @@ impl LoadedObject {
             };
             let attach_btf_id = match attach_btf_name(p) {
                 Some((name, kind)) => {
-                    if vmlinux.is_none() {
-                        vmlinux = Some(read_vmlinux_btf()?);
-                    }
-                    let found = vmlinux
-                        .as_ref()
-                        .and_then(|b| b.id_by_name_kind(&name, kind));
-                    found.ok_or_else(|| {
+                    vmlinux.get()?.id_by_name_kind(&name, kind).ok_or_else(|| {
                         ObjectLoadError::Unsupported(format!(
                             "program {:?}: the kernel's BTF has no {kind} {name:?} to attach to",
                             p.name
@@ -358,29 +347,24 @@ impl LoadedObject {
                 }
                 None => 0,
             };
-            let prog = self.load_program(p, &fds, license, opts, attach_btf_id)?;
+            let prog =
+                self.load_program(p, obj, &fds, license, opts, attach_btf_id, &mut vmlinux)?;
             self.programs.push((p.name.clone(), prog));
         }
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)] // one call site, each argument a different input
     fn load_program(
         &self,
         p: &Program,
+        obj: &Object,
         fds: &[i32],
         license: &str,
         load_opts: &ObjectLoadOptions,
         attach_btf_id: u32,
+        vmlinux: &mut KernelTypes,
     ) -> Result<KernelProgram, ObjectLoadError> {
-        if let Some(sym) = p.relocs.iter().find_map(|r| match &r.kind {
-            RelocKind::Extern { symbol, .. } => Some(symbol),
-            _ => None,
-        }) {
-            return Err(ObjectLoadError::Unsupported(format!(
-                "program {:?} uses the extern symbol {sym:?} (kfuncs, __ksym and __kconfig are not resolved yet)",
-                p.name
-            )));
-        }
         let number = p.program_type().number();
         let prog_type = ProgramType::from_number(number)
             .filter(|t| *t != ProgramType::Unspec)
@@ -392,12 +376,13 @@ impl LoadedObject {
                     p.name, p.section
                 ))
             })?;
-        let insns =
+        let mut insns =
             p.bind_maps(MapBinding::Fds(fds))
                 .map_err(|source| ObjectLoadError::Relocation {
                     program: p.name.clone(),
                     source: Box::new(source),
                 })?;
+        resolve_externs(p, obj, &mut insns, vmlinux)?;
         let mut opts = load_opts.program.clone();
         opts.attach_btf_id = attach_btf_id;
         opts.name = program_name(&p.name);
@@ -613,6 +598,129 @@ fn attach_btf_name(p: &Program) -> Option<(String, &'static str)> {
         A::TraceIter => Some((format!("bpf_iter_{target}"), "FUNC")),
         _ => None,
     }
+}
+
+/// The running kernel's BTF, read once and only when a program needs it.
+#[derive(Default)]
+struct KernelTypes(Option<Btf>);
+
+impl KernelTypes {
+    fn get(&mut self) -> Result<&Btf, ObjectLoadError> {
+        if self.0.is_none() {
+            self.0 = Some(read_vmlinux_btf()?);
+        }
+        self.0
+            .as_ref()
+            .ok_or_else(|| ObjectLoadError::Unsupported("no kernel BTF".to_string()))
+    }
+}
+
+/// Points the extern references of `insns` at the kernel: kfunc calls
+/// become `call` of the function's BTF id (`src_reg = 2`), typed `__ksym`
+/// variables `lddw` of their BTF id (`src_reg = 3`), untyped ones `lddw`
+/// of their address from `/proc/kallsyms`. `__kconfig` values are not
+/// resolved (an error says so).
+fn resolve_externs(
+    p: &Program,
+    obj: &Object,
+    insns: &mut [Insn],
+    vmlinux: &mut KernelTypes,
+) -> Result<(), ObjectLoadError> {
+    let unsupported = |what: String| {
+        Err(ObjectLoadError::Unsupported(format!(
+            "program {:?}: {what}",
+            p.name
+        )))
+    };
+    for r in &p.relocs {
+        let RelocKind::Extern { symbol, call } = &r.kind else {
+            continue;
+        };
+        let ext = obj.externs().iter().find(|e| e.name == *symbol);
+        let kind = ext.map_or(ExternKind::Unknown, |e| e.kind);
+        let btf = vmlinux.get()?;
+        match (kind, *call, insns.get(r.pc).copied()) {
+            (ExternKind::Kfunc, true, Some(Insn::Call(_))) => {
+                let Some(id) = btf.id_by_name_kind(symbol, "FUNC") else {
+                    return unsupported(format!(
+                        "pc {}: the kernel's BTF has no kfunc {symbol:?}",
+                        r.pc
+                    ));
+                };
+                insns[r.pc] = Insn::Call(CallTarget::Kfunc {
+                    btf_id: id as i32,
+                    module: 0,
+                });
+            }
+            (ExternKind::Ksym, false, Some(Insn::LdImm64 { dst, .. })) => {
+                // Typed when the variable's type is not (const) void.
+                let typed = ext.and_then(|e| e.btf_type).is_some_and(|t| {
+                    let Some(local) = obj.btf() else {
+                        return false;
+                    };
+                    match local.type_by_id(t).map(|t| &t.kind) {
+                        Some(TypeKind::Var { ty, .. }) => {
+                            local.skip_modifiers(*ty).is_ok_and(|inner| inner != 0)
+                        }
+                        _ => false,
+                    }
+                });
+                insns[r.pc] = if typed {
+                    let Some(id) = btf.id_by_name_kind(symbol, "VAR") else {
+                        return unsupported(format!(
+                            "pc {}: the kernel's BTF has no variable {symbol:?}",
+                            r.pc
+                        ));
+                    };
+                    Insn::LdImm64 {
+                        dst,
+                        kind: Imm64Kind::BtfId,
+                        imm: i64::from(id),
+                    }
+                } else {
+                    let Some(addr) = kallsyms_address(symbol) else {
+                        return unsupported(format!(
+                            "pc {}: {symbol:?} is not in /proc/kallsyms (or addresses are hidden)",
+                            r.pc
+                        ));
+                    };
+                    Insn::LdImm64 {
+                        dst,
+                        kind: Imm64Kind::Imm,
+                        imm: addr as i64,
+                    }
+                };
+            }
+            (ExternKind::Kconfig, ..) => {
+                return unsupported(format!(
+                    "pc {}: the __kconfig value {symbol:?} is not resolved yet",
+                    r.pc
+                ))
+            }
+            _ => {
+                return unsupported(format!(
+                    "pc {}: the extern symbol {symbol:?} is neither a kfunc nor a __ksym variable",
+                    r.pc
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The address of kernel symbol `name` in `/proc/kallsyms` (nonzero:
+/// zeros mean addresses are hidden from us).
+fn kallsyms_address(name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let addr = f.next()?;
+        let _kind = f.next()?;
+        (f.next()? == name)
+            .then(|| u64::from_str_radix(addr, 16).ok())
+            .flatten()
+            .filter(|&a| a != 0)
+    })
 }
 
 fn read_vmlinux_btf() -> Result<Btf, ObjectLoadError> {

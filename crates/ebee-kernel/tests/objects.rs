@@ -418,3 +418,35 @@ fn ring_buffer_records_reach_user_space() {
     // Only ring buffers have a reader.
     assert!(RingBufReader::new(loaded.map(".bss").unwrap()).is_err());
 }
+
+#[test]
+fn kfuncs_and_ksyms_resolved_against_the_kernel() {
+    require_bpf!();
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        println!("skipped: this kernel has no /sys/kernel/btf/vmlinux");
+        return;
+    }
+    let obj = compile("kfunc");
+    let loaded = load(&obj);
+    let out = loaded
+        .program("iterate")
+        .unwrap()
+        .test_run(&TestRun::new(&ipv4_packet()))
+        .unwrap();
+    assert_eq!(out.retval, 2);
+    let bss = loaded
+        .map(".bss")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(u64_at(&bss, 0), 45, "bpf_iter_num over 0..10");
+    // The untyped __ksym holds the address /proc/kallsyms gives.
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    let addr = kallsyms
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some("schedule"))
+        .and_then(|l| u64::from_str_radix(l.split_whitespace().next()?, 16).ok())
+        .unwrap();
+    assert_eq!(u64_at(&bss, 8), addr);
+}
