@@ -17,9 +17,10 @@
 //!    references bound to the real fds, then `BPF_PROG_LOAD` with the
 //!    section's program type, expected attach type and flags (sleepable,
 //!    XDP frags), the BTF func/line info, and for tracing/LSM sections the
-//!    attach target's id in the kernel's BTF. Programs using externs
-//!    (kfuncs, `__ksym`, `__kconfig`) and `struct_ops` maps are refused
-//!    with an error saying so.
+//!    attach target's id in the kernel's BTF. Kfunc calls and `__ksym`
+//!    variables are resolved against the kernel (BTF ids; kallsyms for
+//!    untyped variables); `__kconfig` values and `struct_ops` maps are
+//!    refused with an error saying so.
 //! 4. Initial slots of prog arrays and map-in-maps (`.values = { ... }`):
 //!    the program and map fds.
 
