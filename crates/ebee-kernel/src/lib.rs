@@ -53,6 +53,7 @@
 pub mod attach_type;
 pub mod btf;
 pub mod error;
+mod kconfig;
 pub mod loaded_object;
 pub mod map;
 pub mod probe;

@@ -19,11 +19,13 @@
 //!    XDP frags), the BTF func/line info, and for tracing/LSM sections the
 //!    attach target's id in the kernel's BTF. Kfunc calls and `__ksym`
 //!    variables are resolved against the kernel (BTF ids; kallsyms for
-//!    untyped variables); `__kconfig` values and `struct_ops` maps are
-//!    refused with an error saying so.
+//!    untyped variables); `__kconfig` values live in a frozen `.kconfig`
+//!    map ([`ObjectLoadOptions::kconfig`]). `struct_ops` maps are refused
+//!    with an error saying so.
 //! 4. Initial slots of prog arrays and map-in-maps (`.values = { ... }`):
 //!    the program and map fds.
 
+use std::collections::HashMap;
 use std::os::fd::AsRawFd;
 
 use ebee_isa::{CallTarget, Imm64Kind, Insn};
@@ -36,6 +38,7 @@ use ebee_object::{
 use crate::attach_type::AttachType;
 use crate::btf::{BtfLoadError, KernelBtf};
 use crate::error::LoadError;
+use crate::kconfig;
 use crate::map::{possible_cpus, KernelMap, MapError, MapSpec, BPF_ANY};
 use crate::prog::{KernelProgram, LoadOptions, ProgramBtf};
 use crate::prog_type::ProgramType;
@@ -68,6 +71,10 @@ pub struct ObjectLoadOptions {
     /// created); `None`: every entry program. Prog-array slots naming a
     /// program left out stay empty.
     pub only_programs: Option<Vec<String>>,
+    /// The kernel configuration (`CONFIG_X=y` lines) `__kconfig` externs
+    /// are read from; `None`: `/boot/config-<release>` when it exists.
+    /// `LINUX_KERNEL_VERSION` always comes from the running kernel.
+    pub kconfig: Option<String>,
 }
 
 impl Default for ObjectLoadOptions {
@@ -78,12 +85,14 @@ impl Default for ObjectLoadOptions {
             core_target: None,
             default_program_type: None,
             only_programs: None,
+            kconfig: None,
         }
     }
 }
 
 /// Loading an object failed: which map or program, and why.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ObjectLoadError {
     /// A map could not be created.
     #[error("creating map {map:?}: {source}")]
@@ -123,6 +132,9 @@ pub enum ObjectLoadError {
         #[source]
         source: Box<ObjectError>,
     },
+    /// The `__kconfig` externs could not be given values.
+    #[error("__kconfig: {0}")]
+    Kconfig(String),
     /// The object needs something this loader does not do.
     #[error("{0}")]
     Unsupported(String),
@@ -137,6 +149,8 @@ pub struct LoadedObject {
     /// By the map's index in the object.
     maps: Vec<(String, KernelMap)>,
     programs: Vec<(String, KernelProgram)>,
+    /// Offsets of the `__kconfig` externs in the `.kconfig` map's value.
+    kconfig_offsets: HashMap<String, u32>,
 }
 
 impl LoadedObject {
@@ -154,8 +168,16 @@ impl LoadedObject {
             btf_error,
             maps: Vec::with_capacity(obj.maps().len()),
             programs: Vec::new(),
+            kconfig_offsets: HashMap::new(),
         };
         loaded.create_maps(obj)?;
+        // After the object's maps, so their indices stay the object's.
+        if let Some(k) =
+            kconfig::build(obj, opts.kconfig.as_deref()).map_err(ObjectLoadError::Kconfig)?
+        {
+            loaded.maps.push((".kconfig".to_string(), k.map));
+            loaded.kconfig_offsets = k.offsets;
+        }
         loaded.load_programs(obj, opts)?;
         loaded.fill_slots(obj, opts)?;
         Ok(loaded)
@@ -383,7 +405,10 @@ impl LoadedObject {
                     program: p.name.clone(),
                     source: Box::new(source),
                 })?;
-        resolve_externs(p, obj, &mut insns, vmlinux)?;
+        let kconfig = self
+            .map(".kconfig")
+            .map(|m| (m.as_raw_fd(), &self.kconfig_offsets));
+        resolve_externs(p, obj, &mut insns, vmlinux, kconfig)?;
         let mut opts = load_opts.program.clone();
         opts.attach_btf_id = attach_btf_id;
         opts.name = program_name(&p.name);
@@ -626,6 +651,7 @@ fn resolve_externs(
     obj: &Object,
     insns: &mut [Insn],
     vmlinux: &mut KernelTypes,
+    kconfig: Option<(i32, &HashMap<String, u32>)>,
 ) -> Result<(), ObjectLoadError> {
     let unsupported = |what: String| {
         Err(ObjectLoadError::Unsupported(format!(
@@ -639,6 +665,25 @@ fn resolve_externs(
         };
         let ext = obj.externs().iter().find(|e| e.name == *symbol);
         let kind = ext.map_or(ExternKind::Unknown, |e| e.kind);
+        if kind == ExternKind::Kconfig {
+            let place = kconfig.and_then(|(fd, offsets)| Some((fd, *offsets.get(symbol)?)));
+            match (place, insns.get(r.pc).copied()) {
+                (Some((fd, off)), Some(Insn::LdImm64 { dst, .. })) => {
+                    insns[r.pc] = Insn::LdImm64 {
+                        dst,
+                        kind: Imm64Kind::MapValue,
+                        imm: (i64::from(off) << 32) | i64::from(fd as u32),
+                    };
+                    continue;
+                }
+                _ => {
+                    return unsupported(format!(
+                        "pc {}: the __kconfig value {symbol:?} has no place in .kconfig",
+                        r.pc
+                    ))
+                }
+            }
+        }
         let btf = vmlinux.get()?;
         match (kind, *call, insns.get(r.pc).copied()) {
             (ExternKind::Kfunc, true, Some(Insn::Call(_))) => {
@@ -691,12 +736,6 @@ fn resolve_externs(
                         imm: addr as i64,
                     }
                 };
-            }
-            (ExternKind::Kconfig, ..) => {
-                return unsupported(format!(
-                    "pc {}: the __kconfig value {symbol:?} is not resolved yet",
-                    r.pc
-                ))
             }
             _ => {
                 return unsupported(format!(

@@ -450,3 +450,62 @@ fn kfuncs_and_ksyms_resolved_against_the_kernel() {
         .unwrap();
     assert_eq!(u64_at(&bss, 8), addr);
 }
+
+#[test]
+fn kconfig_values_from_the_given_config() {
+    require_bpf!();
+    let obj = compile("kconfig");
+    let opts = ObjectLoadOptions {
+        kconfig: Some(
+            "CONFIG_HZ=250\nCONFIG_BPF_SYSCALL=y\nCONFIG_LOCALVERSION=\"-ebee\"\n".into(),
+        ),
+        ..ObjectLoadOptions::default()
+    };
+    let loaded = LoadedObject::load(&obj, &opts).unwrap_or_else(|e| panic!("{e}"));
+    let out = loaded
+        .program("read_config")
+        .unwrap()
+        .test_run(&TestRun::new(&ipv4_packet()))
+        .unwrap();
+    assert_eq!(out.retval, 2);
+    let bss = loaded
+        .map(".bss")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let nums: Vec<u64> = release
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let want = nums[0] << 16 | nums[1].min(255) << 8 | nums[2].min(255);
+    assert_eq!(u64_at(&bss, 0), want, "LINUX_KERNEL_VERSION of {release}");
+    assert_eq!(u64_at(&bss, 8), 250);
+    assert_eq!(u64_at(&bss, 16), 1);
+    assert_eq!(u64_at(&bss, 24), 0, "an option the config lacks reads 0");
+    assert_eq!(&bss[32..38], b"-ebee\0");
+    // .kconfig is frozen: user space cannot change what programs read.
+    let kconfig = loaded.map(".kconfig").unwrap();
+    let size = kconfig.value_buf_size();
+    let e = kconfig
+        .update(&0u32.to_ne_bytes(), &vec![0; size], BPF_ANY)
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(libc::EPERM));
+    // A non-weak option the config lacks is an error.
+    let partial = ObjectLoadOptions {
+        kconfig: Some("CONFIG_HZ=250\n".into()),
+        ..ObjectLoadOptions::default()
+    };
+    let e = LoadedObject::load(&obj, &partial).unwrap_err();
+    assert!(e.to_string().contains("CONFIG_BPF_SYSCALL"), "{e}");
+    // Without a config, a non-weak option is an error that says what to do
+    // (unless this machine has /boot/config-<release>).
+    let release = release.trim();
+    if !Path::new(&format!("/boot/config-{release}")).exists() {
+        let e = LoadedObject::load(&obj, &ObjectLoadOptions::default()).unwrap_err();
+        assert!(matches!(e, ObjectLoadError::Kconfig(_)), "{e}");
+        assert!(e.to_string().contains("ObjectLoadOptions::kconfig"), "{e}");
+    }
+}

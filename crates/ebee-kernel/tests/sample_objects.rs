@@ -49,6 +49,8 @@ fn kind(e: &ObjectLoadError) -> String {
             "unresolved extern".into()
         }
         ObjectLoadError::Unsupported(_) => "unsupported".into(),
+        ObjectLoadError::Kconfig(_) => "kconfig".into(),
+        _ => "other".into(),
     }
 }
 
