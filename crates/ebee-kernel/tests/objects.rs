@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ebee_kernel::{
     possible_cpus, KernelBtf, LoadedObject, ObjectLoadError, ObjectLoadOptions, RingBufReader,
-    TestRun, BPF_ANY,
+    TestRun, BPF_ANY, BPF_F_LOCK,
 };
 use ebee_object::Object;
 
@@ -508,4 +508,37 @@ fn kconfig_values_from_the_given_config() {
         assert!(matches!(e, ObjectLoadError::Kconfig(_)), "{e}");
         assert!(e.to_string().contains("ObjectLoadOptions::kconfig"), "{e}");
     }
+}
+
+#[test]
+fn spin_locked_values_need_and_get_btf() {
+    require_bpf!();
+    let obj = compile("spin_lock");
+    let loaded = load(&obj);
+    let counters = loaded.map("counters").unwrap();
+    let zero = 0u32.to_ne_bytes();
+    let mut value = vec![0u8; 16];
+    value[8..].copy_from_slice(&100u64.to_ne_bytes());
+    counters
+        .update(&zero, &value, BPF_ANY | BPF_F_LOCK)
+        .unwrap();
+    let out = loaded
+        .program("locked_add")
+        .unwrap()
+        .test_run(&TestRun::new(&ipv4_packet()).repeat(10))
+        .unwrap();
+    assert_eq!(out.retval, 2);
+    let v = counters
+        .lookup_with_flags(&zero, BPF_F_LOCK)
+        .unwrap()
+        .unwrap();
+    assert_eq!(u64_at(&v, 8), 130);
+    // Without BTF the kernel cannot know where the lock is: the program
+    // is refused.
+    let opts = ObjectLoadOptions {
+        use_btf: false,
+        ..ObjectLoadOptions::default()
+    };
+    let e = LoadedObject::load(&obj, &opts).unwrap_err();
+    assert!(matches!(e, ObjectLoadError::Program { .. }), "{e}");
 }
