@@ -50,11 +50,15 @@ mod bloom;
 mod hash;
 mod lpm_trie;
 mod lru;
+mod map_in_map;
+mod prog_array;
 mod queue_stack;
+pub mod ringbuf;
 mod storage;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 pub use ebee_object::MapType;
 
@@ -62,7 +66,12 @@ use array::ArrayMap;
 use bloom::BloomFilter;
 use hash::HashMap;
 use lpm_trie::LpmTrie;
+use map_in_map::HashOfMaps;
+use prog_array::HandleArray;
 use queue_stack::QueueStack;
+pub use ringbuf::RingBuf;
+
+use crate::Vm;
 
 /// `BPF_ANY`: create the element or replace it.
 pub const BPF_ANY: u64 = 0;
@@ -105,6 +114,8 @@ pub mod errno {
     pub const ENOENT: i32 = 2;
     /// Too big: index out of range, map full.
     pub const E2BIG: i32 = 7;
+    /// Try again (`bpf_ringbuf_output` found no room).
+    pub const EAGAIN: i32 = 11;
     /// Out of memory.
     pub const ENOMEM: i32 = 12;
     /// Busy (frozen twice).
@@ -126,6 +137,7 @@ pub mod errno {
             EPERM => "EPERM",
             ENOENT => "ENOENT",
             E2BIG => "E2BIG",
+            EAGAIN => "EAGAIN",
             ENOMEM => "ENOMEM",
             EBUSY => "EBUSY",
             EEXIST => "EEXIST",
@@ -272,6 +284,10 @@ enum Kind {
     QueueStack(QueueStack),
     LpmTrie(LpmTrie),
     Bloom(BloomFilter),
+    Ringbuf(RingBuf),
+    ProgArray(HandleArray<Vm>),
+    ArrayOfMaps(HandleArray<Map>),
+    HashOfMaps(HashOfMaps),
 }
 
 /// A map of the userspace runtime (see the [module docs](self)).
@@ -326,6 +342,40 @@ impl Map {
             MapType::Queue | MapType::Stack => Kind::QueueStack(QueueStack::new(spec)?),
             MapType::LpmTrie => Kind::LpmTrie(LpmTrie::new(spec)?),
             MapType::BloomFilter => Kind::Bloom(BloomFilter::new(spec)?),
+            MapType::Ringbuf => Kind::Ringbuf(RingBuf::new(spec)?),
+            MapType::ProgArray | MapType::ArrayOfMaps => {
+                // `fd_array_map_alloc_check`, then the array's own checks.
+                if spec.value_size != 4 || spec.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) != 0
+                {
+                    return Err(fail(errno::EINVAL));
+                }
+                if spec.map_type == MapType::ArrayOfMaps {
+                    map_in_map::check_template(spec.inner.as_deref()).map_err(fail)?;
+                }
+                if spec.flags & BPF_F_INNER_MAP != 0 {
+                    return Err(fail(errno::EINVAL));
+                }
+                let as_array = MapSpec::new(MapType::Array, spec.key_size, 4, spec.max_entries)
+                    .with_flags(spec.flags);
+                ArrayMap::new(&as_array, 1)
+                    .map_err(|e| fail(e.errno().unwrap_or(errno::EINVAL)))?;
+                if spec.map_type == MapType::ProgArray {
+                    Kind::ProgArray(HandleArray::new(spec.max_entries))
+                } else {
+                    Kind::ArrayOfMaps(HandleArray::new(spec.max_entries))
+                }
+            }
+            MapType::HashOfMaps => {
+                if spec.value_size != 4 {
+                    return Err(fail(errno::EINVAL));
+                }
+                map_in_map::check_template(spec.inner.as_deref()).map_err(fail)?;
+                let mut as_hash = MapSpec::new(MapType::Hash, spec.key_size, 4, spec.max_entries)
+                    .with_flags(spec.flags);
+                as_hash.numa_node = spec.numa_node;
+                HashMap::new(&as_hash, 1).map_err(|e| fail(e.errno().unwrap_or(errno::EINVAL)))?;
+                Kind::HashOfMaps(HashOfMaps::new(spec.max_entries))
+            }
             _ => return Err(fail(errno::EINVAL)),
         };
         Ok(Map {
@@ -423,6 +473,10 @@ impl Map {
             Kind::QueueStack(q) => Ok(q.peek()),
             Kind::LpmTrie(t) => Ok(t.lookup(key)),
             Kind::Bloom(_) => Err(errno::EINVAL),
+            Kind::Ringbuf(_) => Err(errno::ENOTSUPP),
+            Kind::ProgArray(_) | Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) => {
+                Err(errno::EOPNOTSUPP)
+            }
         };
         r.map_err(|e| self.err("lookup", e))
     }
@@ -440,6 +494,8 @@ impl Map {
             Kind::QueueStack(q) => q.push(value, flags),
             Kind::LpmTrie(t) => t.update(key, value, flags),
             Kind::Bloom(b) => b.add(value, flags),
+            Kind::Ringbuf(_) => Err(errno::ENOTSUPP),
+            Kind::ProgArray(_) | Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) => Err(errno::EINVAL),
         };
         r.map_err(|e| self.err("update", e))
     }
@@ -463,6 +519,10 @@ impl Map {
             Kind::Hash(h) => h.delete(key),
             Kind::LpmTrie(t) => t.delete(key),
             Kind::Bloom(_) => Err(errno::EOPNOTSUPP),
+            Kind::Ringbuf(_) => Err(errno::ENOTSUPP),
+            Kind::ProgArray(a) => a.delete(key),
+            Kind::ArrayOfMaps(a) => a.delete(key),
+            Kind::HashOfMaps(h) => h.delete(key),
         };
         r.map_err(|e| self.err("delete", e))
     }
@@ -479,6 +539,10 @@ impl Map {
             Kind::QueueStack(_) => Err(errno::EINVAL),
             Kind::LpmTrie(t) => Ok(t.next_key(key)),
             Kind::Bloom(_) => Err(errno::EOPNOTSUPP),
+            Kind::Ringbuf(_) => Err(errno::ENOTSUPP),
+            Kind::ProgArray(a) => Ok(a.next_key(key)),
+            Kind::ArrayOfMaps(a) => Ok(a.next_key(key)),
+            Kind::HashOfMaps(h) => Ok(h.next_key(key)),
         };
         r.map_err(|e| self.err("next_key", e))
     }
@@ -502,7 +566,7 @@ impl Map {
         let r = match &self.kind {
             Kind::Hash(h) => Ok(h.lookup_and_delete(key)),
             Kind::QueueStack(q) => Ok(q.pop()),
-            Kind::Array(_) | Kind::LpmTrie(_) | Kind::Bloom(_) => Err(errno::ENOTSUPP),
+            _ => Err(errno::ENOTSUPP),
         };
         r.map_err(|e| self.err("lookup_and_delete", e))
     }
@@ -544,7 +608,7 @@ impl Map {
             Kind::Array(a) => a.lookup_ptr(key, cpu),
             Kind::Hash(h) => h.lookup_ptr(key, cpu),
             Kind::LpmTrie(t) => t.lookup_ptr(key),
-            Kind::QueueStack(_) | Kind::Bloom(_) => None,
+            _ => None,
         }
     }
 
@@ -568,8 +632,68 @@ impl Map {
             Kind::QueueStack(q) => q.push(value, flags),
             Kind::LpmTrie(t) => t.update(key, value, flags),
             Kind::Bloom(b) => b.add(value, flags),
+            _ => Err(errno::EINVAL),
         };
         r.map_err(|e| self.err("update", e))
+    }
+
+    /// The ring buffer of a `ringbuf` map (reserve/submit/output for
+    /// programs, [`RingBuf::consume`] for the host).
+    pub fn ringbuf(&self) -> Option<&RingBuf> {
+        match &self.kind {
+            Kind::Ringbuf(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// `prog_array`: puts `program` at `index` (the kernel's update with a
+    /// program fd; only `BPF_ANY`, `E2BIG` out of range).
+    pub fn set_program(&self, index: u32, program: Arc<Vm>, flags: u64) -> Result<(), MapError> {
+        self.check_host_write("update")?;
+        match &self.kind {
+            Kind::ProgArray(a) => a.set(&index.to_ne_bytes(), program, flags),
+            _ => Err(errno::EINVAL),
+        }
+        .map_err(|e| self.err("update", e))
+    }
+
+    /// `prog_array`: the program at `index`, for `bpf_tail_call`.
+    pub fn program(&self, index: u32) -> Option<Arc<Vm>> {
+        match &self.kind {
+            Kind::ProgArray(a) => a.get(&index.to_ne_bytes()),
+            _ => None,
+        }
+    }
+
+    /// `array_of_maps`/`hash_of_maps`: stores `map` under `key` (it must
+    /// fit the inner template, else `EINVAL`; arrays take only `BPF_ANY`).
+    pub fn set_inner_map(&self, key: &[u8], map: Arc<Map>, flags: u64) -> Result<(), MapError> {
+        self.check_host_write("update")?;
+        self.check_key("update", key)?;
+        let inner = self.spec.inner.as_deref();
+        match (&self.kind, inner) {
+            (Kind::ArrayOfMaps(a), Some(t)) => {
+                map_in_map::fits(t, &map).and_then(|()| a.set(key, map, flags))
+            }
+            (Kind::HashOfMaps(h), Some(t)) => {
+                map_in_map::fits(t, &map).and_then(|()| h.set(key, map, flags))
+            }
+            _ => Err(errno::EINVAL),
+        }
+        .map_err(|e| self.err("update", e))
+    }
+
+    /// `array_of_maps`/`hash_of_maps`: the map under `key` (what a
+    /// program's `bpf_map_lookup_elem` returns; hold the `Arc` for the run).
+    pub fn inner_map(&self, key: &[u8]) -> Option<Arc<Map>> {
+        if key.len() != self.spec.key_size as usize {
+            return None;
+        }
+        match &self.kind {
+            Kind::ArrayOfMaps(a) => a.get(key),
+            Kind::HashOfMaps(h) => h.get(key),
+            _ => None,
+        }
     }
 
     /// For programs (`bpf_map_delete_elem`).
@@ -580,6 +704,10 @@ impl Map {
             Kind::Hash(h) => h.delete(key),
             Kind::LpmTrie(t) => t.delete(key),
             Kind::Bloom(_) => Err(errno::EOPNOTSUPP),
+            Kind::Ringbuf(_) => Err(errno::ENOTSUPP),
+            Kind::ProgArray(a) => a.delete(key),
+            Kind::ArrayOfMaps(a) => a.delete(key),
+            Kind::HashOfMaps(h) => h.delete(key),
         };
         r.map_err(|e| self.err("delete", e))
     }
