@@ -25,6 +25,12 @@ macro_rules! require_bpf {
     };
 }
 
+/// Where compiled objects go: cargo's scratch directory for integration
+/// tests (inside the target directory), one subdirectory per test process.
+fn work_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("objects-{}", std::process::id()))
+}
+
 /// Compiles `tests/c/<name>.c` with clang-19 for BPF and parses it.
 fn compile(name: &str) -> Object {
     compile_with(name, &[])
@@ -33,7 +39,7 @@ fn compile(name: &str) -> Object {
 /// [`compile`] with extra clang arguments (`-DNAME`).
 fn compile_with(name: &str, defines: &[&str]) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
-    let dir = std::env::temp_dir().join(format!("ebee-kernel-objects-{}", std::process::id()));
+    let dir = work_dir();
     std::fs::create_dir_all(&dir).unwrap();
     // One file per compilation: tests compiling the same source run in parallel.
     static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -202,7 +208,7 @@ fn rejected_program_names_itself_and_shows_the_log() {
     let text = std::fs::read_to_string(&src).unwrap();
     let bad = text.replace("if (data + 34 > end)\n\t\treturn XDP_ABORTED;", "");
     assert_ne!(bad, text);
-    let dir = std::env::temp_dir().join(format!("ebee-kernel-objects-{}", std::process::id()));
+    let dir = work_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let c = dir.join("unchecked.c");
     let o = dir.join("unchecked.o");
