@@ -2,9 +2,10 @@
 //!
 //! Created with a template of the inner maps ([`MapSpec::inner`], the
 //! kernel's `inner_map_fd`); every map stored must have the template's
-//! type, sizes and flags, and its `max_entries` unless the template has
-//! `BPF_F_INNER_MAP` (else `EINVAL`, as the kernel's
-//! `bpf_map_meta_equal`). Values are handles (`Arc<Map>`): a program's
+//! type, sizes and flags, and for an `array` template its `max_entries`
+//! unless the template has `BPF_F_INNER_MAP` (the kernel inlines array
+//! lookups with the bound), else `EINVAL`, as the kernel's
+//! `map_meta_equal`. Values are handles (`Arc<Map>`): a program's
 //! lookup clones the handle, so the inner map outlives the run even if the
 //! host removes it meanwhile (the kernel defers the free past an RCU grace
 //! period for the same reason). The array side is
@@ -14,14 +15,16 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
-use super::{errno, Errno, Map, MapSpec, BPF_EXIST, BPF_F_INNER_MAP, BPF_NOEXIST};
+use super::{errno, Errno, Map, MapSpec, MapType, BPF_EXIST, BPF_F_INNER_MAP, BPF_NOEXIST};
 
 /// The checks on an inner map template (`bpf_map_meta_alloc`): no
 /// map-in-map inside a map-in-map, no program arrays or ring buffers.
 pub(super) fn check_template(inner: Option<&MapSpec>) -> Result<(), Errno> {
     let inner = inner.ok_or(errno::EINVAL)?;
-    use super::MapType::*;
-    if matches!(inner.map_type, ArrayOfMaps | HashOfMaps | ProgArray) {
+    if matches!(
+        inner.map_type,
+        MapType::ArrayOfMaps | MapType::HashOfMaps | MapType::ProgArray
+    ) {
         return Err(errno::ENOTSUPP);
     }
     Ok(())
@@ -33,8 +36,10 @@ pub(super) fn fits(inner: &MapSpec, map: &Map) -> Result<(), Errno> {
     let same = s.map_type == inner.map_type
         && s.key_size == inner.key_size
         && s.value_size == inner.value_size
-        && s.flags & !BPF_F_INNER_MAP == inner.flags & !BPF_F_INNER_MAP
-        && (inner.flags & BPF_F_INNER_MAP != 0 || s.max_entries == inner.max_entries);
+        && s.flags == inner.flags
+        && (inner.map_type != MapType::Array
+            || inner.flags & BPF_F_INNER_MAP != 0
+            || s.max_entries == inner.max_entries);
     if same {
         Ok(())
     } else {

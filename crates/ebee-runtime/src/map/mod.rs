@@ -651,7 +651,7 @@ impl Map {
     pub fn set_program(&self, index: u32, program: Arc<Vm>, flags: u64) -> Result<(), MapError> {
         self.check_host_write("update")?;
         match &self.kind {
-            Kind::ProgArray(a) => a.set(&index.to_ne_bytes(), program, flags),
+            Kind::ProgArray(a) => a.set(&index.to_ne_bytes(), program, flags, |_| Ok(())),
             _ => Err(errno::EINVAL),
         }
         .map_err(|e| self.err("update", e))
@@ -672,9 +672,7 @@ impl Map {
         self.check_key("update", key)?;
         let inner = self.spec.inner.as_deref();
         match (&self.kind, inner) {
-            (Kind::ArrayOfMaps(a), Some(t)) => {
-                map_in_map::fits(t, &map).and_then(|()| a.set(key, map, flags))
-            }
+            (Kind::ArrayOfMaps(a), Some(t)) => a.set(key, map, flags, |m| map_in_map::fits(t, m)),
             (Kind::HashOfMaps(h), Some(t)) => {
                 map_in_map::fits(t, &map).and_then(|()| h.set(key, map, flags))
             }

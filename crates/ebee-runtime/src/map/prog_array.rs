@@ -37,13 +37,20 @@ impl<T> HandleArray<T> {
     }
 
     /// Stores `value` at `key`'s index (`fd_array_map_update_elem`: only
-    /// `BPF_ANY`, `E2BIG` out of range).
-    pub(super) fn set(&self, key: &[u8], value: Arc<T>, flags: u64) -> Result<(), Errno> {
+    /// `BPF_ANY`, `E2BIG` out of range, then `check` on the value).
+    pub(super) fn set(
+        &self,
+        key: &[u8],
+        value: Arc<T>,
+        flags: u64,
+        check: impl FnOnce(&T) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
         if flags != BPF_ANY {
             return Err(errno::EINVAL);
         }
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
         let slot = slots.get_mut(index(key)).ok_or(errno::E2BIG)?;
+        check(&value)?;
         *slot = Some(value);
         Ok(())
     }
