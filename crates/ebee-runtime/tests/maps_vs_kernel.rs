@@ -69,6 +69,16 @@ fn or<T>(r: Result<T, ebee_runtime::map::MapError>) -> Result<T, i32> {
     r.map_err(|e| e.errno().unwrap_or_else(|| panic!("not an errno: {e}")))
 }
 
+/// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` on the kernel map (`ENOENT` → `None`).
+fn kernel_lookup_and_delete(k: &KernelMap, key: &[u8]) -> Result<Option<Vec<u8>>, i32> {
+    let mut value = vec![0u8; k.value_buf_size()];
+    match ebee_kernel::sys::map_lookup(k.fd(), Some(key), &mut value, 0, true) {
+        Ok(()) => Ok(Some(value)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e.raw_os_error().unwrap()),
+    }
+}
+
 /// A random value of the map's host buffer size; per-CPU padding bytes are
 /// random too (the kernel copies them through).
 fn value(rng: &mut Rng, m: &Map) -> Vec<u8> {
@@ -100,7 +110,12 @@ fn run_keyed(spec: &MapSpec, keys: &[Vec<u8>], ops: usize, seed: u64, ordered: b
                 );
             }
             4..=5 => assert_eq!(kr(k.lookup(key)), or(m.lookup(key)), "{ctx}"),
-            6..=7 => assert_eq!(kr(k.delete(key)), or(m.delete(key)), "{ctx}"),
+            6 => assert_eq!(kr(k.delete(key)), or(m.delete(key)), "{ctx}"),
+            7 => assert_eq!(
+                kernel_lookup_and_delete(&k, key),
+                or(m.lookup_and_delete(key)),
+                "{ctx}"
+            ),
             _ => {
                 let start = (rng.below(4) != 0).then_some(key.as_slice());
                 let kn = kr(k.next_key(start));
@@ -453,7 +468,8 @@ fn bloom_filter_agrees_with_kernel() {
         ofp += usize::from(m.contains(&v).unwrap());
     }
     println!("bloom false positives in 2000: kernel {kfp}, ours {ofp}");
-    assert!(ofp < 200 && kfp < 200);
+    // 100 values, 3 hashes, 512 bits: about 8.7% expected on both sides.
+    assert!(ofp < 300 && kfp < 300);
     let v = rng.bytes(8);
     for flags in [BPF_NOEXIST, BPF_EXIST] {
         assert_eq!(kr(k.push(&v, flags)), or(m.push(&v, flags)));
@@ -481,4 +497,56 @@ fn bloom_filter_agrees_with_kernel() {
         bad += 1;
     }
     assert_eq!(bad, 4);
+}
+
+/// Freezing and the user-space access flags: the kernel's EPERM/EBUSY.
+#[test]
+fn freeze_and_access_flags_agree_with_kernel() {
+    require_bpf!();
+    let mut compared = 0;
+    for t in [MapType::Array, MapType::Hash, MapType::Queue] {
+        let key: &[u8] = if t == MapType::Queue {
+            &[]
+        } else {
+            &[0, 0, 0, 0]
+        };
+        let ks = if t == MapType::Queue { 0 } else { 4 };
+        for flags in [0, BPF_F_RDONLY, BPF_F_WRONLY] {
+            let spec = MapSpec::new(t, ks, 8, 4).with_flags(flags);
+            let (k, m) = pair(&spec);
+            let ctx = format!("{t:?} flags {flags:#x}");
+            let v = [1u8; 8];
+            if t == MapType::Queue {
+                assert_eq!(kr(k.push(&v, BPF_ANY)), or(m.push(&v, BPF_ANY)), "{ctx}");
+                assert_eq!(kr(k.peek()), or(m.peek()), "{ctx}");
+            } else {
+                assert_eq!(
+                    kr(k.update(key, &v, BPF_ANY)),
+                    or(m.update(key, &v, BPF_ANY)),
+                    "{ctx}"
+                );
+                assert_eq!(kr(k.lookup(key)), or(m.lookup(key)), "{ctx}");
+            }
+            assert_eq!(kr(k.freeze()), or(m.freeze()), "{ctx} freeze");
+            assert_eq!(kr(k.freeze()), or(m.freeze()), "{ctx} freeze again");
+            if t == MapType::Queue {
+                assert_eq!(
+                    kr(k.push(&v, BPF_ANY)),
+                    or(m.push(&v, BPF_ANY)),
+                    "{ctx} frozen"
+                );
+                assert_eq!(kr(k.pop()), or(m.pop()), "{ctx} frozen");
+            } else {
+                assert_eq!(
+                    kr(k.update(key, &v, BPF_ANY)),
+                    or(m.update(key, &v, BPF_ANY)),
+                    "{ctx} frozen"
+                );
+                assert_eq!(kr(k.delete(key)), or(m.delete(key)), "{ctx} frozen");
+                assert_eq!(kr(k.lookup(key)), or(m.lookup(key)), "{ctx} frozen");
+            }
+            compared += 7;
+        }
+    }
+    println!("freeze/access: {compared} results agree");
 }

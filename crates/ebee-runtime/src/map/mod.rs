@@ -587,10 +587,13 @@ impl Map {
         self.lookup(&[])
     }
 
-    /// `BPF_MAP_FREEZE`: the host can no longer write (`EBUSY` the second time).
+    /// `BPF_MAP_FREEZE`: the host can no longer write. Like the kernel,
+    /// freezing needs write access, so a second freeze (or freezing a
+    /// `BPF_F_RDONLY` map) is `EPERM`.
     pub fn freeze(&self) -> Result<(), MapError> {
+        self.check_host_write("freeze")?;
         if self.frozen.swap(true, Ordering::AcqRel) {
-            return Err(self.err("freeze", errno::EBUSY));
+            return Err(self.err("freeze", errno::EPERM));
         }
         Ok(())
     }
