@@ -71,6 +71,25 @@
 //!   and kernel functions.
 //! - Tail calls: see [`tail_call`].
 //!
+//! # Helpers and threads
+//!
+//! A [`Vm`] is `Send + Sync` and `run` takes `&self`, so one program runs
+//! on many threads at once. Helpers are therefore `Fn + Send + Sync`
+//! closures keeping their own synchronised state (see [`HelperRegistry`]);
+//! [`HelperContext`] lets them check pointer arguments, add regions and ask
+//! for tail calls.
+//!
+//! # Performance
+//!
+//! [`Vm::new`] lowers the program once to 16-byte ops (jump targets
+//! resolved, immediates pre-extended, one opcode per operation, width and
+//! operand kind); the loop is one `match` per instruction on a local
+//! register file, with no allocation. Checked mode's access check is one
+//! subtraction and one compare against the region of the previous read
+//! (or write). Measured with `examples/speed.rs` (host instructions per
+//! eBPF instruction, valgrind): byte loop over 1 MiB 15.9 unchecked, 16.2
+//! checked (+2%), stack loop 16.8 / 18.0 (+7%), rbpf's interpreter 108.
+//!
 //! # For the JIT
 //!
 //! The JIT reuses [`HelperRegistry::get`] + [`Helper::call`] with a

@@ -102,7 +102,7 @@ impl Invocation {
 
 impl Vm {
     /// Prepares a decoded program (one entry per slot, as
-    /// [`ebee_isa::decode`] returns) with no helpers and the default budget.
+    /// [`ebee_isa::decode()`] returns) with no helpers and the default budget.
     pub fn new(insns: Vec<Insn>) -> Result<Vm, LoadError> {
         let ops = lower(&insns)?;
         Ok(Vm {
@@ -250,3 +250,10 @@ fn raw_invocation(mem: &mut [u8]) -> Invocation {
     inv.packet = Some(region);
     inv
 }
+
+// One `Vm` runs on many threads at once; keep it so.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Vm>();
+    shared::<Invocation>();
+};
