@@ -20,12 +20,34 @@
 //! - **Programs** (what the helpers call): [`Map::lookup_ptr`] gives the
 //!   address and length of the value itself (for per-CPU maps: the
 //!   current CPU's), which the interpreter adds as a region;
-//!   [`Map::prog_update`] takes one CPU's value.
+//!   [`Map::prog_update`] takes one CPU's value; [`Map::prog_delete`],
+//!   [`Map::prog_push`], [`Map::prog_pop`], [`Map::prog_peek`];
+//!   [`Map::ringbuf`] (reserve/submit/discard/output/query),
+//!   [`Map::program`] (tail calls), [`Map::inner_map`] (map-in-map).
+//!   Programs are not subject to freezing or `BPF_F_RDONLY`: the verifier
+//!   enforces `BPF_F_RDONLY_PROG`/`BPF_F_WRONLY_PROG`.
+//!
+//! # Map types
+//!
+//! `array`, `percpu_array`, `hash`,
+//! `percpu_hash`, `lru_hash`, `lru_percpu_hash`, `lpm_trie`, `queue`,
+//! `stack`, `bloom_filter`, `ringbuf` ([`ringbuf`]), `prog_array`,
+//! `array_of_maps`, `hash_of_maps`. Other types (perf event arrays,
+//! socket maps, storage maps, `arena`...) are refused with `EINVAL`.
+//!
+//! # Wiring the helpers
+//!
+//! A helper receives the map as an `Arc<Map>` the loader resolved from
+//! the program's map reference (`lddw` with a map fd/index), then:
+//! `bpf_map_lookup_elem` → [`Map::lookup_ptr`] with the key read from the
+//! program's memory, add `ValuePtr { ptr, len }` as a region and return
+//! `ptr` (0 for `None`); `bpf_map_update_elem` → [`Map::prog_update`];
+//! errors become `-errno` in `r0` ([`MapError::errno`]).
 //!
 //! # Memory and concurrency
 //!
 //! Maps are `Send + Sync`; share them with `Arc`. Values live in memory
-//! allocated once at creation and freed with the map ([`storage`]), so a
+//! allocated once at creation and freed with the map, so a
 //! pointer a program holds is valid memory for the map's lifetime:
 //! - arrays: the element itself; the host copies words atomically, so an
 //!   8-byte counter a program increments atomically is never torn, while a
@@ -712,6 +734,42 @@ impl Map {
         };
         r.map_err(|e| self.err("delete", e))
     }
+
+    /// For programs (`bpf_map_push_elem`): queue, stack and bloom filter.
+    pub fn prog_push(&self, value: &[u8], flags: u64) -> Result<(), MapError> {
+        match &self.kind {
+            Kind::QueueStack(_) | Kind::Bloom(_) => self.prog_update(&[], value, flags),
+            _ => Err(self.err("push", errno::EINVAL)),
+        }
+    }
+
+    /// For programs (`bpf_map_pop_elem`): the next queue or stack value
+    /// into `out` (the value size), `ENOENT` when empty.
+    pub fn prog_pop(&self, out: &mut [u8]) -> Result<(), MapError> {
+        self.check_size("pop", "value", out.len(), self.spec.value_size as usize)?;
+        let v = match &self.kind {
+            Kind::QueueStack(q) => q.pop().ok_or(errno::ENOENT),
+            _ => Err(errno::EINVAL),
+        };
+        out.copy_from_slice(&v.map_err(|e| self.err("pop", e))?);
+        Ok(())
+    }
+
+    /// For programs (`bpf_map_peek_elem`): queue and stack copy the next
+    /// value into `value` (`ENOENT` when empty); a bloom filter tests
+    /// `value` (`ENOENT`: certainly never added).
+    pub fn prog_peek(&self, value: &mut [u8]) -> Result<(), MapError> {
+        self.check_size("peek", "value", value.len(), self.spec.value_size as usize)?;
+        let r = match &self.kind {
+            Kind::QueueStack(q) => q
+                .peek()
+                .map(|v| value.copy_from_slice(&v))
+                .ok_or(errno::ENOENT),
+            Kind::Bloom(b) => b.contains(value).then_some(()).ok_or(errno::ENOENT),
+            _ => Err(errno::EINVAL),
+        };
+        r.map_err(|e| self.err("peek", e))
+    }
 }
 
 /// The keys of a map ([`Map::keys`]).
@@ -758,3 +816,84 @@ pub(crate) fn check_update_flags(flags: u64) -> Result<(), Errno> {
 unsafe impl Send for ValuePtr {}
 // SAFETY: as above.
 unsafe impl Sync for ValuePtr {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn maps_are_shareable() {
+        assert_send_sync::<Map>();
+        assert_send_sync::<RingBuf>();
+    }
+
+    #[test]
+    fn per_cpu_values_follow_the_thread_cpu() {
+        let m = Map::create_with_cpus(&MapSpec::new(MapType::PercpuHash, 4, 4, 4), 3).unwrap();
+        assert_eq!(m.value_buf_size(), 24);
+        let key = 9u32.to_ne_bytes();
+        std::thread::scope(|s| {
+            for cpu in 0..3u32 {
+                let m = &m;
+                s.spawn(move || {
+                    set_current_cpu(cpu as usize);
+                    assert_eq!(current_cpu(), cpu as usize);
+                    // The first writer creates the element, zeroing the others.
+                    let _ = m.prog_update(&key, &(cpu + 10).to_ne_bytes(), BPF_NOEXIST);
+                });
+            }
+        });
+        std::thread::scope(|s| {
+            for cpu in 0..3u32 {
+                let m = &m;
+                s.spawn(move || {
+                    set_current_cpu(cpu as usize + 3); // CPU 3 of a 3-CPU map is CPU 0
+                    let v = m.lookup_ptr(&key).unwrap();
+                    assert_eq!(v.len, 4);
+                    // SAFETY: the element lives as long as `m`; 4 bytes, no writer now.
+                    let got = unsafe { std::ptr::read_unaligned(v.ptr.cast::<u32>()) };
+                    assert!(got == 0 || got == cpu + 10, "cpu {cpu}: {got}");
+                    m.prog_update(&key, &(cpu + 20).to_ne_bytes(), BPF_EXIST)
+                        .unwrap();
+                });
+            }
+        });
+        let all = m.lookup(&key).unwrap().unwrap();
+        let words: Vec<u32> = all
+            .chunks(8)
+            .map(|c| u32::from_ne_bytes(c[..4].try_into().unwrap()))
+            .collect();
+        assert_eq!(words, vec![20, 21, 22]);
+    }
+
+    #[test]
+    fn program_side_queue_and_bloom() {
+        let q = Map::create(&MapSpec::new(MapType::Stack, 0, 2, 2)).unwrap();
+        let mut out = [0u8; 2];
+        assert_eq!(
+            q.prog_pop(&mut out).unwrap_err().errno(),
+            Some(errno::ENOENT)
+        );
+        q.prog_push(&[1, 2], BPF_ANY).unwrap();
+        q.prog_push(&[3, 4], BPF_ANY).unwrap();
+        q.freeze().unwrap();
+        assert_eq!(
+            q.push(&[5, 6], BPF_ANY).unwrap_err().errno(),
+            Some(errno::EPERM)
+        );
+        // Programs still write a frozen map.
+        q.prog_push(&[5, 6], BPF_EXIST).unwrap();
+        q.prog_peek(&mut out).unwrap();
+        assert_eq!(out, [5, 6]);
+        q.prog_pop(&mut out).unwrap();
+        q.prog_pop(&mut out).unwrap();
+        assert_eq!(out, [3, 4]);
+        let b = Map::create(&MapSpec::new(MapType::BloomFilter, 0, 4, 8)).unwrap();
+        b.prog_push(&[1, 2, 3, 4], BPF_ANY).unwrap();
+        b.prog_peek(&mut [1, 2, 3, 4]).unwrap();
+        assert!(b.prog_pop(&mut [0; 4]).is_err());
+        assert!(q.prog_peek(&mut [0; 3]).is_err(), "wrong size");
+    }
+}
