@@ -80,3 +80,127 @@ fn atomic_increments_and_whole_values_under_host_iteration() {
         THREADS * ITERS
     );
 }
+
+/// Producers on several threads, the host consuming meanwhile: every
+/// record arrives once, whole, in each producer's order.
+#[test]
+fn ringbuf_producers_and_a_consumer() {
+    use ebee_runtime::map::ringbuf::BPF_RB_NO_WAKEUP;
+    const RECORDS: u32 = 5_000;
+    let m = Arc::new(Map::create(&MapSpec::new(MapType::Ringbuf, 0, 0, 16384)).unwrap());
+    let done = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..3u32)
+        .map(|t| {
+            let m = m.clone();
+            thread::spawn(move || {
+                let rb = m.ringbuf().unwrap();
+                let mut i = 0;
+                while i < RECORDS {
+                    // Records of 8 to 60 bytes: producer, sequence, filler.
+                    let len = 8 + (i % 53) as usize;
+                    let mut rec = vec![t as u8; len];
+                    rec[..4].copy_from_slice(&t.to_ne_bytes());
+                    rec[4..8].copy_from_slice(&i.to_ne_bytes());
+                    let ok = if i % 2 == 0 {
+                        rb.output(&rec, BPF_RB_NO_WAKEUP).is_ok()
+                    } else if let Some(s) = rb.reserve(len as u64, 0) {
+                        // SAFETY: `reserve` gave `len` writable bytes.
+                        unsafe { std::ptr::copy_nonoverlapping(rec.as_ptr(), s.ptr, len) };
+                        rb.submit(s.ptr, 0).unwrap();
+                        true
+                    } else {
+                        false
+                    };
+                    if ok {
+                        i += 1;
+                    } else {
+                        thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let consumer = {
+        let (m, done) = (m.clone(), done.clone());
+        thread::spawn(move || {
+            let rb = m.ringbuf().unwrap();
+            let mut next = [0u32; 3];
+            let mut total = 0;
+            loop {
+                let finished = done.load(Ordering::Acquire);
+                total += rb.consume(|s| {
+                    let t = u32::from_ne_bytes(s[..4].try_into().unwrap()) as usize;
+                    let i = u32::from_ne_bytes(s[4..8].try_into().unwrap());
+                    assert_eq!(i, next[t], "producer {t} out of order");
+                    assert_eq!(s.len(), 8 + (i % 53) as usize);
+                    assert!(s[8..].iter().all(|&b| b == t as u8), "torn record");
+                    next[t] += 1;
+                });
+                if finished {
+                    break;
+                }
+            }
+            (total, next)
+        })
+    };
+    for p in producers {
+        p.join().unwrap();
+    }
+    done.store(true, Ordering::Release);
+    let (total, next) = consumer.join().unwrap();
+    assert_eq!(total, 3 * RECORDS as usize);
+    assert_eq!(next, [RECORDS; 3]);
+}
+
+/// Every keyed map type under mixed program and host traffic: no panic,
+/// no deadlock, sizes within bounds.
+#[test]
+fn all_keyed_types_under_mixed_traffic() {
+    use ebee_runtime::map::{BPF_F_NO_PREALLOC, BPF_NOEXIST};
+    let specs = [
+        MapSpec::new(MapType::Hash, 4, 16, 32),
+        MapSpec::new(MapType::PercpuHash, 4, 16, 32),
+        MapSpec::new(MapType::LruHash, 4, 16, 32),
+        MapSpec::new(MapType::LruPercpuHash, 4, 16, 32),
+        MapSpec::new(MapType::PercpuArray, 4, 16, 32),
+        MapSpec::new(MapType::LpmTrie, 8, 16, 32).with_flags(BPF_F_NO_PREALLOC),
+    ];
+    for spec in specs {
+        let m = Arc::new(Map::create(&spec).unwrap());
+        let workers: Vec<_> = (0..3u32)
+            .map(|t| {
+                let m = m.clone();
+                thread::spawn(move || {
+                    for i in 0..3_000u32 {
+                        let mut key = vec![0u8; m.spec().key_size as usize];
+                        let n = (i * 7 + t) % 48;
+                        if m.map_type() == MapType::LpmTrie {
+                            key[..4].copy_from_slice(&(n % 33).to_ne_bytes());
+                            key[4] = n as u8;
+                        } else {
+                            key[..4].copy_from_slice(&n.to_ne_bytes());
+                        }
+                        let v = [i as u8; 16];
+                        let _ = m.prog_update(&key, &v, [BPF_ANY, BPF_NOEXIST][(i % 2) as usize]);
+                        if let Some(p) = m.lookup_ptr(&key) {
+                            assert_eq!(p.len, 16);
+                        }
+                        if i % 5 == 0 {
+                            let _ = m.prog_delete(&key);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..50 {
+            assert!(m.keys().count() <= 32, "{:?}", spec.map_type);
+            for k in m.keys().take(5) {
+                let _ = m.lookup(&k);
+            }
+        }
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(m.keys().count() <= 32, "{:?}", spec.map_type);
+    }
+}
