@@ -256,6 +256,34 @@ impl MapSpec {
         self.flags = flags;
         self
     }
+
+    /// The spec of an object's map definition, with the shapes the kernel
+    /// insists on (as the kernel loader sends them): ring buffers have no
+    /// key or value size, prog arrays and map-in-maps 4-byte values when
+    /// the definition leaves them unsaid. The inner template comes from
+    /// [`ebee_object::MapDef::inner`]; a legacy definition's `inner_index`
+    /// is the caller's to resolve (set [`MapSpec::inner`]).
+    pub fn from_def(def: &ebee_object::MapDef) -> MapSpec {
+        let (mut key_size, mut value_size) = (def.key_size, def.value_size);
+        match def.map_type {
+            MapType::Ringbuf | MapType::UserRingbuf => (key_size, value_size) = (0, 0),
+            MapType::PerfEventArray => (key_size, value_size) = (4, 4),
+            t if (t.is_map_in_map() || t == MapType::ProgArray) && value_size == 0 => {
+                value_size = 4
+            }
+            _ => {}
+        }
+        MapSpec {
+            map_type: def.map_type,
+            key_size,
+            value_size,
+            max_entries: def.max_entries,
+            flags: def.flags,
+            map_extra: def.map_extra,
+            numa_node: def.numa_node,
+            inner: def.inner.as_deref().map(|d| Box::new(MapSpec::from_def(d))),
+        }
+    }
 }
 
 /// Is `t` a map whose values are per CPU?
@@ -406,6 +434,24 @@ impl Map {
             frozen: AtomicBool::new(false),
             kind,
         })
+    }
+
+    /// Creates the map of an object's definition ([`MapSpec::from_def`])
+    /// and writes its initial contents: a global data section's bytes at
+    /// index 0, then the freeze of `.rodata`. Prog-array and map-in-map
+    /// slots name programs and maps, so the loader fills them
+    /// ([`Map::set_program`], [`Map::set_inner_map`]).
+    pub fn from_def(def: &ebee_object::MapDef) -> Result<Map, MapError> {
+        let map = Map::create(&MapSpec::from_def(def))?;
+        if let Some(data) = &def.data {
+            let mut value = data.clone();
+            value.resize(map.value_buf_size(), 0);
+            map.update(&0u32.to_ne_bytes(), &value, BPF_ANY)?;
+        }
+        if def.frozen {
+            map.freeze()?;
+        }
+        Ok(map)
     }
 
     /// What the map was created from.
