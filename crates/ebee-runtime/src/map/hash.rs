@@ -198,9 +198,7 @@ impl HashMap {
             let Some(lru) = &self.lru else {
                 return Err(errno::E2BIG);
             };
-            let victim = lru
-                .oldest(index.keys.values().copied())
-                .ok_or(errno::E2BIG)?;
+            let victim = lru.evict().ok_or(errno::E2BIG)?;
             let k = index.key_of[victim].take().ok_or(errno::E2BIG)?;
             index.keys.remove(&k);
             index.free.push_back(victim);
@@ -210,11 +208,14 @@ impl HashMap {
         index.keys.insert(key.to_vec(), e);
         index.key_of[e] = Some(key.to_vec());
         if let Some(lru) = &self.lru {
-            lru.touch(e);
+            lru.inserted(e);
         }
         if let Some(o) = old {
             index.key_of[o] = None;
             index.free.push_back(o);
+            if let Some(lru) = &self.lru {
+                lru.removed(o);
+            }
         }
         Ok(())
     }
@@ -224,6 +225,9 @@ impl HashMap {
         let e = index.keys.remove(key).ok_or(errno::ENOENT)?;
         index.key_of[e] = None;
         index.free.push_back(e);
+        if let Some(lru) = &self.lru {
+            lru.removed(e);
+        }
         Ok(())
     }
 
@@ -233,6 +237,9 @@ impl HashMap {
         let value = self.copy_out(e);
         index.key_of[e] = None;
         index.free.push_back(e);
+        if let Some(lru) = &self.lru {
+            lru.removed(e);
+        }
         Some(value)
     }
 
