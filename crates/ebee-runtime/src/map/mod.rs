@@ -9,6 +9,22 @@
 //! run the same random operations on a kernel map and on ours and compare
 //! every result.
 //!
+//! ```
+//! use ebee_runtime::map::{errno, Map, MapSpec, MapType, BPF_NOEXIST};
+//!
+//! let counts = Map::create(&MapSpec::new(MapType::Hash, 4, 8, 1024)).unwrap();
+//! let key = 7u32.to_ne_bytes();
+//! counts.update(&key, &1u64.to_ne_bytes(), BPF_NOEXIST).unwrap();
+//! let e = counts.update(&key, &2u64.to_ne_bytes(), BPF_NOEXIST).unwrap_err();
+//! assert_eq!(e.errno(), Some(errno::EEXIST));
+//! // What `bpf_map_lookup_elem` gives a program: the value in place.
+//! let v = counts.lookup_ptr(&key).unwrap();
+//! assert_eq!(v.len, 8);
+//! // Arrays refuse deletes like the kernel.
+//! let arr = Map::create(&MapSpec::new(MapType::Array, 4, 8, 4)).unwrap();
+//! assert_eq!(arr.delete(&key).unwrap_err().errno(), Some(errno::EINVAL));
+//! ```
+//!
 //! # Two sides
 //!
 //! - **Host** (the embedder, like user space with bpf(2)): [`Map::lookup`],
