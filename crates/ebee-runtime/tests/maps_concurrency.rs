@@ -227,3 +227,33 @@ fn large_lru_churn() {
         start.elapsed()
     );
 }
+
+/// The host waits for records: woken by a submit, not by a commit with
+/// `BPF_RB_NO_WAKEUP`, timing out when nothing comes.
+#[test]
+fn ringbuf_consumer_waits_for_records() {
+    use ebee_runtime::map::ringbuf::BPF_RB_NO_WAKEUP;
+    use std::time::Duration;
+    let m = Arc::new(Map::create(&MapSpec::new(MapType::Ringbuf, 0, 0, 4096)).unwrap());
+    let rb = m.ringbuf().unwrap();
+    assert!(!rb.wait(Duration::from_millis(10)), "nothing to wait for");
+    let producer = {
+        let m = m.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            m.ringbuf().unwrap().output(&[1, 2, 3], 0).unwrap();
+        })
+    };
+    assert!(rb.wait(Duration::from_secs(10)), "woken by the submit");
+    let mut got = vec![];
+    rb.consume(|s| got.push(s.to_vec()));
+    assert_eq!(got, vec![vec![1, 2, 3]]);
+    producer.join().unwrap();
+    // A reserved record not yet submitted is not ready.
+    let s = rb.reserve(4, 0).unwrap();
+    assert!(!rb.wait(Duration::from_millis(10)));
+    rb.submit(s.ptr, BPF_RB_NO_WAKEUP).unwrap();
+    // No wakeup was sent, but the record is there for the next wait.
+    assert!(rb.wait(Duration::from_millis(10)));
+    assert_eq!(rb.consume(|_| {}), 1);
+}

@@ -24,7 +24,8 @@
 //! reads it where it was written.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::{errno, Errno, MapError, MapSpec, ValuePtr, BPF_F_NUMA_NODE};
 
@@ -66,6 +67,10 @@ pub struct RingBuf {
     producer_pos: AtomicU64,
     /// Serializes producers (the kernel's `rb->spinlock`).
     reserve_lock: Mutex<()>,
+    /// Commits notify a waiting consumer ([`RingBuf::wait`]): a counter of
+    /// notifications and its condition variable.
+    wakeups: Mutex<u64>,
+    wakeup: Condvar,
 }
 
 fn header(len: u32, pg_off: u32) -> u64 {
@@ -103,6 +108,8 @@ impl RingBuf {
             consumer_pos: AtomicU64::new(0),
             producer_pos: AtomicU64::new(0),
             reserve_lock: Mutex::new(()),
+            wakeups: Mutex::new(0),
+            wakeup: Condvar::new(),
         })
     }
 
@@ -165,7 +172,7 @@ impl RingBuf {
         Ok(word)
     }
 
-    fn commit(&self, sample: *mut u8, discard: bool) -> Result<(), Errno> {
+    fn commit(&self, sample: *mut u8, discard: bool, flags: u64) -> Result<(), Errno> {
         let word = self.busy_header(sample)?;
         let old = word.load(Ordering::Relaxed);
         let b = old.to_ne_bytes();
@@ -175,19 +182,62 @@ impl RingBuf {
         }
         let pg_off = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
         word.store(header(len, pg_off), Ordering::Release);
+        if flags & BPF_RB_NO_WAKEUP == 0 {
+            let mut n = self.wakeups.lock().unwrap_or_else(|e| e.into_inner());
+            *n += 1;
+            self.wakeup.notify_all();
+        }
         Ok(())
+    }
+
+    /// Is the record at the consumer position complete (submitted or
+    /// discarded)?
+    fn record_ready(&self) -> bool {
+        let cons = self.consumer_pos.load(Ordering::Acquire);
+        if cons >= self.producer_pos.load(Ordering::Acquire) {
+            return false;
+        }
+        let off = cons & (self.size - 1);
+        header_len(self.data[(off / 8) as usize].load(Ordering::Acquire)) & BUSY_BIT == 0
+    }
+
+    /// The host's `epoll_wait`: blocks until a complete record is waiting
+    /// or `timeout` passes; `true` if one is. Commits with
+    /// [`BPF_RB_NO_WAKEUP`] do not wake the consumer (the record is seen
+    /// at the next wakeup or poll), as in the kernel; every other commit
+    /// does (the kernel skips some wakeups when the consumer is behind,
+    /// which only saves work).
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut n = self.wakeups.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.record_ready() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            n = self
+                .wakeup
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// For programs (`bpf_ringbuf_submit`): the record at `sample` (from
     /// [`RingBuf::reserve`]) is complete. `EINVAL` if `sample` is not a
     /// reserved, uncommitted sample of this ring buffer.
-    pub fn submit(&self, sample: *mut u8, _flags: u64) -> Result<(), MapError> {
-        self.commit(sample, false).map_err(|e| err("submit", e))
+    pub fn submit(&self, sample: *mut u8, flags: u64) -> Result<(), MapError> {
+        self.commit(sample, false, flags)
+            .map_err(|e| err("submit", e))
     }
 
     /// For programs (`bpf_ringbuf_discard`): the consumer skips the record.
-    pub fn discard(&self, sample: *mut u8, _flags: u64) -> Result<(), MapError> {
-        self.commit(sample, true).map_err(|e| err("discard", e))
+    pub fn discard(&self, sample: *mut u8, flags: u64) -> Result<(), MapError> {
+        self.commit(sample, true, flags)
+            .map_err(|e| err("discard", e))
     }
 
     /// For programs (`bpf_ringbuf_output`): one record holding `data`;
@@ -203,7 +253,8 @@ impl RingBuf {
         // SAFETY: `reserve` gave `data.len()` writable bytes at
         // `sample.ptr`, which no one else writes until the commit below.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), sample.ptr, data.len()) };
-        self.commit(sample.ptr, false).map_err(|e| err("output", e))
+        self.commit(sample.ptr, false, flags)
+            .map_err(|e| err("output", e))
     }
 
     /// For programs (`bpf_ringbuf_query`).
