@@ -271,6 +271,47 @@ fn pt_regs() -> ContextLayout {
     }
 }
 
+/// `count` read-only 8-byte slots from `start` on, each readable whole or
+/// in naturally aligned parts.
+fn words(name: &'static str, size: u32, start: u32, count: u32) -> ContextLayout {
+    ContextLayout {
+        name,
+        size,
+        fields: (0..count)
+            .map(|i| CtxField::new(name, start + i * 8, 8, R, D))
+            .collect(),
+    }
+}
+
+/// A tracepoint's record: the kernel does not know its layout at load, so
+/// any aligned read from after the 8-byte common header up to
+/// `PERF_MAX_TRACE_SIZE` (8192 since Linux 6.x) is allowed, and no write.
+/// (Linux also lets negative offsets through, an unsigned comparison; we
+/// do not: they read before the record.)
+fn tracepoint_record() -> ContextLayout {
+    words("tracepoint record", 8192, 8, 1023)
+}
+
+/// `struct bpf_perf_event_data`: the registers (read as whole words),
+/// `sample_period` and `addr` (narrow reads allowed), all read-only.
+fn perf_event_data() -> ContextLayout {
+    let mut fields: Vec<CtxField> = pt_regs()
+        .fields
+        .into_iter()
+        .map(|mut f| {
+            f.read = X;
+            f
+        })
+        .collect();
+    fields.push(CtxField::new("sample_period", 168, 8, R, D));
+    fields.push(CtxField::new("addr", 176, 8, R, D));
+    ContextLayout {
+        name: "bpf_perf_event_data",
+        size: 184,
+        fields,
+    }
+}
+
 impl ProgramType {
     /// `BPF_PROG_TYPE_SOCKET_FILTER`: `__sk_buff` without direct packet access.
     pub fn socket_filter() -> ProgramType {
@@ -290,6 +331,44 @@ impl ProgramType {
             name: "kprobe",
             kernel_type: Some(2),
             context: ContextKind::Struct(pt_regs()),
+            helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::TRACING,
+            return_range: None,
+            direct_packet_access: false,
+        }
+    }
+
+    /// `BPF_PROG_TYPE_TRACEPOINT`: the read-only record of a tracepoint
+    /// (any aligned read from byte 8 to 8192).
+    pub fn tracepoint() -> ProgramType {
+        ProgramType {
+            name: "tracepoint",
+            kernel_type: Some(5),
+            context: ContextKind::Struct(tracepoint_record()),
+            helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::TRACING,
+            return_range: None,
+            direct_packet_access: false,
+        }
+    }
+
+    /// `BPF_PROG_TYPE_PERF_EVENT`: read-only `bpf_perf_event_data`.
+    pub fn perf_event() -> ProgramType {
+        ProgramType {
+            name: "perf_event",
+            kernel_type: Some(7),
+            context: ContextKind::Struct(perf_event_data()),
+            helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::TRACING,
+            return_range: None,
+            direct_packet_access: false,
+        }
+    }
+
+    /// `BPF_PROG_TYPE_RAW_TRACEPOINT`: the tracepoint's arguments as up to
+    /// 12 read-only 64-bit words.
+    pub fn raw_tracepoint() -> ProgramType {
+        ProgramType {
+            name: "raw_tracepoint",
+            kernel_type: Some(17),
+            context: ContextKind::Struct(words("raw tracepoint args", 96, 0, 12)),
             helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::TRACING,
             return_range: None,
             direct_packet_access: false,
@@ -383,8 +462,11 @@ impl ProgramType {
                 kernel_type: Some(4),
                 ..ProgramType::sched_cls()
             },
+            5 => ProgramType::tracepoint(),
             6 => ProgramType::xdp(),
+            7 => ProgramType::perf_event(),
             8 => ProgramType::cgroup_skb(),
+            17 => ProgramType::raw_tracepoint(),
             _ => return None,
         })
     }
