@@ -62,9 +62,10 @@
 //!
 //! # Memory and concurrency
 //!
-//! Maps are `Send + Sync`; share them with `Arc`. Values live in memory
-//! allocated once at creation and freed with the map, so a
-//! pointer a program holds is valid memory for the map's lifetime:
+//! Maps are `Send + Sync`; share them with `Arc`. Values live in chunks
+//! allocated on first use, never moved, freed with the map, so a pointer a
+//! program holds is valid memory for the map's lifetime (and a large,
+//! mostly empty map costs little):
 //! - arrays: the element itself; the host copies words atomically, so an
 //!   8-byte counter a program increments atomically is never torn, while a
 //!   larger value written by the host can be read half-old half-new by a

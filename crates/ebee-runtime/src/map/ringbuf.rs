@@ -158,6 +158,9 @@ impl RingBuf {
     }
 
     /// The header word of the busy record whose sample is at `sample`.
+    /// (Any 8-aligned data position whose word has the busy bit passes:
+    /// memory stays safe, and a verified program only commits what it
+    /// reserved.)
     fn busy_header(&self, sample: *mut u8) -> Result<&AtomicU64, Errno> {
         let off = (sample as usize)
             .checked_sub(self.base() as usize + HEADER_SIZE)
@@ -289,6 +292,12 @@ impl RingBuf {
                 break;
             }
             let size = (len & !DISCARD_BIT) as usize;
+            if size + HEADER_SIZE > self.size as usize {
+                // Not a header a producer wrote (only a program writing
+                // outside its sample can do that): stop rather than read
+                // past the buffer.
+                break;
+            }
             if len & DISCARD_BIT == 0 {
                 sample.clear();
                 let first = (off as usize + HEADER_SIZE) / 8;

@@ -1,10 +1,14 @@
 //! Value memory shared by the host and running programs.
 //!
-//! Values live in one allocation of 64-bit atomic words, made when the map
-//! is created and freed when it is dropped, so a pointer a program got from
-//! a lookup stays valid memory for as long as the map lives (the kernel's
-//! preallocated elements give the same guarantee). Each slot is the value
-//! size rounded up to 8 bytes, like the kernel's element stride.
+//! Values live in chunks of 64-bit atomic words, each chunk allocated the
+//! first time one of its slots is touched and freed when the map is
+//! dropped, never moved in between: a pointer a program got from a lookup
+//! stays valid memory for as long as the map lives (the kernel's
+//! preallocated elements give the same guarantee), and a map created with
+//! room for a million elements costs memory only for the ones used (the
+//! kernel's `BPF_F_NO_PREALLOC`, here for every map). Each slot is the
+//! value size rounded up to 8 bytes, like the kernel's element stride,
+//! and 8-aligned.
 //!
 //! The host copies values in and out word by word with atomic loads and
 //! stores, so a copy racing with a program's atomic add (or with another
@@ -12,24 +16,26 @@
 //! pointer ([`ValueStore::ptr`]), into the words' `UnsafeCell`s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Slots per chunk.
+const CHUNK_SLOTS: usize = 64;
 
 /// Fixed slots of `value_size` bytes (8-aligned, 8-byte stride).
 #[derive(Debug)]
 pub(crate) struct ValueStore {
-    words: Box<[AtomicU64]>,
+    chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
     stride_words: usize,
 }
 
 impl ValueStore {
     /// `slots` zeroed slots of `value_size` bytes.
     pub(crate) fn new(slots: usize, value_size: usize) -> ValueStore {
-        let stride_words = value_size.div_ceil(8);
-        let words = (0..slots * stride_words)
-            .map(|_| AtomicU64::new(0))
-            .collect();
         ValueStore {
-            words,
-            stride_words,
+            chunks: (0..slots.div_ceil(CHUNK_SLOTS))
+                .map(|_| OnceLock::new())
+                .collect(),
+            stride_words: value_size.div_ceil(8),
         }
     }
 
@@ -39,7 +45,13 @@ impl ValueStore {
     }
 
     fn slot_words(&self, slot: usize) -> &[AtomicU64] {
-        &self.words[slot * self.stride_words..(slot + 1) * self.stride_words]
+        let chunk = self.chunks[slot / CHUNK_SLOTS].get_or_init(|| {
+            (0..CHUNK_SLOTS * self.stride_words)
+                .map(|_| AtomicU64::new(0))
+                .collect()
+        });
+        let at = (slot % CHUNK_SLOTS) * self.stride_words;
+        &chunk[at..at + self.stride_words]
     }
 
     /// The address of slot `slot` for a program (valid while `self` lives).
@@ -95,5 +107,16 @@ mod tests {
         s.read(1, &mut out);
         assert_eq!(out, [0u8; 12]);
         assert_eq!(s.ptr(1) as usize - s.ptr(0) as usize, 16);
+    }
+
+    #[test]
+    fn chunks_are_allocated_on_use_and_stay_put() {
+        let s = ValueStore::new(1 << 20, 8);
+        assert!(s.chunks.iter().all(|c| c.get().is_none()));
+        let p = s.ptr(700_000);
+        s.write(700_000, &[1u8; 8]);
+        assert_eq!(s.chunks.iter().filter(|c| c.get().is_some()).count(), 1);
+        assert_eq!(s.ptr(700_000), p);
+        assert_eq!(p as usize % 8, 0);
     }
 }
