@@ -37,6 +37,7 @@ impl ArrayMap {
         let fail = |errno| MapError::Errno {
             op: "create",
             map_type: spec.map_type,
+            map: spec.name.as_str().into(),
             errno,
         };
         let percpu = is_percpu(spec.map_type);

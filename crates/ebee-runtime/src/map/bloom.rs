@@ -33,6 +33,7 @@ impl BloomFilter {
         let fail = |errno| MapError::Errno {
             op: "create",
             map_type: spec.map_type,
+            map: spec.name.as_str().into(),
             errno,
         };
         if spec.key_size != 0

@@ -54,6 +54,7 @@ impl HashMap {
         let fail = |errno| MapError::Errno {
             op: "create",
             map_type: spec.map_type,
+            map: spec.name.as_str().into(),
             errno,
         };
         let lru = matches!(spec.map_type, MapType::LruHash | MapType::LruPercpuHash);

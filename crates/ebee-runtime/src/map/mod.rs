@@ -193,23 +193,27 @@ pub mod errno {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MapError {
     /// The kernel would return this error number.
-    #[error("{op} on a {map_type:?} map: {} ({errno})", errno::name(*.errno))]
+    #[error("{op} on {map_type:?} map {map:?}: {} ({errno})", errno::name(*.errno))]
     Errno {
         /// The operation (`create`, `lookup`, `update`...).
         op: &'static str,
         /// The map's type.
         map_type: MapType,
+        /// The map's name.
+        map: Arc<str>,
         /// The error number (`ENOENT`, `EEXIST`, `E2BIG`...).
         errno: i32,
     },
     /// A key or value of the wrong size (the kernel reads exactly the
     /// map's sizes, so this is caught before the operation).
-    #[error("{op} on a {map_type:?} map: {what} is {got} bytes, the map's is {want}")]
+    #[error("{op} on {map_type:?} map {map:?}: {what} is {got} bytes, the map's is {want}")]
     Size {
         /// The operation.
         op: &'static str,
         /// The map's type.
         map_type: MapType,
+        /// The map's name.
+        map: Arc<str>,
         /// `key` or `value`.
         what: &'static str,
         /// The size given.
@@ -251,6 +255,8 @@ pub struct MapSpec {
     pub numa_node: u32,
     /// For `array_of_maps`/`hash_of_maps`: the shape of the inner maps.
     pub inner: Option<Box<MapSpec>>,
+    /// The map's name (errors show it).
+    pub name: String,
 }
 
 impl MapSpec {
@@ -265,7 +271,14 @@ impl MapSpec {
             map_extra: 0,
             numa_node: 0,
             inner: None,
+            name: String::new(),
         }
+    }
+
+    /// This spec with `name`.
+    pub fn with_name(mut self, name: &str) -> MapSpec {
+        self.name = name.to_string();
+        self
     }
 
     /// This spec with `flags`.
@@ -299,6 +312,7 @@ impl MapSpec {
             map_extra: def.map_extra,
             numa_node: def.numa_node,
             inner: def.inner.as_deref().map(|d| Box::new(MapSpec::from_def(d))),
+            name: def.name.clone(),
         }
     }
 }
@@ -361,6 +375,8 @@ enum Kind {
 #[derive(Debug)]
 pub struct Map {
     spec: MapSpec,
+    /// `spec.name`, shared by errors.
+    name: Arc<str>,
     ncpus: usize,
     frozen: AtomicBool,
     kind: Kind,
@@ -398,6 +414,7 @@ impl Map {
         let fail = |errno| MapError::Errno {
             op: "create",
             map_type: spec.map_type,
+            map: spec.name.as_str().into(),
             errno,
         };
         check_common(spec).map_err(fail)?;
@@ -447,6 +464,7 @@ impl Map {
         };
         Ok(Map {
             spec: spec.clone(),
+            name: spec.name.as_str().into(),
             ncpus: if is_percpu(spec.map_type) { ncpus } else { 1 },
             frozen: AtomicBool::new(false),
             kind,
@@ -500,6 +518,7 @@ impl Map {
         MapError::Errno {
             op,
             map_type: self.spec.map_type,
+            map: self.name.clone(),
             errno,
         }
     }
@@ -517,6 +536,7 @@ impl Map {
             Err(MapError::Size {
                 op,
                 map_type: self.spec.map_type,
+                map: self.name.clone(),
                 what,
                 got,
                 want,
@@ -885,6 +905,22 @@ mod tests {
     use super::*;
 
     fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn errors_name_the_map_and_errno() {
+        let spec = MapSpec::new(MapType::Hash, 4, 8, 1).with_name("flows");
+        let m = Map::create(&spec).unwrap();
+        m.update(&[1; 4], &[0; 8], BPF_ANY).unwrap();
+        let e = m.update(&[2; 4], &[0; 8], BPF_ANY).unwrap_err();
+        assert_eq!(e.to_string(), "update on Hash map \"flows\": E2BIG (7)");
+        let e = m.lookup(&[0; 3]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "lookup on Hash map \"flows\": key is 3 bytes, the map's is 4"
+        );
+        let e = Map::create(&MapSpec::new(MapType::Array, 8, 8, 1).with_name("x")).unwrap_err();
+        assert_eq!(e.to_string(), "create on Array map \"x\": EINVAL (22)");
+    }
 
     #[test]
     fn maps_are_shareable() {

@@ -29,6 +29,7 @@ impl QueueStack {
         let fail = |errno| MapError::Errno {
             op: "create",
             map_type: spec.map_type,
+            map: spec.name.as_str().into(),
             errno,
         };
         if spec.max_entries == 0

@@ -24,7 +24,7 @@
 //! reads it where it was written.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{errno, Errno, MapError, MapSpec, ValuePtr, BPF_F_NUMA_NODE};
@@ -60,6 +60,8 @@ pub const BPF_RB_PROD_POS: u64 = 3;
 /// A ring buffer map's data and positions.
 #[derive(Debug)]
 pub struct RingBuf {
+    /// The map's name, for errors.
+    name: Arc<str>,
     size: u64,
     /// Twice the data size, as 8-byte words.
     data: Box<[AtomicU64]>,
@@ -91,6 +93,7 @@ impl RingBuf {
         let fail = |errno| MapError::Errno {
             op: "create",
             map_type: spec.map_type,
+            map: spec.name.as_str().into(),
             errno,
         };
         if spec.flags & !BPF_F_NUMA_NODE != 0
@@ -103,6 +106,7 @@ impl RingBuf {
         }
         let size = u64::from(spec.max_entries);
         Ok(RingBuf {
+            name: spec.name.as_str().into(),
             size,
             data: (0..2 * size / 8).map(|_| AtomicU64::new(0)).collect(),
             consumer_pos: AtomicU64::new(0),
@@ -234,13 +238,13 @@ impl RingBuf {
     /// reserved, uncommitted sample of this ring buffer.
     pub fn submit(&self, sample: *mut u8, flags: u64) -> Result<(), MapError> {
         self.commit(sample, false, flags)
-            .map_err(|e| err("submit", e))
+            .map_err(|e| self.err("submit", e))
     }
 
     /// For programs (`bpf_ringbuf_discard`): the consumer skips the record.
     pub fn discard(&self, sample: *mut u8, flags: u64) -> Result<(), MapError> {
         self.commit(sample, true, flags)
-            .map_err(|e| err("discard", e))
+            .map_err(|e| self.err("discard", e))
     }
 
     /// For programs (`bpf_ringbuf_output`): one record holding `data`;
@@ -248,16 +252,16 @@ impl RingBuf {
     /// kernel's answers).
     pub fn output(&self, data: &[u8], flags: u64) -> Result<(), MapError> {
         if flags & !(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP) != 0 {
-            return Err(err("output", errno::EINVAL));
+            return Err(self.err("output", errno::EINVAL));
         }
         let Some(sample) = self.reserve(data.len() as u64, 0) else {
-            return Err(err("output", errno::EAGAIN));
+            return Err(self.err("output", errno::EAGAIN));
         };
         // SAFETY: `reserve` gave `data.len()` writable bytes at
         // `sample.ptr`, which no one else writes until the commit below.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), sample.ptr, data.len()) };
         self.commit(sample.ptr, false, flags)
-            .map_err(|e| err("output", e))
+            .map_err(|e| self.err("output", e))
     }
 
     /// For programs (`bpf_ringbuf_query`).
@@ -330,10 +334,13 @@ impl RingBuf {
     }
 }
 
-fn err(op: &'static str, errno: Errno) -> MapError {
-    MapError::Errno {
-        op,
-        map_type: super::MapType::Ringbuf,
-        errno,
+impl RingBuf {
+    fn err(&self, op: &'static str, errno: Errno) -> MapError {
+        MapError::Errno {
+            op,
+            map_type: super::MapType::Ringbuf,
+            map: self.name.clone(),
+            errno,
+        }
     }
 }
