@@ -605,6 +605,47 @@ impl Map {
         r.map_err(|e| self.err("update", e))
     }
 
+    /// A per-CPU map's values under `key`, one per CPU, each of the value
+    /// size (other maps: the one value).
+    pub fn lookup_percpu(&self, key: &[u8]) -> Result<Option<Vec<Vec<u8>>>, MapError> {
+        let Some(buf) = self.lookup(key)? else {
+            return Ok(None);
+        };
+        if !is_percpu(self.spec.map_type) {
+            return Ok(Some(vec![buf]));
+        }
+        let size = self.spec.value_size as usize;
+        let stride = size.div_ceil(8) * 8;
+        Ok(Some(
+            buf.chunks(stride).map(|c| c[..size].to_vec()).collect(),
+        ))
+    }
+
+    /// Stores one value per CPU under `key` ([`Map::cpus`] values of the
+    /// value size; the padding becomes zero).
+    pub fn update_percpu(
+        &self,
+        key: &[u8],
+        values: &[Vec<u8>],
+        flags: u64,
+    ) -> Result<(), MapError> {
+        let size = self.spec.value_size as usize;
+        let stride = size.div_ceil(8) * 8;
+        self.check_size(
+            "update",
+            "number of per-CPU values",
+            values.len(),
+            self.ncpus,
+        )?;
+        let mut buf = vec![0u8; stride * self.ncpus];
+        for (i, v) in values.iter().enumerate() {
+            self.check_size("update", "value", v.len(), size)?;
+            buf[i * stride..i * stride + size].copy_from_slice(v);
+        }
+        buf.truncate(self.value_buf_size());
+        self.update(key, &buf, flags)
+    }
+
     /// Bloom filter: may `value` have been added? (`false` is certain.)
     pub fn contains(&self, value: &[u8]) -> Result<bool, MapError> {
         self.check_host_read("contains")?;
@@ -920,6 +961,29 @@ mod tests {
         );
         let e = Map::create(&MapSpec::new(MapType::Array, 8, 8, 1).with_name("x")).unwrap_err();
         assert_eq!(e.to_string(), "create on Array map \"x\": EINVAL (22)");
+    }
+
+    #[test]
+    fn per_cpu_values_one_by_one() {
+        let m = Map::create_with_cpus(&MapSpec::new(MapType::PercpuArray, 4, 3, 2), 2).unwrap();
+        let values = vec![vec![1, 2, 3], vec![4, 5, 6]];
+        m.update_percpu(&1u32.to_ne_bytes(), &values, BPF_ANY)
+            .unwrap();
+        assert_eq!(m.lookup_percpu(&1u32.to_ne_bytes()).unwrap(), Some(values));
+        assert_eq!(
+            m.lookup(&1u32.to_ne_bytes()).unwrap().unwrap(),
+            [1, 2, 3, 0, 0, 0, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0]
+        );
+        assert!(m
+            .update_percpu(&1u32.to_ne_bytes(), &[vec![1, 2, 3]], BPF_ANY)
+            .is_err());
+        let a = Map::create(&MapSpec::new(MapType::Array, 4, 3, 2)).unwrap();
+        a.update_percpu(&0u32.to_ne_bytes(), &[vec![7, 8, 9]], BPF_ANY)
+            .unwrap();
+        assert_eq!(
+            a.lookup_percpu(&0u32.to_ne_bytes()).unwrap(),
+            Some(vec![vec![7, 8, 9]])
+        );
     }
 
     #[test]
