@@ -429,6 +429,10 @@ pub struct Totals {
     pub ebee_time: Duration,
     /// See `ebee_time`.
     pub kernel_time: Duration,
+    /// Summed verification times where both accepted the program.
+    pub ebee_time_accepted: Duration,
+    /// See `ebee_time_accepted`.
+    pub kernel_time_accepted: Duration,
 }
 
 impl Totals {
@@ -480,6 +484,10 @@ impl Totals {
         if let (Some(kt), false) = (r.kernel_time, matches!(r.ebee, EbeeVerdict::Unsupported(_))) {
             self.ebee_time += r.ebee_time;
             self.kernel_time += kt;
+            if k_acc && r.ebee_accepts() {
+                self.ebee_time_accepted += r.ebee_time;
+                self.kernel_time_accepted += kt;
+            }
         }
     }
 
@@ -495,6 +503,11 @@ impl Totals {
     /// ebee time / kernel time.
     pub fn time_ratio(&self) -> f64 {
         self.ebee_time.as_secs_f64() / self.kernel_time.as_secs_f64().max(1e-9)
+    }
+
+    /// ebee time / kernel time over the programs both accept.
+    pub fn time_ratio_accepted(&self) -> f64 {
+        self.ebee_time_accepted.as_secs_f64() / self.kernel_time_accepted.as_secs_f64().max(1e-9)
     }
 }
 
@@ -525,7 +538,8 @@ pub fn table(rows: &[Row], markdown: bool) -> String {
         "ebee acc / k acc",
         "PREVAIL pass/rej/rej_load/xfail",
         "ebee acc xfail",
-        "time ebee/k",
+        "time ebee/k (all)",
+        "time ebee/k (both accept)",
     ];
     let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
     for (name, t) in totals(rows) {
@@ -549,6 +563,12 @@ pub fn table(rows: &[Row], markdown: bool) -> String {
                 t.time_ratio(),
                 t.ebee_time.as_secs_f64() * 1e3,
                 t.kernel_time.as_secs_f64() * 1e3
+            ),
+            format!(
+                "{:.2} ({:.1}/{:.1} ms)",
+                t.time_ratio_accepted(),
+                t.ebee_time_accepted.as_secs_f64() * 1e3,
+                t.kernel_time_accepted.as_secs_f64() * 1e3
             ),
         ]);
     }
