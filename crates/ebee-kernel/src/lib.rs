@@ -50,7 +50,6 @@
 
 #![warn(missing_docs)]
 
-pub mod attach_type;
 pub mod btf;
 pub mod error;
 mod kconfig;
@@ -58,15 +57,15 @@ pub mod loaded_object;
 pub mod map;
 pub mod probe;
 pub mod prog;
-pub mod prog_type;
 pub mod ringbuf;
 pub mod sys;
 pub mod test_run;
 pub mod verifier_log;
 
-pub use attach_type::AttachType;
 pub use btf::{BtfLoadError, KernelBtf};
+pub use ebee_object::AttachType;
 pub use ebee_object::MapType;
+pub use ebee_object::ProgramType;
 pub use error::{errno_name, LoadError, TestRunError};
 pub use loaded_object::{LoadedObject, ObjectLoadError, ObjectLoadOptions};
 pub use map::{
@@ -75,7 +74,6 @@ pub use map::{
 };
 pub use probe::{probe, probe_program_type};
 pub use prog::{KernelProgram, LoadOptions, ProgramBtf};
-pub use prog_type::ProgramType;
 pub use ringbuf::RingBufReader;
 pub use test_run::{TestRun, TestRunOutput};
 pub use verifier_log::{LogLevel, VerifierLog, VerifierStats};

@@ -35,14 +35,14 @@ use ebee_object::{
     RelocKind, SlotTarget,
 };
 
-use crate::attach_type::AttachType;
 use crate::btf::{BtfLoadError, KernelBtf};
 use crate::error::LoadError;
 use crate::kconfig;
 use crate::map::{possible_cpus, KernelMap, MapError, MapSpec, BPF_ANY};
 use crate::prog::{KernelProgram, LoadOptions, ProgramBtf};
-use crate::prog_type::ProgramType;
 use crate::sys::OBJ_NAME_LEN;
+use crate::AttachType;
+use crate::ProgramType;
 
 /// `BPF_F_SLEEPABLE` program flag.
 const BPF_F_SLEEPABLE: u32 = 1 << 4;

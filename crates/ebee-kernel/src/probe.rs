@@ -5,8 +5,8 @@ use ebee_isa::{AluOp, Insn, Operand, Reg, Width};
 
 use crate::error::LoadError;
 use crate::prog::{KernelProgram, LoadOptions};
-use crate::prog_type::ProgramType;
 use crate::verifier_log::LogLevel;
+use crate::ProgramType;
 
 /// Checks that a program of type `prog_type` (`r0 = 0; exit`) loads;
 /// on failure, says why in one line.

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use ebee_isa::Insn;
 
-use crate::attach_type::AttachType;
 use crate::error::{LoadError, TestRunError};
-use crate::prog_type::ProgramType;
 use crate::sys::{self, ProgLoadAttr, OBJ_NAME_LEN};
 use crate::test_run::{TestRun, TestRunOutput};
 use crate::verifier_log::{LogLevel, VerifierLog, VerifierStats};
+use crate::AttachType;
+use crate::ProgramType;
 
 /// How many times a load failing with `EAGAIN` is retried (the kernel
 /// returns it for transient conditions, e.g. a signal during verification).

@@ -38,6 +38,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attach_type;
 pub mod btf;
 pub mod core;
 pub(crate) mod elf;
@@ -46,6 +47,7 @@ pub mod extern_sym;
 pub(crate) mod link;
 pub mod map_def;
 pub mod object;
+pub mod prog_type;
 pub mod program;
 pub mod reloc;
 pub mod section;

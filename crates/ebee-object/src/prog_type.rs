@@ -1,4 +1,5 @@
-//! Program type numbers (`enum bpf_prog_type`), as in `linux/bpf.h`.
+//! Program type numbers (`enum bpf_prog_type`), as in `linux/bpf.h`: the one
+//! definition both the object loader (section names) and the kernel backend use.
 
 /// A program type (`enum bpf_prog_type`): what a program is for, which
 /// context it receives and which helpers it may call.
