@@ -83,6 +83,26 @@ fn creation_checks_agree_with_kernel() {
             MapSpec::new(HashOfMaps, 4, 4, 8),
             MapSpec::new(ProgArray, 4, 4, 2),
         ),
+        with_inner(
+            MapSpec::new(ArrayOfMaps, 4, 4, 8),
+            MapSpec::new(Hash, 4, 8, 4),
+        ),
+        with_inner(
+            MapSpec::new(ArrayOfMaps, 4, 4, 8),
+            MapSpec::new(LpmTrie, 8, 8, 4).with_flags(1),
+        ),
+        with_inner(
+            MapSpec::new(HashOfMaps, 4, 4, 8),
+            MapSpec::new(Queue, 0, 8, 4),
+        ),
+        with_inner(
+            MapSpec::new(HashOfMaps, 4, 4, 8),
+            MapSpec::new(Ringbuf, 0, 0, 4096),
+        ),
+        with_inner(
+            MapSpec::new(HashOfMaps, 4, 4, 8),
+            with_inner(MapSpec::new(ArrayOfMaps, 4, 4, 2), inner.clone()),
+        ),
     ];
     let mut disagree = vec![];
     for s in &specs {

@@ -17,16 +17,18 @@ use std::sync::{Arc, RwLock};
 
 use super::{errno, Errno, Map, MapSpec, MapType, BPF_EXIST, BPF_F_INNER_MAP, BPF_NOEXIST};
 
-/// The checks on an inner map template (`bpf_map_meta_alloc`): no
-/// map-in-map inside a map-in-map, no program arrays or ring buffers.
+/// The checks on an inner map template: it must be a map that could be
+/// created (the kernel takes an existing map's fd), and not a map-in-map
+/// (`EINVAL`) or a program array (`ENOTSUPP`), as `bpf_map_meta_alloc`.
 pub(super) fn check_template(inner: Option<&MapSpec>) -> Result<(), Errno> {
     let inner = inner.ok_or(errno::EINVAL)?;
-    if matches!(
-        inner.map_type,
-        MapType::ArrayOfMaps | MapType::HashOfMaps | MapType::ProgArray
-    ) {
-        return Err(errno::ENOTSUPP);
+    match inner.map_type {
+        MapType::ArrayOfMaps | MapType::HashOfMaps => return Err(errno::EINVAL),
+        MapType::ProgArray => return Err(errno::ENOTSUPP),
+        _ => {}
     }
+    // Values are allocated on first use: creating the template is cheap.
+    Map::create_with_cpus(inner, 1).map_err(|e| e.errno().unwrap_or(errno::EINVAL))?;
     Ok(())
 }
 
