@@ -3,7 +3,7 @@
 
 use super::storage::ValueStore;
 use super::{
-    check_update_flags, errno, is_percpu, Errno, MapError, MapSpec, MapType, ValuePtr,
+    check_update_flags, errno, is_percpu, ArrayLayout, Errno, MapError, MapSpec, MapType, ValuePtr,
     ACCESS_FLAGS, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NUMA_NODE, BPF_NOEXIST,
 };
 
@@ -67,7 +67,10 @@ impl ArrayMap {
             percpu,
             ncpus,
             value_size: spec.value_size as usize,
-            values: ValueStore::new(spec.max_entries as usize * ncpus, spec.value_size as usize),
+            values: ValueStore::contiguous(
+                spec.max_entries as usize * ncpus,
+                spec.value_size as usize,
+            ),
         })
     }
 
@@ -140,6 +143,17 @@ impl ArrayMap {
             _ => 0,
         };
         (next < self.max_entries).then(|| (next as u32).to_ne_bytes().to_vec())
+    }
+
+    /// Where the elements are, for code that computes `base + index *
+    /// stride` itself (an inlined lookup); per-CPU arrays have none.
+    pub(super) fn layout(&self) -> Option<ArrayLayout> {
+        (!self.percpu).then(|| ArrayLayout {
+            base: self.values.ptr(0),
+            stride: self.values.stride(),
+            value_size: self.value_size,
+            max_entries: self.max_entries as u32,
+        })
     }
 
     pub(super) fn lookup_ptr(&self, key: &[u8], cpu: usize) -> Option<ValuePtr> {

@@ -62,10 +62,12 @@
 //!
 //! # Memory and concurrency
 //!
-//! Maps are `Send + Sync`; share them with `Arc`. Values live in chunks
-//! allocated on first use, never moved, freed with the map, so a pointer a
-//! program holds is valid memory for the map's lifetime (and a large,
-//! mostly empty map costs little):
+//! Maps are `Send + Sync`; share them with `Arc`. Values never move and
+//! are freed with the map, so a pointer a program holds is valid memory
+//! for the map's lifetime. Arrays are one allocation made at creation
+//! (contiguous, as a JIT's inlined lookup wants: [`Map::array_layout`]);
+//! the other maps allocate their element slots in chunks on first use (a
+//! large, mostly empty map costs little):
 //! - arrays: the element itself; the host copies words atomically, so an
 //!   8-byte counter a program increments atomically is never torn, while a
 //!   larger value written by the host can be read half-old half-new by a
@@ -357,6 +359,26 @@ pub struct ValuePtr {
     /// The value's length in bytes.
     pub len: usize,
 }
+
+/// Where an `array` map's elements are: element `i` is at
+/// `base + i * stride`, for `i < max_entries` ([`Map::array_layout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrayLayout {
+    /// Element 0 (valid while the map lives; 8-aligned).
+    pub base: *mut u8,
+    /// Bytes from one element to the next (the value size rounded up to 8).
+    pub stride: usize,
+    /// Bytes of each element a program may access.
+    pub value_size: usize,
+    /// The number of elements.
+    pub max_entries: u32,
+}
+
+// SAFETY: the layout describes memory owned by a `Map`, which is shared
+// between threads through atomics; the pointer is data.
+unsafe impl Send for ArrayLayout {}
+// SAFETY: as above.
+unsafe impl Sync for ArrayLayout {}
 
 #[derive(Debug)]
 enum Kind {
@@ -786,6 +808,17 @@ impl Map {
         r.map_err(|e| self.err("update", e))
     }
 
+    /// For a JIT inlining `bpf_map_lookup_elem` on an `array` (as the
+    /// kernel does): the elements are contiguous, so a lookup is a bounds
+    /// check and `base + index * stride`. `None` for other types
+    /// (per-CPU arrays included).
+    pub fn array_layout(&self) -> Option<ArrayLayout> {
+        match &self.kind {
+            Kind::Array(a) => a.layout(),
+            _ => None,
+        }
+    }
+
     /// The ring buffer of a `ringbuf` map (reserve/submit/output for
     /// programs, [`RingBuf::consume`] for the host).
     pub fn ringbuf(&self) -> Option<&RingBuf> {
@@ -984,6 +1017,19 @@ mod tests {
             a.lookup_percpu(&0u32.to_ne_bytes()).unwrap(),
             Some(vec![vec![7, 8, 9]])
         );
+    }
+
+    #[test]
+    fn array_layout_matches_lookup_ptr() {
+        let m = Map::create(&MapSpec::new(MapType::Array, 4, 12, 5)).unwrap();
+        let l = m.array_layout().unwrap();
+        assert_eq!((l.stride, l.value_size, l.max_entries), (16, 12, 5));
+        for i in 0..5u32 {
+            let p = m.lookup_ptr(&i.to_ne_bytes()).unwrap();
+            assert_eq!(p.ptr as usize, l.base as usize + i as usize * l.stride);
+        }
+        let pc = Map::create(&MapSpec::new(MapType::PercpuArray, 4, 8, 5)).unwrap();
+        assert!(pc.array_layout().is_none());
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Value memory shared by the host and running programs.
 //!
-//! Values live in chunks of 64-bit atomic words, each chunk allocated the
-//! first time one of its slots is touched and freed when the map is
-//! dropped, never moved in between: a pointer a program got from a lookup
+//! Values live in chunks of 64-bit atomic words, freed when the map is
+//! dropped and never moved before: a pointer a program got from a lookup
 //! stays valid memory for as long as the map lives (the kernel's
-//! preallocated elements give the same guarantee), and a map created with
-//! room for a million elements costs memory only for the ones used (the
-//! kernel's `BPF_F_NO_PREALLOC`, here for every map). Each slot is the
-//! value size rounded up to 8 bytes, like the kernel's element stride,
-//! and 8-aligned.
+//! preallocated elements give the same guarantee). [`ValueStore::new`]
+//! allocates each chunk the first time one of its slots is touched, so a
+//! map created with room for a million elements costs memory only for
+//! the ones used; [`ValueStore::contiguous`] makes one chunk at once, for
+//! arrays. Each slot is the value size rounded up to 8 bytes, like the
+//! kernel's element stride, and 8-aligned.
 //!
 //! The host copies values in and out word by word with atomic loads and
 //! stores, so a copy racing with a program's atomic add (or with another
@@ -18,25 +18,44 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-/// Slots per chunk.
+/// Slots per chunk of a store allocated on use.
 const CHUNK_SLOTS: usize = 64;
 
 /// Fixed slots of `value_size` bytes (8-aligned, 8-byte stride).
 #[derive(Debug)]
 pub(crate) struct ValueStore {
     chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    /// Slots per chunk.
+    chunk_slots: usize,
     stride_words: usize,
 }
 
 impl ValueStore {
-    /// `slots` zeroed slots of `value_size` bytes.
+    /// `slots` zeroed slots of `value_size` bytes, allocated on use.
     pub(crate) fn new(slots: usize, value_size: usize) -> ValueStore {
         ValueStore {
             chunks: (0..slots.div_ceil(CHUNK_SLOTS))
                 .map(|_| OnceLock::new())
                 .collect(),
+            chunk_slots: CHUNK_SLOTS,
             stride_words: value_size.div_ceil(8),
         }
+    }
+
+    /// `slots` zeroed slots in one allocation made now, slot `i` at
+    /// `ptr(0) + i * stride` (arrays: what an inlined lookup computes).
+    pub(crate) fn contiguous(slots: usize, value_size: usize) -> ValueStore {
+        let store = ValueStore {
+            chunks: (0..usize::from(slots > 0))
+                .map(|_| OnceLock::new())
+                .collect(),
+            chunk_slots: slots.max(1),
+            stride_words: value_size.div_ceil(8),
+        };
+        if slots > 0 {
+            store.slot_words(0);
+        }
+        store
     }
 
     /// Bytes from one slot to the next (the value size rounded up to 8).
@@ -45,12 +64,12 @@ impl ValueStore {
     }
 
     fn slot_words(&self, slot: usize) -> &[AtomicU64] {
-        let chunk = self.chunks[slot / CHUNK_SLOTS].get_or_init(|| {
-            (0..CHUNK_SLOTS * self.stride_words)
+        let chunk = self.chunks[slot / self.chunk_slots].get_or_init(|| {
+            (0..self.chunk_slots * self.stride_words)
                 .map(|_| AtomicU64::new(0))
                 .collect()
         });
-        let at = (slot % CHUNK_SLOTS) * self.stride_words;
+        let at = (slot % self.chunk_slots) * self.stride_words;
         &chunk[at..at + self.stride_words]
     }
 
@@ -107,6 +126,16 @@ mod tests {
         s.read(1, &mut out);
         assert_eq!(out, [0u8; 12]);
         assert_eq!(s.ptr(1) as usize - s.ptr(0) as usize, 16);
+    }
+
+    #[test]
+    fn contiguous_slots_follow_each_other() {
+        let s = ValueStore::contiguous(1000, 12);
+        assert_eq!(s.ptr(999) as usize - s.ptr(0) as usize, 999 * 16);
+        s.write(999, &[3u8; 12]);
+        let mut out = [0u8; 12];
+        s.read(999, &mut out);
+        assert_eq!(out, [3u8; 12]);
     }
 
     #[test]
