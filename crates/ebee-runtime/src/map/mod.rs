@@ -30,9 +30,10 @@
 //! - **Host** (the embedder, like user space with bpf(2)): [`Map::lookup`],
 //!   [`Map::update`], [`Map::delete`], [`Map::next_key`], [`Map::keys`],
 //!   [`Map::lookup_and_delete`], [`Map::push`]/[`Map::pop`]/[`Map::peek`],
-//!   [`Map::contains`] (bloom filter), [`Map::freeze`]. Values are copies; per-CPU maps exchange one buffer
-//!   holding every CPU's value, each padded to 8 bytes
-//!   ([`Map::value_buf_size`]), like the kernel's.
+//!   [`Map::contains`] (bloom filter), [`Map::freeze`]. Values are
+//!   copies; per-CPU maps exchange one buffer holding every CPU's value,
+//!   each padded to 8 bytes ([`Map::value_buf_size`]), like the kernel's
+//!   ([`Map::lookup_percpu`]/[`Map::update_percpu`] split and join it).
 //! - **Programs** (what the helpers call): [`Map::lookup_ptr`] gives the
 //!   address and length of the value itself (for per-CPU maps: the
 //!   current CPU's), which the interpreter adds as a region;
@@ -45,10 +46,10 @@
 //!
 //! # Map types
 //!
-//! `array`, `percpu_array`, `hash`,
-//! `percpu_hash`, `lru_hash`, `lru_percpu_hash`, `lpm_trie`, `queue`,
-//! `stack`, `bloom_filter`, `ringbuf` ([`ringbuf`]), `prog_array`,
-//! `array_of_maps`, `hash_of_maps`. Other types (perf event arrays,
+//! `array`, `percpu_array`, `hash`, `percpu_hash`, `lru_hash`,
+//! `lru_percpu_hash`, `lpm_trie`, `queue`, `stack`, `bloom_filter`,
+//! `ringbuf` ([`ringbuf`]), `prog_array`, `array_of_maps`, `hash_of_maps`
+//! ([`Map::from_def`] creates them from an object's definitions). Other types (perf event arrays,
 //! socket maps, storage maps, `arena`...) are refused with `EINVAL`.
 //!
 //! # Wiring the helpers
@@ -72,11 +73,16 @@
 //!   8-byte counter a program increments atomically is never torn, while a
 //!   larger value written by the host can be read half-old half-new by a
 //!   program, as in the kernel (no `BPF_F_LOCK` yet);
-//! - hash maps: preallocated slots; an update writes a free slot and then
-//!   swaps it in under the map's lock, so a lookup sees the old or the new
-//!   value whole (atomic replace); the old slot goes to the back of the
-//!   free list, so it is reused as late as possible (the kernel reuses
-//!   preallocated elements too, without waiting for readers).
+//! - hash maps and `lpm_trie`: element slots; an update writes a free slot
+//!   and then swaps it in under the map's lock, so a lookup sees the old
+//!   or the new value whole (atomic replace); the old slot goes to the
+//!   back of the free list, so it is reused as late as possible (the
+//!   kernel reuses preallocated elements too, without waiting for
+//!   readers); per-CPU values are written in place, as the kernel does;
+//! - queue, stack, bloom filter: values are copied in and out under the
+//!   map's lock (or atomically, bloom bits); programs hold no pointer;
+//! - ring buffer: see [`ringbuf`]; map-in-map and prog arrays hold `Arc`
+//!   handles, which a run clones.
 //!
 //! # CPUs
 //!
