@@ -312,6 +312,79 @@ fn perf_event_data() -> ContextLayout {
     }
 }
 
+/// `struct bpf_sock_ops`: 32-bit fields read whole, `reply` and
+/// `sk_txhash` writable whole, the 64-bit counters read whole. Stricter
+/// than Linux in two places: the socket and packet pointers (`sk`,
+/// `skb_data`, `skb_data_end`) are not modelled and refused, and
+/// `skb_tcp_flags` is read whole only (Linux also allows its first bytes).
+fn sock_ops() -> ContextLayout {
+    const U32: [&str; 41] = [
+        "op",
+        "reply",
+        "replylong[1]",
+        "replylong[2]",
+        "replylong[3]",
+        "family",
+        "remote_ip4",
+        "local_ip4",
+        "remote_ip6[0]",
+        "remote_ip6[1]",
+        "remote_ip6[2]",
+        "remote_ip6[3]",
+        "local_ip6[0]",
+        "local_ip6[1]",
+        "local_ip6[2]",
+        "local_ip6[3]",
+        "remote_port",
+        "local_port",
+        "is_fullsock",
+        "snd_cwnd",
+        "srtt_us",
+        "bpf_sock_ops_cb_flags",
+        "state",
+        "rtt_min",
+        "snd_ssthresh",
+        "rcv_nxt",
+        "snd_nxt",
+        "snd_una",
+        "mss_cache",
+        "ecn_flags",
+        "rate_delivered",
+        "rate_interval_us",
+        "packets_out",
+        "retrans_out",
+        "total_retrans",
+        "segs_in",
+        "data_segs_in",
+        "segs_out",
+        "data_segs_out",
+        "lost_out",
+        "sacked_out",
+    ];
+    let mut fields: Vec<CtxField> = U32
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let w = if i == 1 { X } else { D };
+            CtxField::new(n, i as u32 * 4, 4, X, w)
+        })
+        .collect();
+    fields.push(CtxField::new("sk_txhash", 164, 4, X, X));
+    fields.push(CtxField::new("bytes_received", 168, 8, X, D));
+    fields.push(CtxField::new("bytes_acked", 176, 8, X, D));
+    fields.push(CtxField::new("sk", 184, 8, D, D));
+    fields.push(CtxField::new("skb_data", 192, 8, D, D));
+    fields.push(CtxField::new("skb_data_end", 200, 8, D, D));
+    fields.push(CtxField::new("skb_len", 208, 4, X, D));
+    fields.push(CtxField::new("skb_tcp_flags", 212, 4, X, D));
+    fields.push(CtxField::new("skb_hwtstamp", 216, 8, X, D));
+    ContextLayout {
+        name: "bpf_sock_ops",
+        size: 224,
+        fields,
+    }
+}
+
 impl ProgramType {
     /// `BPF_PROG_TYPE_SOCKET_FILTER`: `__sk_buff` without direct packet access.
     pub fn socket_filter() -> ProgramType {
@@ -358,6 +431,19 @@ impl ProgramType {
             context: ContextKind::Struct(perf_event_data()),
             helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::TRACING,
             return_range: None,
+            direct_packet_access: false,
+        }
+    }
+
+    /// `BPF_PROG_TYPE_SOCK_OPS`: `bpf_sock_ops` (see its fields' rules
+    /// in the source), with the socket option helpers; returns 0 or 1.
+    pub fn sock_ops() -> ProgramType {
+        ProgramType {
+            name: "sock_ops",
+            kernel_type: Some(13),
+            context: ContextKind::Struct(sock_ops()),
+            helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::SOCK_OPS,
+            return_range: Some((0, 1)),
             direct_packet_access: false,
         }
     }
@@ -466,6 +552,7 @@ impl ProgramType {
             6 => ProgramType::xdp(),
             7 => ProgramType::perf_event(),
             8 => ProgramType::cgroup_skb(),
+            13 => ProgramType::sock_ops(),
             17 => ProgramType::raw_tracepoint(),
             _ => return None,
         })

@@ -21,6 +21,8 @@ impl HelperGroups {
     pub const TC: HelperGroups = HelperGroups(16);
     /// XDP programs (`xdp_adjust_*`, `redirect_map`).
     pub const XDP: HelperGroups = HelperGroups(32);
+    /// Socket operations programs (`setsockopt`, `getsockopt`, `sock_ops_cb_flags_set`).
+    pub const SOCK_OPS: HelperGroups = HelperGroups(64);
     /// No helpers.
     pub const NONE: HelperGroups = HelperGroups(0);
 
@@ -131,6 +133,7 @@ const T: HelperGroups = HelperGroups::TRACING;
 const S: HelperGroups = HelperGroups(HelperGroups::SKB.0 | HelperGroups::TC.0);
 const TC: HelperGroups = HelperGroups::TC;
 const X: HelperGroups = HelperGroups::XDP;
+const SO: HelperGroups = HelperGroups::SOCK_OPS;
 const NET: HelperGroups = HelperGroups(HelperGroups::TC.0 | HelperGroups::XDP.0);
 
 const fn h(
@@ -352,7 +355,7 @@ pub static HELPERS: &[HelperProto] = &[
                 Size { zero_ok: true },
             ],
             Ret::Integer,
-            HelperGroups(T.0 | S.0 | X.0),
+            HelperGroups(T.0 | S.0 | X.0 | SO.0),
         ),
         &[mt::PERF_EVENT_ARRAY],
     ),
@@ -395,7 +398,13 @@ pub static HELPERS: &[HelperProto] = &[
     h(42, "get_numa_node_id", &[], Ret::Integer, B),
     pkt(h(44, "xdp_adjust_head", &[Ctx, Anything], Ret::Integer, X)),
     h(45, "probe_read_str", PROBE, Ret::Integer, T),
-    h(46, "get_socket_cookie", &[Ctx], Ret::Integer, S),
+    h(
+        46,
+        "get_socket_cookie",
+        &[Ctx],
+        Ret::Integer,
+        HelperGroups(S.0 | SO.0),
+    ),
     h(47, "get_socket_uid", &[Ctx], Ret::Integer, S),
     maps(
         h(
@@ -441,6 +450,33 @@ pub static HELPERS: &[HelperProto] = &[
         &[Ctx, Anything, MemOut, Size { zero_ok: false }, Anything],
         Ret::Integer,
         S,
+    ),
+    h(
+        49,
+        "setsockopt",
+        &[
+            Ctx,
+            Anything,
+            Anything,
+            MemIn { null_ok: false },
+            Size { zero_ok: false },
+        ],
+        Ret::Integer,
+        SO,
+    ),
+    h(
+        57,
+        "getsockopt",
+        &[Ctx, Anything, Anything, MemOut, Size { zero_ok: false }],
+        Ret::Integer,
+        SO,
+    ),
+    h(
+        59,
+        "sock_ops_cb_flags_set",
+        &[Ctx, Anything],
+        Ret::Integer,
+        SO,
     ),
     maps(
         h(
@@ -516,7 +552,7 @@ pub static HELPERS: &[HelperProto] = &[
         "ktime_get_coarse_ns",
         &[],
         Ret::Integer,
-        HelperGroups(S.0 | X.0),
+        HelperGroups(S.0 | X.0 | SO.0),
     ),
     cb(
         maps(
