@@ -385,6 +385,37 @@ fn sock_ops() -> ContextLayout {
     }
 }
 
+/// `struct bpf_sock` as a socket creation program sees it: `bound_dev_if`,
+/// `mark` and `priority` read and written whole, the family, type,
+/// protocol, destination, state and queue read whole; the source address
+/// and port are not known yet and refused. (Linux also allows reading the
+/// first bytes of the readable fields; we only allow whole reads.)
+fn bpf_sock_create() -> ContextLayout {
+    let mut fields = vec![
+        CtxField::new("bound_dev_if", 0, 4, X, X),
+        CtxField::new("family", 4, 4, X, D),
+        CtxField::new("type", 8, 4, X, D),
+        CtxField::new("protocol", 12, 4, X, D),
+        CtxField::new("mark", 16, 4, X, X),
+        CtxField::new("priority", 20, 4, X, X),
+        CtxField::new("src_ip4", 24, 4, D, D),
+        CtxField::new("src_ip6", 28, 16, D, D),
+        CtxField::new("src_port", 44, 4, D, D),
+        CtxField::new("dst_port", 48, 4, X, D),
+        CtxField::new("dst_ip4", 52, 4, X, D),
+    ];
+    for i in 0..4 {
+        fields.push(CtxField::new("dst_ip6", 56 + 4 * i, 4, X, D));
+    }
+    fields.push(CtxField::new("state", 72, 4, X, D));
+    fields.push(CtxField::new("rx_queue_mapping", 76, 4, X, D));
+    ContextLayout {
+        name: "bpf_sock",
+        size: 80,
+        fields,
+    }
+}
+
 impl ProgramType {
     /// `BPF_PROG_TYPE_SOCKET_FILTER`: `__sk_buff` without direct packet access.
     pub fn socket_filter() -> ProgramType {
@@ -429,8 +460,25 @@ impl ProgramType {
             name: "perf_event",
             kernel_type: Some(7),
             context: ContextKind::Struct(perf_event_data()),
-            helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::TRACING,
+            helpers: HelperGroups::BASE
+                | HelperGroups::PRIV
+                | HelperGroups::TRACING
+                | HelperGroups::PERF_EVENT,
             return_range: None,
+            direct_packet_access: false,
+        }
+    }
+
+    /// `BPF_PROG_TYPE_CGROUP_SOCK` attached at socket creation (the
+    /// kernel's default attach type for it): `bpf_sock` with writable
+    /// `bound_dev_if`, `mark` and `priority`; returns 0 or 1.
+    pub fn cgroup_sock_create() -> ProgramType {
+        ProgramType {
+            name: "cgroup_sock",
+            kernel_type: Some(9),
+            context: ContextKind::Struct(bpf_sock_create()),
+            helpers: HelperGroups::BASE | HelperGroups::PRIV | HelperGroups::CGROUP_SOCK,
+            return_range: Some((0, 1)),
             direct_packet_access: false,
         }
     }
@@ -552,6 +600,7 @@ impl ProgramType {
             6 => ProgramType::xdp(),
             7 => ProgramType::perf_event(),
             8 => ProgramType::cgroup_skb(),
+            9 => ProgramType::cgroup_sock_create(),
             13 => ProgramType::sock_ops(),
             17 => ProgramType::raw_tracepoint(),
             _ => return None,

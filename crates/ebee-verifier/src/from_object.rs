@@ -102,13 +102,21 @@ impl ObjectProgram {
         program: &ebee_object::Program,
         maps: &[MapDef],
     ) -> Result<ObjectProgram, FromObjectError> {
-        let prog_type = program_type_for(program.program_type()).ok_or_else(|| {
-            FromObjectError::UnsupportedProgramType {
+        // Only socket creation is described for cgroup_sock (the kernel's
+        // default attach type for it); the bind and release hooks see
+        // other fields.
+        let other_sock_hook = program.program_type() == ebee_object::ProgramType::CgroupSock
+            && program
+                .kind
+                .attach_type
+                .is_some_and(|a| a != ebee_object::AttachType::CgroupInetSockCreate);
+        let prog_type = program_type_for(program.program_type())
+            .filter(|_| !other_sock_hook)
+            .ok_or_else(|| FromObjectError::UnsupportedProgramType {
                 name: program.name.clone(),
                 section: program.section.clone(),
                 number: program.program_type().number(),
-            }
-        })?;
+            })?;
         Self::with_type(program, maps, prog_type)
     }
 

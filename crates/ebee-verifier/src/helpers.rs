@@ -23,6 +23,10 @@ impl HelperGroups {
     pub const XDP: HelperGroups = HelperGroups(32);
     /// Socket operations programs (`setsockopt`, `getsockopt`, `sock_ops_cb_flags_set`).
     pub const SOCK_OPS: HelperGroups = HelperGroups(64);
+    /// Perf event programs (`perf_prog_read_value`).
+    pub const PERF_EVENT: HelperGroups = HelperGroups(128);
+    /// Socket creation programs (cgroup_sock).
+    pub const CGROUP_SOCK: HelperGroups = HelperGroups(256);
     /// No helpers.
     pub const NONE: HelperGroups = HelperGroups(0);
 
@@ -134,6 +138,8 @@ const S: HelperGroups = HelperGroups(HelperGroups::SKB.0 | HelperGroups::TC.0);
 const TC: HelperGroups = HelperGroups::TC;
 const X: HelperGroups = HelperGroups::XDP;
 const SO: HelperGroups = HelperGroups::SOCK_OPS;
+const PE: HelperGroups = HelperGroups::PERF_EVENT;
+const CS: HelperGroups = HelperGroups::CGROUP_SOCK;
 const NET: HelperGroups = HelperGroups(HelperGroups::TC.0 | HelperGroups::XDP.0);
 
 const fn h(
@@ -355,7 +361,7 @@ pub static HELPERS: &[HelperProto] = &[
                 Size { zero_ok: true },
             ],
             Ret::Integer,
-            HelperGroups(T.0 | S.0 | X.0 | SO.0),
+            HelperGroups(T.0 | S.0 | X.0 | SO.0 | CS.0),
         ),
         &[mt::PERF_EVENT_ARRAY],
     ),
@@ -403,7 +409,7 @@ pub static HELPERS: &[HelperProto] = &[
         "get_socket_cookie",
         &[Ctx],
         Ret::Integer,
-        HelperGroups(S.0 | SO.0),
+        HelperGroups(S.0 | SO.0 | CS.0),
     ),
     h(47, "get_socket_uid", &[Ctx], Ret::Integer, S),
     maps(
@@ -477,6 +483,13 @@ pub static HELPERS: &[HelperProto] = &[
         &[Ctx, Anything],
         Ret::Integer,
         SO,
+    ),
+    h(
+        56,
+        "perf_prog_read_value",
+        &[Ctx, MemOut, Size { zero_ok: false }],
+        Ret::Integer,
+        PE,
     ),
     maps(
         h(
@@ -552,7 +565,7 @@ pub static HELPERS: &[HelperProto] = &[
         "ktime_get_coarse_ns",
         &[],
         Ret::Integer,
-        HelperGroups(S.0 | X.0 | SO.0),
+        HelperGroups(S.0 | X.0 | SO.0 | CS.0),
     ),
     cb(
         maps(

@@ -51,7 +51,8 @@
 //! beyond plain exploration, precision tracking (so some programs Linux
 //! prunes take us more states), per-program-type return ranges beyond
 //! cgroup_skb, and program types other than socket filter, kprobe, tc, XDP,
-//! cgroup_skb, tracepoint, perf_event, sock_ops, raw_tracepoint and the userspace
+//! cgroup_skb, cgroup_sock (socket creation), tracepoint, perf_event,
+//! sock_ops, raw_tracepoint and the userspace
 //! ones; map-in-map lookups (the inner map is not modelled).
 //!
 //! The layout follows PREVAIL: [`cfg`](mod@cfg) (structure), [`tnum`] and [`scalar`]

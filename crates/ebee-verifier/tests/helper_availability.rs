@@ -18,7 +18,7 @@ fn helper_availability_matches_the_kernel() {
     let maps = Maps::new();
     let mut mismatches = vec![];
     let (mut agree, mut total) = (0, 0);
-    for t in [1u32, 2, 3, 5, 6, 7, 8, 13, 17] {
+    for t in [1u32, 2, 3, 5, 6, 7, 8, 9, 13, 17] {
         let pt = ProgramType::from_kernel(t).unwrap();
         for h in HELPERS {
             let insns = prog![call(h.id as i32), mov(0, 0), exit()];
