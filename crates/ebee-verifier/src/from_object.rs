@@ -8,7 +8,7 @@ use ebee_object::{MapBinding, MapDef, ObjectError};
 
 use crate::context::ProgramType;
 use crate::diagnostic::SourceLine;
-use crate::maps::{map_type, MapInfo, Maps};
+use crate::maps::{map_type, MapInfo, MapRef, Maps};
 use crate::Program;
 
 /// Why an object's program cannot be handed to the verifier.
@@ -135,6 +135,17 @@ impl ObjectProgram {
                     source: Box::new(source),
                 })?;
         let infos: Vec<MapInfo> = maps.iter().map(map_info).collect();
+        let mut table = Maps::from_indexed(&infos);
+        for (i, def) in maps.iter().enumerate() {
+            let inner = match (&def.inner, def.inner_index) {
+                (Some(inner), _) => Some(map_info(inner)),
+                (None, Some(t)) => maps.get(t).map(map_info),
+                (None, None) => None,
+            };
+            if let Some(inner) = inner {
+                table.insert(MapRef::InnerOfIndex(i as u32), inner);
+            }
+        }
         let lines = program
             .lines
             .iter()
@@ -152,7 +163,7 @@ impl ObjectProgram {
         Ok(ObjectProgram {
             insns,
             prog_type,
-            maps: Maps::from_indexed(&infos),
+            maps: table,
             lines,
         })
     }

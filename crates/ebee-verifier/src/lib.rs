@@ -52,8 +52,8 @@
 //! prunes take us more states), per-program-type return ranges beyond
 //! cgroup_skb, and program types other than socket filter, kprobe, tc, XDP,
 //! cgroup_skb, cgroup_sock (socket creation), tracepoint, perf_event,
-//! sock_ops, raw_tracepoint and the userspace
-//! ones; map-in-map lookups (the inner map is not modelled).
+//! sock_ops, raw_tracepoint and the userspace ones; reading `struct
+//! bpf_map` fields through a map pointer.
 //!
 //! The layout follows PREVAIL: [`cfg`](mod@cfg) (structure), [`tnum`] and [`scalar`]
 //! (the numeric domain), [`reg_state`], [`stack`] and [`state`] (the machine

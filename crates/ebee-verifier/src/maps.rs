@@ -93,6 +93,14 @@ impl MapInfo {
         )
     }
 
+    /// Whether this map holds other maps (a lookup returns a map or NULL).
+    pub fn is_map_in_map(&self) -> bool {
+        matches!(
+            self.map_type,
+            map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS
+        )
+    }
+
     /// Whether this is an array (lookups with a constant in-range key never fail).
     pub fn is_array(&self) -> bool {
         matches!(self.map_type, map_type::ARRAY | map_type::PERCPU_ARRAY)
@@ -106,6 +114,11 @@ pub enum MapRef {
     Index(u32),
     /// By file descriptor (`lddw` source 1 and 2).
     Fd(i32),
+    /// The maps stored in the map-in-map `Index(n)` (all shaped like its
+    /// inner template): what a lookup in it returns.
+    InnerOfIndex(u32),
+    /// The maps stored in the map-in-map `Fd(n)`.
+    InnerOfFd(i32),
 }
 
 /// The maps a program may reference, by index and by descriptor.

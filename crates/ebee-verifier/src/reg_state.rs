@@ -19,10 +19,13 @@ pub enum PtrKind {
         /// The frame number.
         frame: u8,
     },
-    /// A map itself (from `lddw rX, map`), only useful as a helper argument.
+    /// A map itself (from `lddw rX, map`, or a lookup in a map-in-map),
+    /// only useful as a helper argument.
     Map {
         /// Which map.
         map: MapSlot,
+        /// Not yet checked against NULL (a map-in-map lookup's result).
+        or_null: bool,
     },
     /// An element of a map (from a lookup, or `lddw` of a map value).
     MapValue {
@@ -57,7 +60,9 @@ impl PtrKind {
     pub fn may_be_null(self) -> bool {
         matches!(
             self,
-            PtrKind::MapValue { or_null: true, .. } | PtrKind::Mem { or_null: true, .. }
+            PtrKind::MapValue { or_null: true, .. }
+                | PtrKind::Mem { or_null: true, .. }
+                | PtrKind::Map { or_null: true, .. }
         )
     }
 
@@ -70,6 +75,10 @@ impl PtrKind {
             },
             PtrKind::Mem { size, .. } => PtrKind::Mem {
                 size,
+                or_null: false,
+            },
+            PtrKind::Map { map, .. } => PtrKind::Map {
+                map,
                 or_null: false,
             },
             k => k,
@@ -98,7 +107,11 @@ impl PtrKind {
         match self {
             PtrKind::Ctx => "a pointer to the context".into(),
             PtrKind::Stack { frame } => format!("a pointer into the stack of frame {frame}"),
-            PtrKind::Map { map } => format!("a pointer to map #{map}"),
+            PtrKind::Map {
+                map,
+                or_null: false,
+            } => format!("a pointer to map #{map}"),
+            PtrKind::Map { map, or_null: true } => format!("a pointer to map #{map} or NULL"),
             PtrKind::MapValue {
                 map,
                 or_null: false,
@@ -282,7 +295,7 @@ impl fmt::Display for RegState {
                     parts.push(format!("ref_obj_id={}", p.ref_id));
                 }
                 match p.kind {
-                    PtrKind::MapValue { map, .. } | PtrKind::Map { map } => {
+                    PtrKind::MapValue { map, .. } | PtrKind::Map { map, .. } => {
                         parts.push(format!("map=#{map}"))
                     }
                     PtrKind::Mem { size, .. } => parts.push(format!("sz={size}")),

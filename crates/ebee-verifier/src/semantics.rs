@@ -227,7 +227,10 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
                         if imm >> 32 != 0 {
                             return fault("lddw of a map has a non-zero upper half", &[]);
                         }
-                        RegState::ptr(PtrKind::Map { map: slot })
+                        RegState::ptr(PtrKind::Map {
+                            map: slot,
+                            or_null: false,
+                        })
                     } else {
                         let off = (imm >> 32) as u32;
                         let info = env.map(slot);
@@ -1521,7 +1524,11 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
             Arg::Anything => {}
             Arg::Map => {
                 let RegState::Ptr(Pointer {
-                    kind: PtrKind::Map { map: m },
+                    kind:
+                        PtrKind::Map {
+                            map: m,
+                            or_null: false,
+                        },
                     ..
                 }) = v
                 else {
@@ -1797,10 +1804,34 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
         Ret::Void => RegState::NotInit,
         Ret::MapValueOrNull => {
             let m = map.unwrap_or(0);
-            let mut p = Pointer::new(PtrKind::MapValue {
-                map: m,
-                or_null: !const_key_in_array,
-            });
+            let kind = if env.map(m).is_map_in_map() {
+                // The value is another map: only a helper argument once
+                // checked against NULL, never memory.
+                let inner = match env.map_table[m as usize].0 {
+                    MapRef::Index(i) => MapRef::InnerOfIndex(i),
+                    MapRef::Fd(fd) => MapRef::InnerOfFd(fd),
+                    other => other,
+                };
+                let Some(slot) = env.map_slot(inner) else {
+                    return fault(
+                        format!(
+                            "bpf_{} on map #{m}, a map of maps whose inner map is not described",
+                            proto.name
+                        ),
+                        &[1],
+                    );
+                };
+                PtrKind::Map {
+                    map: slot,
+                    or_null: true,
+                }
+            } else {
+                PtrKind::MapValue {
+                    map: m,
+                    or_null: !const_key_in_array,
+                }
+            };
+            let mut p = Pointer::new(kind);
             p.id = env.new_id();
             RegState::Ptr(p)
         }
@@ -1847,7 +1878,10 @@ fn enter_callback(
         Some(CallbackKind::ForEachMapElem) => {
             let m = map.unwrap_or(0);
             let info = *env.map(m);
-            f.regs[1] = RegState::ptr(PtrKind::Map { map: m });
+            f.regs[1] = RegState::ptr(PtrKind::Map {
+                map: m,
+                or_null: false,
+            });
             f.regs[2] = RegState::ptr(PtrKind::Mem {
                 size: info.key_size,
                 or_null: false,

@@ -210,7 +210,13 @@ pub mod kernel {
     }
 
     pub fn create_map(m: &MapInfo) -> Result<Fd, String> {
+        create_map_with_inner(m, None)
+    }
+
+    /// A map; `inner` is the template map of a map-in-map.
+    pub fn create_map_with_inner(m: &MapInfo, inner: Option<&Fd>) -> Result<Fd, String> {
         let mut a = [0u8; 160];
+        put32(&mut a, 20, inner.map_or(0, |f| f.0 as u32));
         put32(&mut a, 0, m.map_type);
         put32(&mut a, 4, m.key_size);
         put32(&mut a, 8, m.value_size);
