@@ -50,7 +50,7 @@
 //! on their own, dynptrs, iterators, timers, kptrs, `may_goto` loop budgets
 //! beyond plain exploration, precision tracking (so some programs Linux
 //! prunes take us more states), per-program-type return ranges beyond
-//! cgroup_skb, and program types other than socket filter, kprobe, tc, XDP,
+//! cgroup_skb, cgroup_sock and sock_ops, and program types other than socket filter, kprobe, tc, XDP,
 //! cgroup_skb, cgroup_sock (socket creation), tracepoint, perf_event,
 //! sock_ops, raw_tracepoint and the userspace ones; reading `struct
 //! bpf_map` fields through a map pointer.
