@@ -10,9 +10,10 @@
 #[path = "support/agreement.rs"]
 mod agreement;
 
-/// Kernel-accepted programs ebee accepted when last measured (at the
-/// budget below); raise it as the verifier improves.
-const BOTH_ACCEPT_FLOOR: usize = 256;
+/// Kernel-accepted programs ebee accepted when last measured at the
+/// budget below (258 of 267 at the full budget); raise it as the
+/// verifier improves.
+const BOTH_ACCEPT_FLOOR: usize = 254;
 
 #[test]
 fn sample_corpus_agrees_with_the_kernel_and_prevail() {
@@ -21,10 +22,11 @@ fn sample_corpus_agrees_with_the_kernel_and_prevail() {
         println!("skipped: corpus not found at {}", root.display());
         return;
     }
-    // A smaller budget than Linux's keeps the test quick: the programs it
-    // cuts short are the few ebee cannot finish at 1,000,000 either.
+    // A smaller budget than Linux's keeps the test quick (seconds in a
+    // debug build): it cuts short the 9 programs ebee cannot finish at
+    // 1,000,000 either, and 4 Cilium programs it accepts at the full budget.
     let opts = ebee_verifier::Options {
-        max_insns: 100_000,
+        max_insns: 20_000,
         ..ebee_verifier::Options::default()
     };
     let rows = match agreement::run(&root, &opts) {
