@@ -148,6 +148,11 @@ fn out_of_bounds(
 
 /// Executes `vm` from its first instruction in the current frame until the
 /// frame `base` exits, a tail call replaces it, or an error.
+///
+/// Never inlined: inlined into [`run_chain`]'s loop (which the compiler did
+/// for the unchecked instantiation only) the dispatch loop got a worse
+/// register allocation and ran up to 2x slower.
+#[inline(never)]
 fn exec<A: Access>(
     vm: &Vm,
     st: &mut RunState,
