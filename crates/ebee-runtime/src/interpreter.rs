@@ -6,7 +6,7 @@
 use crate::access::Access;
 use crate::error::ExecError;
 use crate::helper::HelperContext;
-use crate::op::{unpack_atomic, Op, OpCode};
+use crate::op::{unpack_atomic, Op, OpCode, LONG_RUN};
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
 use crate::vm::Vm;
@@ -96,6 +96,10 @@ pub(crate) enum Flow {
     TailCall(Arc<Vm>),
     /// A legacy packet load failed: the whole run ends with this r0.
     Stop(u64),
+    /// The budget may run out (or the run is [`LONG_RUN`]) in the
+    /// straight-line run starting at this pc: continue there counting one
+    /// instruction at a time.
+    Resume(usize),
 }
 
 /// How a chain stopped.
@@ -113,15 +117,21 @@ pub(crate) fn run_chain<A: Access>(
     base: usize,
 ) -> Result<Done, ExecError> {
     let mut current: Option<Arc<Vm>> = None;
+    let mut resume: Option<usize> = None;
     loop {
         let program = current.as_deref().unwrap_or(vm);
-        match exec::<A>(program, st, regs, base)? {
+        let flow = match resume.take() {
+            None => exec::<A, false>(program, st, regs, base, 0)?,
+            Some(pc) => exec::<A, true>(program, st, regs, base, pc)?,
+        };
+        match flow {
             Flow::Exit => return Ok(Done::Exit),
             Flow::Stop(r0) => return Ok(Done::Stop(r0)),
             Flow::TailCall(next) => {
                 st.may_goto_left = MAY_GOTO_LIMIT;
                 current = Some(next);
             }
+            Flow::Resume(pc) => resume = Some(pc),
         }
     }
 }
@@ -146,24 +156,37 @@ fn out_of_bounds(
     }
 }
 
-/// Executes `vm` from its first instruction in the current frame until the
+/// Executes `vm` from instruction `start` in the current frame until the
 /// frame `base` exits, a tail call replaces it, or an error.
+///
+/// The budget: with `PRECISE` false, each straight-line run of
+/// instructions is charged whole ([`Op::run`]) when control enters it (at
+/// the start, after every jump, call, return, `may_goto` and packet load),
+/// so straight-line ops do no budget work; a run that does not fit in what
+/// is left (or is too long to count in an [`Op`]) returns
+/// [`Flow::Resume`], and the caller continues with `PRECISE` true, which
+/// charges one instruction at a time, so the budget error names the exact
+/// pc and a successful run's count is exact either way. (When an op of a
+/// run fails, the rest of that run has been charged too; nothing reads the
+/// budget after an error.)
 ///
 /// Never inlined: inlined into [`run_chain`]'s loop (which the compiler did
 /// for the unchecked instantiation only) the dispatch loop got a worse
 /// register allocation and ran up to 2x slower.
 #[inline(never)]
-fn exec<A: Access>(
+fn exec<A: Access, const PRECISE: bool>(
     vm: &Vm,
     st: &mut RunState,
     regs: &mut [u64; 16],
     base: usize,
+    start: usize,
 ) -> Result<Flow, ExecError> {
     let code: &[Op] = vm.ops();
     let base_ptr: *const Op = code.as_ptr();
     // The next instruction, as a pointer into `code` (one add per step and
     // no bounds check; the pc is recovered from it when needed).
-    let mut ip: *const Op = base_ptr;
+    debug_assert!(start < code.len());
+    let mut ip: *const Op = base_ptr.wrapping_add(start);
     let mut r = *regs;
     let mut left = st.budget_left;
 
@@ -203,13 +226,6 @@ fn exec<A: Access>(
             unsafe { (a as *mut $ty).write_unaligned($value as $ty) }
         }};
     }
-    macro_rules! jump_if {
-        ($op:expr, $cond:expr) => {
-            if $cond {
-                goto!($op.target());
-            }
-        };
-    }
     macro_rules! finish {
         ($flow:expr) => {{
             *regs = r;
@@ -217,6 +233,31 @@ fn exec<A: Access>(
             return Ok($flow);
         }};
     }
+    // Control arrives at `ip` other than by falling through from a
+    // straight-line op: charge its run (see above).
+    macro_rules! enter {
+        () => {
+            if !PRECISE {
+                // SAFETY: `ip` points into `code` (see `step!`).
+                let n = unsafe { (*ip).run };
+                if n == LONG_RUN || n as u64 > left {
+                    finish!(Flow::Resume(
+                        (ip as usize - base_ptr as usize) / std::mem::size_of::<Op>()
+                    ));
+                }
+                left -= n as u64;
+            }
+        };
+    }
+    macro_rules! jump_if {
+        ($op:expr, $cond:expr) => {{
+            if $cond {
+                goto!($op.target());
+            }
+            enter!();
+        }};
+    }
+    enter!();
 
     // One step: fetch, charge the budget, dispatch. The loop body holds
     // two copies so the CPU sees two dispatch branches with their own
@@ -239,13 +280,15 @@ fn exec<A: Access>(
             // holds `FellOffEnd`, which never advances. (`this!()` is only evaluated on
             // paths that leave the hot loop, so it costs nothing per step.)
             let op = unsafe { &*op_ptr };
-            if left == 0 {
-                return Err(ExecError::BudgetExhausted {
-                    pc: this!(),
-                    budget: st.budget,
-                });
+            if PRECISE {
+                if left == 0 {
+                    return Err(ExecError::BudgetExhausted {
+                        pc: this!(),
+                        budget: st.budget,
+                    });
+                }
+                left -= 1;
             }
-            left -= 1;
             ip = op_ptr.wrapping_add(1);
             let d = op.dst.get();
             let s = op.src.get();
@@ -363,9 +406,13 @@ fn exec<A: Access>(
                     // creator promised readable for the run.
                     let bytes = unsafe { std::slice::from_raw_parts(p, size as usize) };
                     r[0] = bytes.iter().fold(0u64, |v, b| (v << 8) | *b as u64);
+                    enter!();
                 }
 
-                Ja => goto!(op.target()),
+                Ja => {
+                    goto!(op.target());
+                    enter!();
+                }
                 JeqImm => jump_if!(op, r[d] == op.imm),
                 JeqReg => jump_if!(op, r[d] == r[s]),
                 JgtImm => jump_if!(op, r[d] > op.imm),
@@ -435,6 +482,7 @@ fn exec<A: Access>(
                     let stack = st.live_stack();
                     st.regions.set_stack(stack);
                     goto!(op.target());
+                    enter!();
                 }
                 CallHelper | CallX => {
                     let id = if op.code == CallHelper { op.imm } else { r[s] };
@@ -457,6 +505,7 @@ fn exec<A: Access>(
                         }
                         goto!(return_from_call(st, &mut r));
                     }
+                    enter!();
                 }
                 MayGoto => {
                     if st.may_goto_left == 0 {
@@ -464,12 +513,14 @@ fn exec<A: Access>(
                     } else {
                         st.may_goto_left -= 1;
                     }
+                    enter!();
                 }
                 Exit => {
                     if st.depth == base {
                         finish!(Flow::Exit);
                     }
                     goto!(return_from_call(st, &mut r));
+                    enter!();
                 }
                 Imm64Tail => {
                     // Unreachable: lowering rejects jumps into lddw and lddw
@@ -704,5 +755,69 @@ fn atomic<A: Access>(
 fn fetch_result(r: &mut [u64; 16], s: usize, fetch: bool, old: u64) {
     if fetch {
         r[s] = old;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ExecError, Vm};
+    use ebee_isa::{AluOp, Insn, Operand, Reg, Width};
+
+    fn add(dst: u8, value: i32) -> Insn {
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst: Reg::new(dst).unwrap(),
+            src: Operand::Imm(value),
+        }
+    }
+
+    /// The budget error names the pc of the first instruction over budget,
+    /// wherever it falls in a straight-line run, and a run that fits
+    /// exactly succeeds — also for runs too long to charge whole.
+    #[test]
+    fn budget_is_exact_inside_straight_line_runs() {
+        for len in [3usize, 254, 255, 300] {
+            let mut insns = vec![add(0, 1); len];
+            insns.push(Insn::Exit);
+            let mut vm = Vm::new(insns).unwrap();
+            for budget in [0, 1, 2, len as u64 - 1, len as u64, len as u64 + 1] {
+                vm.set_budget(budget);
+                let expected = if budget > len as u64 {
+                    Ok(len as u64)
+                } else {
+                    Err(ExecError::BudgetExhausted {
+                        pc: budget as usize,
+                        budget,
+                    })
+                };
+                assert_eq!(vm.run(&mut []), expected, "len {len}, budget {budget}");
+            }
+        }
+    }
+
+    /// A loop whose body is a run of six: the pc of the first instruction
+    /// over budget is computed by hand for every budget up to 40.
+    #[test]
+    fn budget_is_exact_across_loop_iterations() {
+        let mut insns = vec![add(0, 0)];
+        insns.extend([add(0, 1); 5]);
+        insns.push(Insn::Ja {
+            off: -6,
+            long: false,
+        });
+        let mut vm = Vm::new(insns).unwrap();
+        for budget in 0..40u64 {
+            vm.set_budget(budget);
+            let pc = if budget == 0 {
+                0
+            } else {
+                1 + (budget as usize - 1) % 6
+            };
+            assert_eq!(
+                vm.run(&mut []),
+                Err(ExecError::BudgetExhausted { pc, budget })
+            );
+        }
     }
 }

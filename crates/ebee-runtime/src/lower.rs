@@ -32,7 +32,26 @@ pub(crate) fn lower(insns: &[Insn]) -> Result<Vec<Op>, LoadError> {
         ops.push(lower_one(pc, insn)?);
     }
     ops.push(Op::new(OpCode::FellOffEnd, 0, 0, 0, 0));
+    set_runs(&mut ops);
     Ok(ops)
+}
+
+/// Fills in [`Op::run`], from the last op backwards.
+fn set_runs(ops: &mut [Op]) {
+    for i in (0..ops.len()).rev() {
+        let next = if ops[i].code == OpCode::LdDw {
+            i + 2
+        } else {
+            i + 1
+        };
+        let run = if ops[i].ends_run() || next >= ops.len() {
+            1
+        } else {
+            // Stops at `u8::MAX`, which is `LONG_RUN`: such runs are long.
+            ops[next].run.saturating_add(1)
+        };
+        ops[i].run = run;
+    }
 }
 
 fn check_pairing(insns: &[Insn], pc: usize) -> Result<(), LoadError> {

@@ -111,7 +111,7 @@ pub(crate) enum OpCode {
     /// an index register (`ldind`) rather than unused (`ldabs`); `imm` the
     /// offset.
     LdPacket,
-    // control flow
+    // control flow (kept last: `Op::ends_run` relies on it)
     Ja,
     JeqImm,
     JeqReg,
@@ -235,6 +235,12 @@ pub(crate) struct Op {
     pub code: OpCode,
     pub dst: RegIndex,
     pub src: RegIndex,
+    /// How many instructions run straight from this one: this one and the
+    /// following ones up to and including the next control-flow op (a
+    /// `lddw` counts once). The interpreter charges the budget this much
+    /// when control arrives here by a jump, call, return or program start.
+    /// [`LONG_RUN`] when the run is that long or longer.
+    pub run: u8,
     /// Memory offset (sign-extended), or absolute jump/call target.
     pub off: i32,
     /// Immediate, extended to the width of the operation.
@@ -247,9 +253,18 @@ impl Op {
             code,
             dst: RegIndex::new(dst),
             src: RegIndex::new(src),
+            run: 1,
             off,
             imm,
         }
+    }
+
+    /// Whether control may leave the straight line after this op (a
+    /// jump, call, exit, `may_goto`, legacy packet load or end marker):
+    /// the op after it is charged on its own.
+    pub fn ends_run(&self) -> bool {
+        // Every opcode from `Ja` on is control flow (the enum keeps them last).
+        self.code == OpCode::LdPacket || self.code as u8 >= OpCode::Ja as u8
     }
 
     /// The jump or call target.
@@ -260,6 +275,10 @@ impl Op {
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
+/// [`Op::run`] of a run of this many instructions or more: the interpreter
+/// counts such runs one instruction at a time.
+pub(crate) const LONG_RUN: u8 = u8::MAX;
 
 /// Packs an atomic's size and operation into an immediate.
 pub(crate) fn pack_atomic(size: Size, op: AtomicOp) -> u64 {
