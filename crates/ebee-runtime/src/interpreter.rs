@@ -259,9 +259,9 @@ fn exec<A: Access, const PRECISE: bool>(
     }
     enter!();
 
-    // One step: fetch, charge the budget, dispatch. The loop body holds
-    // two copies so the CPU sees two dispatch branches with their own
-    // prediction history.
+    // One step: fetch, charge the budget (precise mode), dispatch. One
+    // copy per loop: with two (for two dispatch branches) the compiler laid
+    // out the handlers worse and checked mode ran 1.3-1.6x slower.
     macro_rules! step {
         () => {{
             let op_ptr = ip;
@@ -539,7 +539,6 @@ fn exec<A: Access, const PRECISE: bool>(
         }};
     }
     loop {
-        step!();
         step!();
     }
 }
