@@ -169,14 +169,35 @@ impl fmt::Debug for HelperRegistry {
     }
 }
 
+/// How an engine runs a function of the calling program for a helper
+/// (the callbacks of `bpf_loop`, `bpf_for_each_map_elem`): on a new call
+/// frame, with `r1`–`r5` = `args`, sharing the run's budget, regions and
+/// tail-call state, returning the function's `r0`.
+///
+/// The engine hands its implementation to [`HelperContext::with_caller`];
+/// the regions and tail-call state are passed back in because the
+/// [`HelperContext`] holds them during the helper call.
+pub trait FunctionCaller {
+    /// Runs the function starting at `pc` with `args` in `r1`–`r5`.
+    fn call_function(
+        &mut self,
+        regions: &mut MemoryRegions,
+        tail_calls: &mut TailCallState,
+        pc: usize,
+        args: [u64; 5],
+    ) -> Result<u64, HelperError>;
+}
+
 /// What a helper sees of the run calling it: the memory regions (to check
-/// pointer arguments and to add regions), the tail-call state, and the pc.
+/// pointer arguments and to add regions), the tail-call state, the pc, and
+/// (if the engine supports it) a way to call functions of the program.
 ///
 /// Engines build one per helper call with [`HelperContext::new`].
 pub struct HelperContext<'a> {
     regions: &'a mut MemoryRegions,
     tail_calls: &'a mut TailCallState,
     pc: usize,
+    caller: Option<&'a mut dyn FunctionCaller>,
 }
 
 impl<'a> HelperContext<'a> {
@@ -191,6 +212,27 @@ impl<'a> HelperContext<'a> {
             regions,
             tail_calls,
             pc,
+            caller: None,
+        }
+    }
+
+    /// Lets the helper call functions of the program through `caller`
+    /// ([`HelperContext::call_function`]).
+    pub fn with_caller(mut self, caller: &'a mut dyn FunctionCaller) -> HelperContext<'a> {
+        self.caller = Some(caller);
+        self
+    }
+
+    /// Runs the program's function at `pc` with `args` in `r1`–`r5` on a
+    /// new frame and returns its `r0` (for callbacks). Fails when the
+    /// engine gave no [`FunctionCaller`], the call depth is exceeded, or the
+    /// function fails.
+    pub fn call_function(&mut self, pc: usize, args: [u64; 5]) -> Result<u64, HelperError> {
+        match self.caller.as_deref_mut() {
+            Some(c) => c.call_function(self.regions, self.tail_calls, pc, args),
+            None => Err(HelperError(
+                "this engine cannot call program functions from helpers".to_string(),
+            )),
         }
     }
 

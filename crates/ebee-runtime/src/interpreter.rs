@@ -5,7 +5,7 @@
 
 use crate::access::Access;
 use crate::error::ExecError;
-use crate::helper::HelperContext;
+use crate::helper::{FunctionCaller, HelperContext, HelperError};
 use crate::op::{unpack_atomic, Op, OpCode, LONG_RUN};
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
@@ -116,12 +116,24 @@ pub(crate) fn run_chain<A: Access>(
     regs: &mut [u64; 16],
     base: usize,
 ) -> Result<Done, ExecError> {
+    run_chain_from::<A>(vm, st, regs, base, 0)
+}
+
+/// [`run_chain`] with `vm` starting at `start` (a callback's first pc).
+fn run_chain_from<A: Access>(
+    vm: &Vm,
+    st: &mut RunState,
+    regs: &mut [u64; 16],
+    base: usize,
+    start: usize,
+) -> Result<Done, ExecError> {
     let mut current: Option<Arc<Vm>> = None;
     let mut resume: Option<usize> = None;
+    let mut start = start;
     loop {
         let program = current.as_deref().unwrap_or(vm);
         let flow = match resume.take() {
-            None => exec::<A, false>(program, st, regs, base, 0)?,
+            None => exec::<A, false>(program, st, regs, base, std::mem::take(&mut start))?,
             Some(pc) => exec::<A, true>(program, st, regs, base, pc)?,
         };
         match flow {
@@ -486,7 +498,10 @@ fn exec<A: Access, const PRECISE: bool>(
                 }
                 CallHelper | CallX => {
                     let id = if op.code == CallHelper { op.imm } else { r[s] };
-                    r[0] = call_helper(vm, st, &r, id, this!())?;
+                    // Callbacks run by the helper share the budget.
+                    st.budget_left = left;
+                    r[0] = call_helper::<A>(vm, st, &r, id, this!())?;
+                    left = st.budget_left;
                     if let Some(target) = st.tail_calls.take_pending() {
                         // r1 still holds the helper's first argument (the
                         // context): the target starts with it.
@@ -559,7 +574,7 @@ fn return_from_call(st: &mut RunState, r: &mut [u64; 16]) -> usize {
 }
 
 #[inline(never)]
-fn call_helper(
+fn call_helper<A: Access>(
     vm: &Vm,
     st: &mut RunState,
     r: &[u64; 16],
@@ -569,15 +584,101 @@ fn call_helper(
     let Some(helper) = vm.helpers().get(id) else {
         return Err(ExecError::UnknownHelper { pc, id });
     };
-    let mut ctx = HelperContext::new(&mut st.regions, &mut st.tail_calls, pc);
-    helper
-        .call(&mut ctx, [r[1], r[2], r[3], r[4], r[5]])
-        .map_err(|e| ExecError::HelperFailed {
+    // The context borrows the regions and tail-call state while the run
+    // state goes to the callback runner; `Callbacks` swaps them back in for
+    // the duration of a callback.
+    let empty = Region::new(0, 0, false, "none");
+    let mut regions = std::mem::replace(&mut st.regions, MemoryRegions::new(empty, empty));
+    let mut tail_calls = std::mem::take(&mut st.tail_calls);
+    let result = {
+        let mut caller = Callbacks::<A> {
+            vm,
+            st: &mut *st,
+            mode: std::marker::PhantomData,
+        };
+        let mut ctx =
+            HelperContext::new(&mut regions, &mut tail_calls, pc).with_caller(&mut caller);
+        helper.call(&mut ctx, [r[1], r[2], r[3], r[4], r[5]])
+    };
+    st.regions = regions;
+    st.tail_calls = tail_calls;
+    result.map_err(|e| ExecError::HelperFailed {
+        pc,
+        id,
+        name: helper.name().to_string(),
+        message: e.0,
+    })
+}
+
+/// Runs functions of `vm` for a helper (callbacks), in the run's mode.
+struct Callbacks<'v, 's, A> {
+    vm: &'v Vm,
+    st: &'s mut RunState,
+    mode: std::marker::PhantomData<A>,
+}
+
+impl<A: Access> FunctionCaller for Callbacks<'_, '_, A> {
+    fn call_function(
+        &mut self,
+        regions: &mut MemoryRegions,
+        tail_calls: &mut TailCallState,
+        pc: usize,
+        args: [u64; 5],
+    ) -> Result<u64, HelperError> {
+        std::mem::swap(&mut self.st.regions, regions);
+        std::mem::swap(&mut self.st.tail_calls, tail_calls);
+        let result = run_callback::<A>(self.vm, self.st, pc, args);
+        std::mem::swap(&mut self.st.regions, regions);
+        std::mem::swap(&mut self.st.tail_calls, tail_calls);
+        result.map_err(|e| HelperError(format!("in the callback at {pc}: {e}")))
+    }
+}
+
+/// Calls the function at `pc` on a new frame, as a bpf-to-bpf call from a
+/// helper would, and returns its `r0`.
+fn run_callback<A: Access>(
+    vm: &Vm,
+    st: &mut RunState,
+    pc: usize,
+    args: [u64; 5],
+) -> Result<u64, ExecError> {
+    if pc >= vm.insns().len() {
+        return Err(ExecError::InvalidInstruction {
             pc,
-            id,
-            name: helper.name().to_string(),
-            message: e.0,
-        })
+            insn: "callback target outside the program".to_string(),
+        });
+    }
+    if st.depth + 1 >= MAX_CALL_FRAMES {
+        return Err(ExecError::CallDepth {
+            pc,
+            max: MAX_CALL_FRAMES,
+        });
+    }
+    if st.frames.capacity() == 0 {
+        st.frames.reserve_exact(MAX_CALL_FRAMES - 1);
+    }
+    st.frames.push(Frame {
+        ret_pc: 0,
+        saved: [0; 4],
+        may_goto: st.may_goto_left,
+    });
+    st.depth += 1;
+    if st.depth >= st.zeroed_frames {
+        st.zero_frame(st.depth);
+    }
+    st.may_goto_left = MAY_GOTO_LIMIT;
+    let stack = st.live_stack();
+    st.regions.set_stack(stack);
+    let mut regs = [0u64; 16];
+    regs[1..6].copy_from_slice(&args);
+    regs[10] = st.frame_pointer();
+    let done = run_chain_from::<A>(vm, st, &mut regs, st.depth, pc);
+    let mut scratch = [0u64; 16];
+    return_from_call(st, &mut scratch);
+    Ok(match done? {
+        Done::Exit => regs[0],
+        Done::Stop(r0) => r0,
+    })
 }
 
 #[inline(always)]

@@ -112,7 +112,7 @@ pub mod tail_call;
 mod vm;
 
 pub use error::{ExecError, LoadError};
-pub use helper::{Helper, HelperContext, HelperError, HelperFn, HelperRegistry};
+pub use helper::{FunctionCaller, Helper, HelperContext, HelperError, HelperFn, HelperRegistry};
 pub use interpreter::MAY_GOTO_LIMIT;
 pub use lower::MAX_INSNS;
 pub use region::{MemoryRegions, Miss, Region};
