@@ -257,6 +257,44 @@ impl<'a> HelperContext<'a> {
         unsafe { self.regions.add(region) }
     }
 
+    /// Adds `region` unless the run can already access all of it (with
+    /// the same writability): a helper returning the same map value in a
+    /// loop adds it once.
+    ///
+    /// # Safety
+    /// As [`HelperContext::add_region`].
+    pub unsafe fn ensure_region(&mut self, region: Region) {
+        if region.len > 0
+            && !self
+                .regions
+                .allows(region.start, region.len, region.writable)
+        {
+            // SAFETY: forwarded to the caller.
+            unsafe { self.regions.add(region) }
+        }
+    }
+
+    /// Runs `f` with `region` accessible, then removes it (and every region
+    /// added meanwhile): memory that lives only as long as the helper call,
+    /// such as the key a helper passes to a callback.
+    ///
+    /// # Safety
+    /// The memory must stay valid (and writable if the region says so)
+    /// while `f` runs.
+    pub unsafe fn with_temporary_region<T>(
+        &mut self,
+        region: Region,
+        f: impl FnOnce(&mut HelperContext<'a>) -> T,
+    ) -> T {
+        let n = self.regions.extra().len();
+        // SAFETY: forwarded to the caller; the region is removed below,
+        // before the memory may go away.
+        unsafe { self.regions.add(region) };
+        let out = f(self);
+        self.regions.truncate(n);
+        out
+    }
+
     /// Checks that the program may access `len` bytes at `addr` (a pointer
     /// argument), naming the region it missed otherwise.
     pub fn check(&mut self, addr: u64, len: u64, write: bool) -> Result<(), HelperError> {

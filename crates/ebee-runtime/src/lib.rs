@@ -103,7 +103,9 @@
 mod access;
 mod error;
 mod helper;
+pub mod helpers;
 mod interpreter;
+pub mod loader;
 mod lower;
 pub mod map;
 mod op;

@@ -133,6 +133,21 @@ impl MemoryRegions {
         self.extra.push(region);
     }
 
+    /// Removes the regions added after the first `len` extra regions (a
+    /// helper's temporary memory, e.g. the key it hands a callback), and
+    /// forgets the cached regions so no removed region is used again.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.extra.len() {
+            self.extra.truncate(len);
+            if self.read_cache.index >= 2 {
+                self.read_cache = Cached::none();
+            }
+            if self.write_cache.index >= 2 {
+                self.write_cache = Cached::none();
+            }
+        }
+    }
+
     /// Moves the live stack region (after a call or return).
     #[inline]
     pub fn set_stack(&mut self, stack: Region) {

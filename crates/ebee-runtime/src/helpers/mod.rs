@@ -1,0 +1,215 @@
+//! The kernel's helper functions for programs of a loaded object, by the
+//! kernel's ids and with its semantics, one file per family.
+//!
+//! They share a [`HelperEnv`]: the object's map table (map handles are
+//! looked up there, never dereferenced), where `bpf_trace_printk` writes,
+//! the identity `bpf_get_current_*` report, and which programs tail calls
+//! may enter. [`standard_helpers`] registers them all.
+//!
+//! Errors a program can see (a full map, a missing key, a fault in
+//! `bpf_probe_read`) are returned in `r0` as `-errno`, as in the kernel.
+//! Misuse the kernel's verifier would have rejected (a number that is not
+//! a map handle, a pointer outside the run's memory) stops the run with
+//! [`crate::ExecError::HelperFailed`].
+
+mod callback;
+mod format;
+mod map_ops;
+mod probe_read;
+mod process;
+mod ringbuf;
+mod spin_lock;
+mod string;
+mod tail_call;
+mod time;
+mod trace;
+
+pub use format::{format_printf, FormatError};
+pub use process::ProcessIdentity;
+pub use trace::{SharedBuffer, TraceSink};
+
+use crate::helper::{HelperContext, HelperError, HelperRegistry};
+use crate::loader::MapTable;
+use crate::map::Map;
+use crate::vm::Vm;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+/// Where callback handles start: `lddw rX, func` is rewritten to this plus
+/// the function's pc, a value that is never a valid address.
+pub const FUNC_HANDLE_BASE: u64 = 0xebee_f000_0000_0000;
+
+/// What the helpers of one loaded object share.
+#[derive(Debug)]
+pub struct HelperEnv {
+    maps: MapTable,
+    trace: TraceSink,
+    identity: Mutex<ProcessIdentity>,
+    prandom: AtomicU64,
+    /// Programs run unchecked: tail calls may only enter [`HelperEnv::trusted`].
+    unchecked: AtomicBool,
+    trusted: Mutex<Vec<Weak<Vm>>>,
+}
+
+impl Default for HelperEnv {
+    fn default() -> HelperEnv {
+        HelperEnv::new()
+    }
+}
+
+impl HelperEnv {
+    /// An environment with no maps, `bpf_trace_printk` to stderr and the
+    /// identity of this process.
+    pub fn new() -> HelperEnv {
+        let seed = time::monotonic_ns() ^ 0x9e37_79b9_7f4a_7c15;
+        HelperEnv {
+            maps: MapTable::new(),
+            trace: TraceSink::stderr(),
+            identity: Mutex::new(ProcessIdentity::current()),
+            prandom: AtomicU64::new(seed | 1),
+            unchecked: AtomicBool::new(false),
+            trusted: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The map table.
+    pub fn maps(&self) -> &MapTable {
+        &self.maps
+    }
+
+    /// Where `bpf_trace_printk` writes.
+    pub fn trace(&self) -> &TraceSink {
+        &self.trace
+    }
+
+    /// Sets what `bpf_get_current_pid_tgid`, `_uid_gid` and `_comm` report.
+    pub fn set_identity(&self, id: ProcessIdentity) {
+        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = id;
+    }
+
+    /// What `bpf_get_current_*` report.
+    pub fn identity(&self) -> ProcessIdentity {
+        self.identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Programs of this environment run without memory checks, so a tail
+    /// call may only enter the programs given here (verified alike).
+    pub(crate) fn set_unchecked_targets(&self, programs: &[Arc<Vm>]) {
+        self.unchecked.store(true, Ordering::SeqCst);
+        let mut t = self.trusted.lock().unwrap_or_else(|e| e.into_inner());
+        *t = programs.iter().map(Arc::downgrade).collect();
+    }
+
+    /// Whether a tail call may enter `target`.
+    fn may_enter(&self, target: &Arc<Vm>) -> bool {
+        if !self.unchecked.load(Ordering::SeqCst) {
+            return true;
+        }
+        let t = self.trusted.lock().unwrap_or_else(|e| e.into_inner());
+        t.iter()
+            .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(target)))
+    }
+
+    /// The map a program's handle names.
+    fn map(&self, handle: u64) -> Result<Arc<Map>, HelperError> {
+        self.maps
+            .get(handle)
+            .ok_or_else(|| HelperError(format!("{handle:#x} is not a map of this object")))
+    }
+
+    /// The next pseudo-random number (xorshift64*).
+    fn next_random(&self) -> u64 {
+        let mut x = self.prandom.load(Ordering::Relaxed);
+        loop {
+            let mut y = x;
+            y ^= y >> 12;
+            y ^= y << 25;
+            y ^= y >> 27;
+            match self
+                .prandom
+                .compare_exchange_weak(x, y, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return y.wrapping_mul(0x2545_f491_4f6c_dd1d),
+                Err(now) => x = now,
+            }
+        }
+    }
+}
+
+/// `-errno` as a helper's `r0`.
+pub(crate) fn neg(errno: i32) -> u64 {
+    (-(errno as i64)) as u64
+}
+
+/// EFAULT, for probe reads.
+pub(crate) const EFAULT: i32 = 14;
+/// EINVAL.
+pub(crate) const EINVAL: i32 = 22;
+/// E2BIG.
+pub(crate) const E2BIG: i32 = 7;
+/// ERANGE.
+pub(crate) const ERANGE: i32 = 34;
+/// ENOENT.
+pub(crate) const ENOENT: i32 = 2;
+
+/// Reads `len` bytes of program memory at `addr`.
+pub(crate) fn read_vec(
+    ctx: &mut HelperContext<'_>,
+    addr: u64,
+    len: u64,
+) -> Result<Vec<u8>, HelperError> {
+    let len = usize::try_from(len).map_err(|_| HelperError("length too large".into()))?;
+    if len > 1 << 24 {
+        return Err(HelperError(format!("{len} bytes is too large an argument")));
+    }
+    let mut buf = vec![0u8; len];
+    ctx.read(addr, &mut buf)?;
+    Ok(buf)
+}
+
+/// A NUL-terminated string of program memory at `addr`, at most `max`
+/// bytes (without the NUL); `None` if the memory ends first.
+pub(crate) fn read_cstr(ctx: &mut HelperContext<'_>, addr: u64, max: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    for i in 0..=max as u64 {
+        ctx.read(addr.wrapping_add(i), &mut b).ok()?;
+        if b[0] == 0 {
+            return Some(out);
+        }
+        out.push(b[0]);
+    }
+    Some(out)
+}
+
+/// A registry with every helper of this module, sharing `env`.
+pub fn standard_helpers(env: &Arc<HelperEnv>) -> HelperRegistry {
+    let mut reg = HelperRegistry::new();
+    map_ops::register(&mut reg, env);
+    ringbuf::register(&mut reg, env);
+    tail_call::register(&mut reg, env);
+    callback::register(&mut reg, env);
+    probe_read::register(&mut reg);
+    time::register(&mut reg);
+    process::register(&mut reg, env);
+    trace::register(&mut reg, env);
+    string::register(&mut reg);
+    spin_lock::register(&mut reg);
+    reg
+}
+
+/// Registers `f` as helper `name` under the kernel's id for it.
+pub(crate) fn add<F>(reg: &mut HelperRegistry, name: &str, f: F)
+where
+    F: Fn(&mut HelperContext<'_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
+{
+    match ebee_isa::helper_names::id(name) {
+        Some(id) => {
+            reg.register_with_context(id, name, f);
+        }
+        None => debug_assert!(false, "no kernel helper is called {name}"),
+    }
+}

@@ -1,0 +1,71 @@
+//! `bpf_probe_read`, `_user`, `_kernel` and their `_str` forms: safe
+//! copies that fail with `-EFAULT` (and a zeroed destination, as in the
+//! kernel) when the source is outside the run's memory.
+
+use super::{add, neg, EFAULT};
+use crate::helper::{HelperContext, HelperError, HelperRegistry};
+
+/// Copies `size` bytes from `src` to `dst`.
+fn probe_read(
+    ctx: &mut HelperContext<'_>,
+    dst: u64,
+    size: u64,
+    src: u64,
+) -> Result<u64, HelperError> {
+    let size32 = size as u32 as u64;
+    ctx.check(dst, size32, true)?;
+    let mut buf = vec![0u8; size32 as usize];
+    if ctx.read(src, &mut buf).is_err() {
+        buf.fill(0);
+        ctx.write(dst, &buf)?;
+        return Ok(neg(EFAULT));
+    }
+    ctx.write(dst, &buf)?;
+    Ok(0)
+}
+
+/// Copies the NUL-terminated string at `src` into `dst` (at most
+/// `size - 1` bytes and a NUL); returns its length with the NUL.
+fn probe_read_str(
+    ctx: &mut HelperContext<'_>,
+    dst: u64,
+    size: u64,
+    src: u64,
+) -> Result<u64, HelperError> {
+    let size = size as u32 as u64;
+    if size == 0 {
+        return Ok(0);
+    }
+    ctx.check(dst, size, true)?;
+    let mut out = Vec::with_capacity(size as usize);
+    let mut b = [0u8; 1];
+    while (out.len() as u64) < size - 1 {
+        if ctx
+            .read(src.wrapping_add(out.len() as u64), &mut b)
+            .is_err()
+        {
+            ctx.write(dst, &vec![0u8; size as usize])?;
+            return Ok(neg(EFAULT));
+        }
+        if b[0] == 0 {
+            break;
+        }
+        out.push(b[0]);
+    }
+    out.push(0);
+    ctx.write(dst, &out)?;
+    Ok(out.len() as u64)
+}
+
+pub(super) fn register(reg: &mut HelperRegistry) {
+    for name in ["probe_read", "probe_read_user", "probe_read_kernel"] {
+        add(reg, name, |ctx, a| probe_read(ctx, a[0], a[1], a[2]));
+    }
+    for name in [
+        "probe_read_str",
+        "probe_read_user_str",
+        "probe_read_kernel_str",
+    ] {
+        add(reg, name, |ctx, a| probe_read_str(ctx, a[0], a[1], a[2]));
+    }
+}

@@ -1,0 +1,517 @@
+//! Loading a clang-built object into the userspace runtime, the way
+//! libbpf or aya load one into the kernel: every map created (BTF and
+//! legacy definitions, inner-map templates, global data with its initial
+//! contents, `.rodata` frozen, prog-array and map-in-map slots filled),
+//! every entry program verified with `ebee-verifier`, its map, global and
+//! callback references resolved to plain constants, and its helpers
+//! checked to exist.
+//!
+//! ```no_run
+//! use ebee_object::Object;
+//! use ebee_runtime::loader::{LoadOptions, LoadedObject};
+//!
+//! let obj = Object::parse(&std::fs::read("prog.o").unwrap()).unwrap();
+//! let loaded = LoadedObject::load(&obj, &LoadOptions::new()).unwrap();
+//! let r0 = loaded.program("count").unwrap().run(&mut [0u8; 64]).unwrap();
+//! let counts = loaded.map("counts").unwrap();
+//! for key in counts.keys() {
+//!     println!("{key:?} -> {:?} (r0 {r0})", counts.lookup(&key).unwrap());
+//! }
+//! ```
+//!
+//! # Checked or unchecked
+//!
+//! Verification is the default. Programs run with the raw-memory
+//! convention of [`LoadedProgram::run`] (`r1` = a buffer, `r2` = its
+//! length) run **unchecked** when every program of the object passed the
+//! verifier both for its section's program type and with `r1` as an
+//! unknown number (so no program dereferences its argument: it touches
+//! only its stack, map values and globals). Otherwise, and for objects
+//! loaded [`LoadOptions::unverified`], they run checked: every access is
+//! bounds-checked against the run's regions and the budget applies. Tail
+//! calls from unchecked programs only enter the object's own programs.
+
+mod map_table;
+mod relocate;
+
+pub use map_table::{handle_of, MapTable};
+
+use crate::error::{ExecError, LoadError};
+use crate::helper::{Helper, HelperRegistry};
+use crate::helpers::{standard_helpers, HelperEnv};
+use crate::map::{Map, MapError, MapSpec, MapType, BPF_F_RDONLY_PROG};
+use crate::region::Region;
+use crate::vm::{Invocation, Vm};
+use ebee_isa::{CallTarget, Insn};
+use ebee_object::{Object, RelocKind, SlotTarget};
+use ebee_verifier::{ContextKind, FromObjectError, ObjectProgram, Options, Verdict};
+use std::sync::Arc;
+
+/// How to load an object.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    verify: bool,
+    host_helpers: HelperRegistry,
+    budget: Option<u64>,
+    verifier: Options,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions::new()
+    }
+}
+
+impl LoadOptions {
+    /// Verify every program; the kernel's helpers; the default budget.
+    pub fn new() -> LoadOptions {
+        LoadOptions {
+            verify: true,
+            host_helpers: HelperRegistry::new(),
+            budget: None,
+            verifier: Options::default(),
+        }
+    }
+
+    /// Skip verification: programs run checked (bounds checks, budget).
+    pub fn unverified(mut self) -> LoadOptions {
+        self.verify = false;
+        self
+    }
+
+    /// Adds host-defined helpers (they replace kernel helpers with the
+    /// same id). Verified programs may only call helpers the verifier
+    /// knows, so new ids need [`LoadOptions::unverified`].
+    pub fn helpers(mut self, helpers: &HelperRegistry) -> LoadOptions {
+        for id in helpers.ids() {
+            if let Some(h) = helpers.get(id as i64 as u64) {
+                let h: Helper = h.clone();
+                let name = h.name().to_string();
+                self.host_helpers
+                    .register_with_context(id, &name, move |ctx, a| h.call(ctx, a));
+            }
+        }
+        self
+    }
+
+    /// Sets the instruction budget of each run.
+    pub fn budget(mut self, budget: u64) -> LoadOptions {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Sets the verifier's options.
+    pub fn verifier_options(mut self, opts: Options) -> LoadOptions {
+        self.verifier = opts;
+        self
+    }
+}
+
+/// Why an object did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectLoadError {
+    /// A map could not be created.
+    #[error("map {name:?}: {source}")]
+    Map {
+        /// The map's name.
+        name: String,
+        /// What map creation said.
+        #[source]
+        source: MapError,
+    },
+    /// An initial prog-array or map-in-map slot could not be filled.
+    #[error("map {map:?} slot {index}: {reason}")]
+    Slot {
+        /// The map's name.
+        map: String,
+        /// The slot.
+        index: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The verifier cannot take the program (unsupported program type...).
+    #[error("{0}")]
+    VerifierInput(#[from] FromObjectError),
+    /// The verifier rejected the program.
+    #[error("program {program:?}: {diagnostic}")]
+    Rejected {
+        /// The program's name.
+        program: String,
+        /// The verifier's diagnostic.
+        diagnostic: String,
+    },
+    /// The program calls a helper the runtime does not provide.
+    #[error("program {program:?}: instruction {pc} calls helper {id} ({}), which the userspace runtime does not provide", name.unwrap_or("unknown to Linux"))]
+    UnknownHelper {
+        /// The program's name.
+        program: String,
+        /// The call's pc.
+        pc: usize,
+        /// The helper id.
+        id: i32,
+        /// Its kernel name, if it has one.
+        name: Option<&'static str>,
+    },
+    /// The program refers to something userspace cannot resolve.
+    #[error("program {program:?}: instruction {pc}: {reason}")]
+    Unresolved {
+        /// The program's name.
+        program: String,
+        /// The pc.
+        pc: usize,
+        /// What is missing.
+        reason: String,
+    },
+    /// The resolved program could not be prepared for the interpreter.
+    #[error("program {program:?}: {source}")]
+    Prepare {
+        /// The program's name.
+        program: String,
+        /// What the interpreter said.
+        #[source]
+        source: LoadError,
+    },
+}
+
+/// One loaded program.
+#[derive(Debug)]
+pub struct LoadedProgram {
+    name: String,
+    section: String,
+    vm: Arc<Vm>,
+    verified: bool,
+    unchecked: bool,
+    regions: Arc<Vec<Region>>,
+}
+
+impl LoadedProgram {
+    /// The function name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The ELF section.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// The prepared program (resolved instructions, helpers, budget), e.g.
+    /// for a JIT or for [`Map::set_program`].
+    pub fn vm(&self) -> &Arc<Vm> {
+        &self.vm
+    }
+
+    /// Whether the verifier accepted it.
+    pub fn verified(&self) -> bool {
+        self.verified
+    }
+
+    /// Whether [`LoadedProgram::run`] runs it without memory checks.
+    pub fn unchecked(&self) -> bool {
+        self.unchecked
+    }
+
+    /// The memory every run may access besides its input and stack: the
+    /// object's array maps and global data.
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    /// Runs the program with `r1` = `mem`, `r2` = its length (also the
+    /// packet of legacy loads); returns `r0`.
+    pub fn run(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
+        let input = Region::new(mem.as_mut_ptr() as u64, mem.len() as u64, true, "input");
+        let mut inv = Invocation::new([input.start, input.len, 0, 0, 0]);
+        // SAFETY: `mem` is borrowed mutably for the whole run; the maps
+        // behind the other regions live as long as `self.vm`'s helpers
+        // (which hold the object's map table).
+        unsafe {
+            inv.set_input(input).set_packet(input);
+            for r in self.regions.iter() {
+                inv.add_region(*r);
+            }
+        }
+        if self.unchecked {
+            // SAFETY: this program and every program it can tail-call
+            // passed the verifier with `r1` an unknown number, so they
+            // access only their stack, map values the helpers hand out and
+            // the globals (all in the run's regions or owned by the maps,
+            // which outlive the run).
+            unsafe { self.vm.run_with_unchecked(&inv) }
+        } else {
+            self.vm.run_with(&inv)
+        }
+    }
+
+    /// Runs in checked mode with the embedder's invocation (a context of
+    /// its program type); the object's array and global regions are added.
+    pub fn run_with(&self, inv: &Invocation) -> Result<u64, ExecError> {
+        let mut inv = inv.clone();
+        for r in self.regions.iter() {
+            // SAFETY: as in `run`: the maps outlive the run.
+            unsafe { inv.add_region(*r) };
+        }
+        self.vm.run_with(&inv)
+    }
+}
+
+/// A loaded object: its maps and programs.
+#[derive(Debug)]
+pub struct LoadedObject {
+    env: Arc<HelperEnv>,
+    maps: Vec<(String, Arc<Map>)>,
+    programs: Vec<LoadedProgram>,
+}
+
+impl Drop for LoadedObject {
+    fn drop(&mut self) {
+        // Prog arrays hold programs whose helpers hold the map table:
+        // empty them, as the kernel does when user space lets go of one.
+        for map in self.env.maps().all() {
+            if map.map_type() == MapType::ProgArray {
+                for i in 0..map.spec().max_entries {
+                    let _ = map.prog_delete(&i.to_ne_bytes());
+                }
+            }
+        }
+    }
+}
+
+impl LoadedObject {
+    /// Creates the object's maps and prepares its entry programs.
+    pub fn load(obj: &Object, opts: &LoadOptions) -> Result<LoadedObject, ObjectLoadError> {
+        let env = Arc::new(HelperEnv::new());
+        let maps = create_maps(obj)?;
+        let handles: Vec<Arc<Map>> = maps.iter().map(|(_, m)| Arc::clone(m)).collect();
+        for m in &handles {
+            env.maps().insert(m);
+        }
+        let mut helpers = standard_helpers(&env);
+        for id in opts.host_helpers.ids() {
+            if let Some(h) = opts.host_helpers.get(id as i64 as u64) {
+                let h = h.clone();
+                let name = h.name().to_string();
+                helpers.register_with_context(id, &name, move |ctx, a| h.call(ctx, a));
+            }
+        }
+        let regions = Arc::new(map_regions(&handles));
+        let mut programs = Vec::new();
+        let mut all_raw_safe = true;
+        for p in obj.entry_programs() {
+            if let Some(r) = p
+                .relocs
+                .iter()
+                .find(|r| matches!(r.kind, RelocKind::Extern { .. }))
+            {
+                let RelocKind::Extern { symbol, .. } = &r.kind else {
+                    continue;
+                };
+                return Err(ObjectLoadError::Unresolved {
+                    program: p.name.clone(),
+                    pc: r.pc,
+                    reason: format!(
+                        "extern {symbol:?} (kfunc or ksym) has no userspace definition"
+                    ),
+                });
+            }
+            let prepared = ObjectProgram::new(p, obj.maps());
+            let (insns, raw_safe) = if opts.verify {
+                let prepared = prepared?;
+                reject_unless_accepted(&p.name, &prepared, &opts.verifier)?;
+                let mut raw = prepared.clone();
+                raw.prog_type.context = ContextKind::None;
+                let raw_safe = accepted(&raw, &opts.verifier);
+                (prepared.insns, raw_safe)
+            } else {
+                let insns = match prepared {
+                    Ok(pr) => pr.insns,
+                    Err(_) => p.bind_maps(ebee_object::MapBinding::Indices).map_err(|e| {
+                        ObjectLoadError::Unresolved {
+                            program: p.name.clone(),
+                            pc: 0,
+                            reason: e.to_string(),
+                        }
+                    })?,
+                };
+                (insns, false)
+            };
+            all_raw_safe &= raw_safe;
+            let resolved = relocate::resolve(&insns, &handles).map_err(|(pc, reason)| {
+                ObjectLoadError::Unresolved {
+                    program: p.name.clone(),
+                    pc,
+                    reason,
+                }
+            })?;
+            check_helpers(&p.name, &resolved, &helpers)?;
+            let mut vm = Vm::new(resolved).map_err(|source| ObjectLoadError::Prepare {
+                program: p.name.clone(),
+                source,
+            })?;
+            vm.set_helpers(helpers.clone());
+            if let Some(b) = opts.budget {
+                vm.set_budget(b);
+            }
+            programs.push(LoadedProgram {
+                name: p.name.clone(),
+                section: p.section.clone(),
+                vm: Arc::new(vm),
+                verified: opts.verify,
+                unchecked: false,
+                regions: Arc::clone(&regions),
+            });
+        }
+        if opts.verify && all_raw_safe {
+            let vms: Vec<Arc<Vm>> = programs.iter().map(|p| Arc::clone(&p.vm)).collect();
+            env.set_unchecked_targets(&vms);
+            for p in &mut programs {
+                p.unchecked = true;
+            }
+        }
+        let loaded = LoadedObject {
+            env,
+            maps,
+            programs,
+        };
+        loaded.fill_slots(obj)?;
+        Ok(loaded)
+    }
+
+    fn fill_slots(&self, obj: &Object) -> Result<(), ObjectLoadError> {
+        for (def, (_, map)) in obj.maps().iter().zip(&self.maps) {
+            for slot in &def.slots {
+                let err = |reason: String| ObjectLoadError::Slot {
+                    map: def.name.clone(),
+                    index: slot.index,
+                    reason,
+                };
+                match &slot.target {
+                    SlotTarget::Program(name) => {
+                        let p = self
+                            .program(name)
+                            .ok_or_else(|| err(format!("no loaded program {name:?}")))?;
+                        map.set_program(slot.index, Arc::clone(&p.vm), 0)
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                    SlotTarget::Map(name) => {
+                        let inner = self
+                            .map(name)
+                            .ok_or_else(|| err(format!("no map {name:?}")))?;
+                        map.set_inner_map(&slot.index.to_ne_bytes(), Arc::clone(inner), 0)
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry programs, in object order.
+    pub fn programs(&self) -> &[LoadedProgram] {
+        &self.programs
+    }
+
+    /// The program with function name `name`.
+    pub fn program(&self, name: &str) -> Option<&LoadedProgram> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// The first program of section `section`.
+    pub fn program_in_section(&self, section: &str) -> Option<&LoadedProgram> {
+        self.programs.iter().find(|p| p.section == section)
+    }
+
+    /// The maps with their names, in object order.
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &Arc<Map>)> {
+        self.maps.iter().map(|(n, m)| (n.as_str(), m))
+    }
+
+    /// The map called `name` (globals: the section name, `.data`).
+    pub fn map(&self, name: &str) -> Option<&Arc<Map>> {
+        self.maps.iter().find(|(n, _)| n == name).map(|(_, m)| m)
+    }
+
+    /// What the helpers share: the trace sink, the reported identity.
+    pub fn env(&self) -> &Arc<HelperEnv> {
+        &self.env
+    }
+}
+
+fn create_maps(obj: &Object) -> Result<Vec<(String, Arc<Map>)>, ObjectLoadError> {
+    let defs = obj.maps();
+    let mut out = Vec::with_capacity(defs.len());
+    for def in defs {
+        let err = |source| ObjectLoadError::Map {
+            name: def.name.clone(),
+            source,
+        };
+        let map = match (def.inner.is_none(), def.inner_index) {
+            (true, Some(t)) if def.map_type.is_map_in_map() => {
+                let mut spec = MapSpec::from_def(def);
+                let template = defs.get(t).ok_or_else(|| ObjectLoadError::Slot {
+                    map: def.name.clone(),
+                    index: t as u32,
+                    reason: "inner map template index out of range".to_string(),
+                })?;
+                spec.inner = Some(Box::new(MapSpec::from_def(template)));
+                Map::create(&spec).map_err(err)?
+            }
+            _ => Map::from_def(def).map_err(err)?,
+        };
+        out.push((def.name.clone(), Arc::new(map)));
+    }
+    Ok(out)
+}
+
+/// Regions for every array map's elements (globals included).
+fn map_regions(maps: &[Arc<Map>]) -> Vec<Region> {
+    maps.iter()
+        .filter_map(|m| {
+            let l = m.array_layout()?;
+            let writable = m.spec().flags & BPF_F_RDONLY_PROG == 0;
+            let len = (l.stride as u64).saturating_mul(u64::from(l.max_entries));
+            Some(Region::new(l.base as u64, len, writable, "array map"))
+        })
+        .collect()
+}
+
+fn accepted(p: &ObjectProgram, opts: &Options) -> bool {
+    matches!(
+        ebee_verifier::verify(&p.program(), opts).verdict,
+        Verdict::Accepted(_)
+    )
+}
+
+fn reject_unless_accepted(
+    name: &str,
+    p: &ObjectProgram,
+    opts: &Options,
+) -> Result<(), ObjectLoadError> {
+    match ebee_verifier::verify(&p.program(), opts).verdict {
+        Verdict::Accepted(_) => Ok(()),
+        Verdict::Rejected(r) => Err(ObjectLoadError::Rejected {
+            program: name.to_string(),
+            diagnostic: r.to_string(),
+        }),
+    }
+}
+
+fn check_helpers(
+    program: &str,
+    insns: &[Insn],
+    helpers: &HelperRegistry,
+) -> Result<(), ObjectLoadError> {
+    for (pc, insn) in insns.iter().enumerate() {
+        if let Insn::Call(CallTarget::Helper(id)) = insn {
+            if helpers.get(*id as i64 as u64).is_none() {
+                return Err(ObjectLoadError::UnknownHelper {
+                    program: program.to_string(),
+                    pc,
+                    id: *id,
+                    name: ebee_isa::helper_names::name(*id),
+                });
+            }
+        }
+    }
+    Ok(())
+}
