@@ -76,7 +76,9 @@ pub(super) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             return Ok(neg(EINVAL));
         }
         if n > MAX_LOOPS {
-            return Ok(neg(E2BIG));
+            // Linux inlines bpf_loop calls with flags 0, and the inlined
+            // code sets `w0 = -E2BIG`: a 32-bit move, zero-extended.
+            return Ok(neg(E2BIG) as u32 as u64);
         }
         let pc = callback_pc(cb)?;
         for i in 0..n {

@@ -1,8 +1,25 @@
 //! `bpf_probe_read`, `_user`, `_kernel` and their `_str` forms: safe
 //! copies that fail with `-EFAULT` (and a zeroed destination, as in the
 //! kernel) when the source is outside the run's memory.
+//!
+//! The `_kernel` forms fail with `-ERANGE` instead for a source below the
+//! x86-64 user/kernel split, as Linux's `copy_from_kernel_nofault` refuses
+//! user addresses before trying them.
 
-use super::{add, neg, EFAULT};
+use super::{add, neg, EFAULT, ERANGE};
+
+/// Linux's `TASK_SIZE_MAX` on x86-64 with 4-level paging: the end of the
+/// user half of the address space.
+pub const TASK_SIZE_MAX: u64 = (1 << 47) - 4096;
+
+/// The error of a failed read of `src`.
+fn fault(src: u64, kernel: bool) -> u64 {
+    if kernel && src < TASK_SIZE_MAX {
+        neg(ERANGE)
+    } else {
+        neg(EFAULT)
+    }
+}
 use crate::helper::{HelperContext, HelperError, HelperRegistry};
 
 /// Copies `size` bytes from `src` to `dst`.
@@ -11,6 +28,7 @@ fn probe_read(
     dst: u64,
     size: u64,
     src: u64,
+    kernel: bool,
 ) -> Result<u64, HelperError> {
     let size32 = size as u32 as u64;
     ctx.check(dst, size32, true)?;
@@ -18,7 +36,7 @@ fn probe_read(
     if ctx.read(src, &mut buf).is_err() {
         buf.fill(0);
         ctx.write(dst, &buf)?;
-        return Ok(neg(EFAULT));
+        return Ok(fault(src, kernel));
     }
     ctx.write(dst, &buf)?;
     Ok(0)
@@ -31,6 +49,7 @@ fn probe_read_str(
     dst: u64,
     size: u64,
     src: u64,
+    kernel: bool,
 ) -> Result<u64, HelperError> {
     let size = size as u32 as u64;
     if size == 0 {
@@ -45,7 +64,7 @@ fn probe_read_str(
             .is_err()
         {
             ctx.write(dst, &vec![0u8; size as usize])?;
-            return Ok(neg(EFAULT));
+            return Ok(fault(src, kernel));
         }
         if b[0] == 0 {
             break;
@@ -58,14 +77,22 @@ fn probe_read_str(
 }
 
 pub(super) fn register(reg: &mut HelperRegistry) {
-    for name in ["probe_read", "probe_read_user", "probe_read_kernel"] {
-        add(reg, name, |ctx, a| probe_read(ctx, a[0], a[1], a[2]));
-    }
-    for name in [
-        "probe_read_str",
-        "probe_read_user_str",
-        "probe_read_kernel_str",
+    for (name, kernel) in [
+        ("probe_read", false),
+        ("probe_read_user", false),
+        ("probe_read_kernel", true),
     ] {
-        add(reg, name, |ctx, a| probe_read_str(ctx, a[0], a[1], a[2]));
+        add(reg, name, move |ctx, a| {
+            probe_read(ctx, a[0], a[1], a[2], kernel)
+        });
+    }
+    for (name, kernel) in [
+        ("probe_read_str", false),
+        ("probe_read_user_str", false),
+        ("probe_read_kernel_str", true),
+    ] {
+        add(reg, name, move |ctx, a| {
+            probe_read_str(ctx, a[0], a[1], a[2], kernel)
+        });
     }
 }

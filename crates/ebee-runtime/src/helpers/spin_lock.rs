@@ -13,7 +13,7 @@ pub const DEADLOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(5
 /// The lock word at `addr`, checked writable and 4-aligned.
 fn word<'m>(ctx: &mut HelperContext<'_>, addr: u64) -> Result<&'m AtomicU32, HelperError> {
     ctx.check(addr, 4, true)?;
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(HelperError(format!(
             "spin lock at {addr:#x} is not 4-aligned"
         )));
@@ -34,7 +34,7 @@ pub(super) fn register(reg: &mut HelperRegistry) {
             .is_err()
         {
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 std::thread::yield_now();
                 // A lock held this long is a deadlock (an unverified program
                 // locking twice): fail the run rather than hang.
