@@ -24,7 +24,8 @@ enum Command {
     Asm(cmd::asm::Args),
     /// Disassemble raw bytecode (Linux syntax by default).
     Disasm(cmd::disasm::Args),
-    /// Run a program (bytecode or assembly) on a memory buffer and print r0.
+    /// Run a program (bytecode, assembly or an ELF object) on a memory buffer
+    /// and print r0 (and, for an object, its maps).
     Run(cmd::run::Args),
     /// Show what an ELF object holds: programs, maps, BTF, relocations.
     Inspect(cmd::inspect::Args),

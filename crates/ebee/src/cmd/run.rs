@@ -1,4 +1,5 @@
-//! `ebee run PROG [--mem FILE | --mem-hex HEX] [--repeat N] [--json]`
+//! `ebee run PROG [--mem FILE | --mem-hex HEX] [--repeat N] [--json]`;
+//! `PROG` may be a clang-built ELF object ([`super::run_object`]).
 
 use ebee::input::{read_file, read_program};
 use ebee::Failure;
@@ -9,8 +10,18 @@ use std::time::Instant;
 /// Arguments of `ebee run`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The program: raw bytecode, or assembly in either syntax (detected).
+    /// The program: raw bytecode, assembly in either syntax (detected), or
+    /// an ELF object (its maps are created and printed after the run).
     prog: PathBuf,
+    /// For an object: the program's section.
+    #[arg(long, conflicts_with = "program")]
+    section: Option<String>,
+    /// For an object: the program's function name.
+    #[arg(long)]
+    program: Option<String>,
+    /// For an object: skip the verifier (the program runs with runtime checks).
+    #[arg(long)]
+    unverified: bool,
     /// File whose bytes are the input memory (r1 points to it, r2 holds its length).
     #[arg(long, conflicts_with = "mem_hex")]
     mem: Option<PathBuf>,
@@ -33,7 +44,6 @@ pub struct Args {
 
 /// Runs `ebee run`.
 pub fn run(args: Args) -> Result<(), Failure> {
-    let program = read_program(&args.prog)?;
     let mut memory = match (&args.mem, &args.mem_hex) {
         (Some(path), _) => read_file(path)?,
         (None, Some(hex)) => {
@@ -41,6 +51,25 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
         (None, None) => Vec::new(),
     };
+    let bytes = read_file(&args.prog)?;
+    if bytes.starts_with(b"\x7fELF") {
+        let r = super::run_object::ObjectRun {
+            bytes: &bytes,
+            section: args.section.as_deref(),
+            program: args.program.as_deref(),
+            unverified: args.unverified,
+            budget: args.budget,
+            repeat: args.repeat,
+            json: args.json,
+        };
+        return super::run_object::run(r, &mut memory);
+    }
+    if args.section.is_some() || args.program.is_some() || args.unverified {
+        return Err(Failure::Input(
+            "--section, --program and --unverified apply to ELF objects".to_string(),
+        ));
+    }
+    let program = read_program(&args.prog)?;
     let mut vm = Vm::new(program.insns).map_err(|e| Failure::Input(e.to_string()))?;
     if let Some(b) = args.budget {
         vm.set_budget(b);

@@ -1,0 +1,92 @@
+//! `ebee run OBJ.o`: a clang-built object run in the userspace runtime,
+//! its maps printed afterwards.
+
+use std::path::Path;
+use std::process::Command;
+
+fn compile(name: &str) -> std::path::PathBuf {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../ebee-runtime/tests/c/{name}.c"));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("run-object-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("{name}.o"));
+    let o = Command::new("clang-19")
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-mcpu=v3",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("clang-19");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn ebee(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ebee"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn runs_an_object_and_prints_its_maps() {
+    let obj = compile("maps_basic");
+    let o = ebee(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--mem-hex",
+        "00",
+        "--repeat",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["program"], "maps_basic");
+    assert_eq!(v["mode"], "verified, unchecked");
+    // The third run returns `runs` (1000 + 2) & 0xff.
+    assert_eq!(v["r0"], 1002 & 0xff);
+    let data = v["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == ".data")
+        .unwrap();
+    assert_eq!(
+        data["entries"][0]["value"], "eb 03 00 00 00 00 00 00",
+        "runs = 1003"
+    );
+
+    let text = ebee(&["run", obj.to_str().unwrap(), "--section", "socket"]);
+    let out = String::from_utf8(text.stdout).unwrap();
+    assert!(out.contains("r0 = 232 (0xe8)"), "{out}");
+    assert!(
+        out.contains("map .rodata (Array, 1 entries shown)\n  00 00 00 00 => 07 00"),
+        "{out}"
+    );
+}
+
+#[test]
+fn picks_programs_and_explains_rejections() {
+    let obj = compile("tail_calls");
+    let o = ebee(&["run", obj.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pick one with --program"));
+    let o = ebee(&["run", obj.to_str().unwrap(), "--program", "entry"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("r0 = 11 (0xb)"));
+    let obj = compile("strings");
+    let o = ebee(&["run", obj.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(5), "rejected by the verifier");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--unverified"));
+    let o = ebee(&["run", obj.to_str().unwrap(), "--unverified"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
