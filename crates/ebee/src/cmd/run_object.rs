@@ -59,8 +59,12 @@ fn pick<'o>(loaded: &'o LoadedObject, run: &ObjectRun<'_>) -> Result<&'o LoadedP
     found.ok_or_else(|| Failure::Input(format!("no such program; the object has: {}", names())))
 }
 
-/// The entries of `map` as (key, values) with values per CPU for per-CPU maps.
-fn entries(map: &Map) -> (Vec<(Vec<u8>, Vec<Vec<u8>>)>, bool) {
+/// One printed entry: the key and its value (one per CPU for per-CPU maps,
+/// none for slots of prog arrays and map-in-maps).
+type Entry = (Vec<u8>, Vec<Vec<u8>>);
+
+/// The entries of `map`, and whether there were more than [`MAX_ENTRIES`].
+fn entries(map: &Map) -> (Vec<Entry>, bool) {
     let mut out = vec![];
     let t = map.map_type();
     match t {
