@@ -26,6 +26,10 @@ macro_rules! require_bpf {
 }
 
 fn compile(name: &str) -> Object {
+    compile_with(name, &[])
+}
+
+fn compile_with(name: &str, defines: &[&str]) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rt-objects-{}", std::process::id()));
@@ -35,6 +39,7 @@ fn compile(name: &str) -> Object {
     let o = Command::new("clang-19")
         .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
         .arg("-I/usr/include/x86_64-linux-gnu")
+        .args(defines)
         .arg("-c")
         .arg(&src)
         .arg("-o")
@@ -64,7 +69,11 @@ struct Pair {
 }
 
 fn load(name: &str, opts: LoadOptions) -> Pair {
-    let obj = compile(name);
+    load_with(name, &[], opts)
+}
+
+fn load_with(name: &str, defines: &[&str], opts: LoadOptions) -> Pair {
+    let obj = compile_with(name, defines);
     let kernel = ebee_kernel::LoadedObject::load(&obj, &ObjectLoadOptions::default())
         .unwrap_or_else(|e| panic!("kernel load of {name}: {e}"));
     let user =
@@ -286,4 +295,19 @@ fn spin_lock_guards_a_map_value() {
     let p = load("spin_lock", LoadOptions::new().unverified());
     p.run("locked_add", 5);
     p.compare_maps(&[]);
+}
+
+#[test]
+fn identity_helpers_describe_the_calling_thread() {
+    require_bpf!();
+    let p = load_with("misc_helpers", &["-DIDENTITY"], LoadOptions::new());
+    p.run("identity", 1);
+    // pid_tgid, uid_gid and comm of this test thread, from both sides.
+    p.compare_maps(&[]);
+    let bss = words(&p.user_bss());
+    let pid = u64::from(std::process::id());
+    assert!(
+        bss.iter().any(|&w| w as u64 >> 32 == pid),
+        "tgid recorded: {bss:?}"
+    );
 }

@@ -29,3 +29,19 @@ int misc(struct __sk_buff *skb)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+#ifdef IDENTITY
+__u64 ident[4];
+
+SEC("socket")
+int identity(struct __sk_buff *skb)
+{
+	char comm[16] = {};
+
+	ident[0] = bpf_get_current_pid_tgid();
+	ident[1] = bpf_get_current_uid_gid();
+	bpf_get_current_comm(comm, sizeof(comm));
+	__builtin_memcpy(&ident[2], comm, 16);
+	return 0;
+}
+#endif
