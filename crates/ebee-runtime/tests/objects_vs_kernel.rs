@@ -25,10 +25,6 @@ macro_rules! require_bpf {
     };
 }
 
-fn compile(name: &str) -> Object {
-    compile_with(name, &[])
-}
-
 fn compile_with(name: &str, defines: &[&str]) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
     let dir =
