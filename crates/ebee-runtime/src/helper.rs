@@ -188,16 +188,40 @@ pub trait FunctionCaller {
     ) -> Result<u64, HelperError>;
 }
 
+/// An engine's whole run state as a helper reaches it: the interpreter
+/// hands this to [`HelperContext::for_run`] so the helper borrows the
+/// regions and tail-call state through it and can still run callbacks on
+/// the same state (no copies per helper call).
+pub(crate) trait RunAccess {
+    /// The run's regions.
+    fn regions(&mut self) -> &mut MemoryRegions;
+    /// The run's regions, read-only.
+    fn regions_ref(&self) -> &MemoryRegions;
+    /// The run's tail-call state.
+    fn tail_calls(&mut self) -> &mut TailCallState;
+    /// The run's tail-call state, read-only.
+    fn tail_calls_ref(&self) -> &TailCallState;
+    /// Runs the function at `pc` with `args` on a new frame.
+    fn call_function(&mut self, pc: usize, args: [u64; 5]) -> Result<u64, HelperError>;
+}
+
+enum State<'a> {
+    Parts {
+        regions: &'a mut MemoryRegions,
+        tail_calls: &'a mut TailCallState,
+        caller: Option<&'a mut dyn FunctionCaller>,
+    },
+    Run(&'a mut dyn RunAccess),
+}
+
 /// What a helper sees of the run calling it: the memory regions (to check
 /// pointer arguments and to add regions), the tail-call state, the pc, and
 /// (if the engine supports it) a way to call functions of the program.
 ///
 /// Engines build one per helper call with [`HelperContext::new`].
 pub struct HelperContext<'a> {
-    regions: &'a mut MemoryRegions,
-    tail_calls: &'a mut TailCallState,
+    state: State<'a>,
     pc: usize,
-    caller: Option<&'a mut dyn FunctionCaller>,
 }
 
 impl<'a> HelperContext<'a> {
@@ -209,18 +233,44 @@ impl<'a> HelperContext<'a> {
         pc: usize,
     ) -> HelperContext<'a> {
         HelperContext {
-            regions,
-            tail_calls,
+            state: State::Parts {
+                regions,
+                tail_calls,
+                caller: None,
+            },
             pc,
-            caller: None,
+        }
+    }
+
+    /// The context of a helper call at `pc` reaching the run through `run`.
+    pub(crate) fn for_run(run: &'a mut dyn RunAccess, pc: usize) -> HelperContext<'a> {
+        HelperContext {
+            state: State::Run(run),
+            pc,
         }
     }
 
     /// Lets the helper call functions of the program through `caller`
     /// ([`HelperContext::call_function`]).
     pub fn with_caller(mut self, caller: &'a mut dyn FunctionCaller) -> HelperContext<'a> {
-        self.caller = Some(caller);
+        if let State::Parts { caller: c, .. } = &mut self.state {
+            *c = Some(caller);
+        }
         self
+    }
+
+    fn regions_mut(&mut self) -> &mut MemoryRegions {
+        match &mut self.state {
+            State::Parts { regions, .. } => regions,
+            State::Run(r) => r.regions(),
+        }
+    }
+
+    fn tail_calls_mut(&mut self) -> &mut TailCallState {
+        match &mut self.state {
+            State::Parts { tail_calls, .. } => tail_calls,
+            State::Run(r) => r.tail_calls(),
+        }
     }
 
     /// Runs the program's function at `pc` with `args` in `r1`–`r5` on a
@@ -228,11 +278,16 @@ impl<'a> HelperContext<'a> {
     /// engine gave no [`FunctionCaller`], the call depth is exceeded, or the
     /// function fails.
     pub fn call_function(&mut self, pc: usize, args: [u64; 5]) -> Result<u64, HelperError> {
-        match self.caller.as_deref_mut() {
-            Some(c) => c.call_function(self.regions, self.tail_calls, pc, args),
-            None => Err(HelperError(
+        match &mut self.state {
+            State::Parts {
+                regions,
+                tail_calls,
+                caller: Some(c),
+            } => c.call_function(regions, tail_calls, pc, args),
+            State::Parts { caller: None, .. } => Err(HelperError(
                 "this engine cannot call program functions from helpers".to_string(),
             )),
+            State::Run(r) => r.call_function(pc, args),
         }
     }
 
@@ -243,7 +298,10 @@ impl<'a> HelperContext<'a> {
 
     /// The run's regions.
     pub fn regions(&self) -> &MemoryRegions {
-        self.regions
+        match &self.state {
+            State::Parts { regions, .. } => regions,
+            State::Run(r) => r.regions_ref(),
+        }
     }
 
     /// Lets the program access `region` for the rest of the run (e.g. the
@@ -254,7 +312,7 @@ impl<'a> HelperContext<'a> {
     /// region says so) until the run ends.
     pub unsafe fn add_region(&mut self, region: Region) {
         // SAFETY: forwarded to the caller.
-        unsafe { self.regions.add(region) }
+        unsafe { self.regions_mut().add(region) }
     }
 
     /// Adds `region` unless the run can already access all of it (with
@@ -266,11 +324,11 @@ impl<'a> HelperContext<'a> {
     pub unsafe fn ensure_region(&mut self, region: Region) {
         if region.len > 0
             && !self
-                .regions
+                .regions_mut()
                 .allows(region.start, region.len, region.writable)
         {
             // SAFETY: forwarded to the caller.
-            unsafe { self.regions.add(region) }
+            unsafe { self.regions_mut().add(region) }
         }
     }
 
@@ -286,12 +344,12 @@ impl<'a> HelperContext<'a> {
         region: Region,
         f: impl FnOnce(&mut HelperContext<'a>) -> T,
     ) -> T {
-        let n = self.regions.extra().len();
+        let n = self.regions().extra().len();
         // SAFETY: forwarded to the caller; the region is removed below,
         // before the memory may go away.
-        unsafe { self.regions.add(region) };
+        unsafe { self.regions_mut().add(region) };
         let out = f(self);
-        self.regions.truncate(n);
+        self.regions_mut().truncate(n);
         out
     }
 
@@ -301,7 +359,7 @@ impl<'a> HelperContext<'a> {
         if len == 0 {
             return Ok(());
         }
-        self.regions.check(addr, len, write).map_err(|m| {
+        self.regions_mut().check(addr, len, write).map_err(|m| {
             HelperError(format!(
                 "{} of {len} bytes at {addr:#x}: {}",
                 if write { "write" } else { "read" },
@@ -340,11 +398,14 @@ impl<'a> HelperContext<'a> {
     /// [`crate::MAX_TAIL_CALL_CNT`] tail calls per run; the helper then
     /// returns its error value and the program continues.
     pub fn tail_call(&mut self, target: Arc<Vm>) -> Result<(), TailCallError> {
-        self.tail_calls.request(target)
+        self.tail_calls_mut().request(target)
     }
 
     /// How many tail calls the run has made so far.
     pub fn tail_call_count(&self) -> u32 {
-        self.tail_calls.count()
+        match &self.state {
+            State::Parts { tail_calls, .. } => tail_calls.count(),
+            State::Run(r) => r.tail_calls_ref().count(),
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::access::Access;
 use crate::error::ExecError;
-use crate::helper::{FunctionCaller, HelperContext, HelperError};
+use crate::helper::{HelperContext, HelperError, RunAccess};
 use crate::op::{unpack_atomic, Op, OpCode, LONG_RUN};
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
@@ -584,24 +584,15 @@ fn call_helper<A: Access>(
     let Some(helper) = vm.helpers().get(id) else {
         return Err(ExecError::UnknownHelper { pc, id });
     };
-    // The context borrows the regions and tail-call state while the run
-    // state goes to the callback runner; `Callbacks` swaps them back in for
-    // the duration of a callback.
-    let empty = Region::new(0, 0, false, "none");
-    let mut regions = std::mem::replace(&mut st.regions, MemoryRegions::new(empty, empty));
-    let mut tail_calls = std::mem::take(&mut st.tail_calls);
     let result = {
-        let mut caller = Callbacks::<A> {
+        let mut run = Callbacks::<A> {
             vm,
             st: &mut *st,
             mode: std::marker::PhantomData,
         };
-        let mut ctx =
-            HelperContext::new(&mut regions, &mut tail_calls, pc).with_caller(&mut caller);
+        let mut ctx = HelperContext::for_run(&mut run, pc);
         helper.call(&mut ctx, [r[1], r[2], r[3], r[4], r[5]])
     };
-    st.regions = regions;
-    st.tail_calls = tail_calls;
     result.map_err(|e| ExecError::HelperFailed {
         pc,
         id,
@@ -610,27 +601,34 @@ fn call_helper<A: Access>(
     })
 }
 
-/// Runs functions of `vm` for a helper (callbacks), in the run's mode.
+/// The run as a helper reaches it: its regions and tail-call state, and
+/// callbacks into `vm` in the run's mode.
 struct Callbacks<'v, 's, A> {
     vm: &'v Vm,
     st: &'s mut RunState,
     mode: std::marker::PhantomData<A>,
 }
 
-impl<A: Access> FunctionCaller for Callbacks<'_, '_, A> {
-    fn call_function(
-        &mut self,
-        regions: &mut MemoryRegions,
-        tail_calls: &mut TailCallState,
-        pc: usize,
-        args: [u64; 5],
-    ) -> Result<u64, HelperError> {
-        std::mem::swap(&mut self.st.regions, regions);
-        std::mem::swap(&mut self.st.tail_calls, tail_calls);
-        let result = run_callback::<A>(self.vm, self.st, pc, args);
-        std::mem::swap(&mut self.st.regions, regions);
-        std::mem::swap(&mut self.st.tail_calls, tail_calls);
-        result.map_err(|e| HelperError(format!("in the callback at {pc}: {e}")))
+impl<A: Access> RunAccess for Callbacks<'_, '_, A> {
+    fn regions(&mut self) -> &mut MemoryRegions {
+        &mut self.st.regions
+    }
+
+    fn regions_ref(&self) -> &MemoryRegions {
+        &self.st.regions
+    }
+
+    fn tail_calls(&mut self) -> &mut TailCallState {
+        &mut self.st.tail_calls
+    }
+
+    fn tail_calls_ref(&self) -> &TailCallState {
+        &self.st.tail_calls
+    }
+
+    fn call_function(&mut self, pc: usize, args: [u64; 5]) -> Result<u64, HelperError> {
+        run_callback::<A>(self.vm, self.st, pc, args)
+            .map_err(|e| HelperError(format!("in the callback at {pc}: {e}")))
     }
 }
 
