@@ -1,5 +1,6 @@
 //! Userspace execution of eBPF: the interpreter, memory regions, helpers and
-//! tail calls. (Maps and program types come next.)
+//! tail calls, maps ([`map`]), the kernel's helpers ([`helpers`]) and a
+//! loader for clang-built objects ([`loader`]).
 //!
 //! ```
 //! use ebee_runtime::Vm;
@@ -66,9 +67,11 @@
 //!   accessible in checked mode.
 //! - `may_goto` falls through [`MAY_GOTO_LIMIT`] times per function
 //!   invocation, then jumps (Linux's `BPF_MAX_LOOPS`).
-//! - `lddw` of map/function references and kfunc calls are rejected at
-//!   load ([`LoadError::Unsupported`]): they need the loader's relocations
-//!   and kernel functions.
+//! - `lddw` of map/function references and kfunc calls are rejected by
+//!   [`Vm::new`] ([`LoadError::Unsupported`]): the object loader
+//!   ([`loader::LoadedObject`]) resolves map, global and callback
+//!   references to plain constants first; kfuncs have no userspace
+//!   definition.
 //! - Tail calls: see [`tail_call`].
 //!
 //! # Helpers and threads
@@ -96,7 +99,10 @@
 //! [`HelperContext`] built from the run's [`MemoryRegions`] and
 //! [`TailCallState`], calls [`MemoryRegions::check`] on its slow path, and
 //! reports faults as [`ExecError`], so both engines accept, reject and
-//! describe the same accesses.
+//! describe the same accesses. Callback helpers (`bpf_loop`,
+//! `bpf_for_each_map_elem`) call [`HelperContext::call_function`]: the JIT
+//! passes a [`FunctionCaller`] ([`HelperContext::with_caller`]) that runs
+//! the compiled function at that pc on a new frame with the run's budget.
 
 #![warn(missing_docs)]
 
