@@ -231,6 +231,10 @@ fn ring_buffer_records_and_queries() {
 fn tail_calls_chain_fall_through_and_stop_at_the_limit() {
     require_bpf!();
     let p = load("tail_calls", LoadOptions::new());
+    assert!(
+        p.user.program("entry").unwrap().unchecked(),
+        "ctx only handed to bpf_tail_call"
+    );
     assert_eq!(p.run("entry", 3), vec![11; 3]);
     assert_eq!(p.run("entry_self", 1), vec![33]);
     p.compare_maps(&[]);

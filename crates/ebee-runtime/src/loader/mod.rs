@@ -24,9 +24,10 @@
 //! Verification is the default. Programs run with the raw-memory
 //! convention of [`LoadedProgram::run`] (`r1` = a buffer, `r2` = its
 //! length) run **unchecked** when every program of the object passed the
-//! verifier both for its section's program type and with `r1` as an
-//! unknown number (so no program dereferences its argument: it touches
-//! only its stack, map values and globals). Otherwise, and for objects
+//! verifier both for its section's program type and with a context of no
+//! accessible bytes (so no program dereferences its argument: it touches
+//! only its stack, map values and globals, and may only hand `r1` on, to
+//! `bpf_tail_call`). Otherwise, and for objects
 //! loaded [`LoadOptions::unverified`], they run checked: every access is
 //! bounds-checked against the run's regions and the budget applies. Tail
 //! calls from unchecked programs only enter the object's own programs.
@@ -44,7 +45,7 @@ use crate::region::Region;
 use crate::vm::{Invocation, Vm};
 use ebee_isa::{CallTarget, Insn};
 use ebee_object::{Object, RelocKind, SlotTarget};
-use ebee_verifier::{ContextKind, FromObjectError, ObjectProgram, Options, Verdict};
+use ebee_verifier::{ContextKind, ContextLayout, FromObjectError, ObjectProgram, Options, Verdict};
 use std::sync::Arc;
 
 /// How to load an object.
@@ -318,8 +319,16 @@ impl LoadedObject {
             let (insns, raw_safe) = if opts.verify {
                 let prepared = prepared?;
                 reject_unless_accepted(&p.name, &prepared, &opts.verifier)?;
+                // The raw convention passes a buffer as r1: safe unchecked
+                // only if the program never dereferences its context (a
+                // context of 0 accessible bytes; it may still pass it on,
+                // e.g. to bpf_tail_call).
                 let mut raw = prepared.clone();
-                raw.prog_type.context = ContextKind::None;
+                raw.prog_type.context = ContextKind::Struct(ContextLayout {
+                    name: "raw buffer (unread)",
+                    size: 0,
+                    fields: vec![],
+                });
                 let raw_safe = accepted(&raw, &opts.verifier);
                 (prepared.insns, raw_safe)
             } else {
