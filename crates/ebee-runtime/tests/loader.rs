@@ -134,7 +134,9 @@ fn bpf_loop_callbacks_run_on_their_own_frame() {
 #[test]
 fn spin_lock_excludes_other_threads() {
     let obj = compile("spin_lock", &[]);
-    let l = Arc::new(LoadedObject::load(&obj, &LoadOptions::new().unverified()).unwrap());
+    // Verified: the loader finds the lock's offset in the value's BTF.
+    let l = Arc::new(LoadedObject::load(&obj, &LoadOptions::new()).unwrap());
+    assert!(l.program("locked_add").unwrap().unchecked());
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let l = Arc::clone(&l);

@@ -292,7 +292,8 @@ fn time_cpu_identity_and_random_helpers() {
 #[test]
 fn spin_lock_guards_a_map_value() {
     require_bpf!();
-    let p = load("spin_lock", LoadOptions::new().unverified());
+    let p = load("spin_lock", LoadOptions::new());
+    assert!(p.user.program("locked_add").unwrap().unchecked());
     p.run("locked_add", 5);
     p.compare_maps(&[]);
 }

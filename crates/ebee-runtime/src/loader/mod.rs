@@ -44,8 +44,11 @@ use crate::map::{Map, MapError, MapSpec, MapType, BPF_F_RDONLY_PROG};
 use crate::region::Region;
 use crate::vm::{Invocation, Vm};
 use ebee_isa::{CallTarget, Insn};
+use ebee_object::btf::{Btf, TypeId, TypeKind};
 use ebee_object::{Object, RelocKind, SlotTarget};
-use ebee_verifier::{ContextKind, ContextLayout, FromObjectError, ObjectProgram, Options, Verdict};
+use ebee_verifier::{
+    ContextKind, ContextLayout, FromObjectError, MapRef, ObjectProgram, Options, Verdict,
+};
 use std::sync::Arc;
 
 /// How to load an object.
@@ -315,7 +318,10 @@ impl LoadedObject {
                     ),
                 });
             }
-            let prepared = ObjectProgram::new(p, obj.maps());
+            let prepared = ObjectProgram::new(p, obj.maps()).map(|mut pr| {
+                add_spin_locks(obj, &mut pr);
+                pr
+            });
             let (insns, raw_safe) = if opts.verify {
                 let prepared = prepared?;
                 reject_unless_accepted(&p.name, &prepared, &opts.verifier)?;
@@ -482,6 +488,35 @@ fn map_regions(maps: &[Arc<Map>]) -> Vec<Region> {
             Some(Region::new(l.base as u64, len, writable, "array map"))
         })
         .collect()
+}
+
+/// The offset of the `struct bpf_spin_lock` member of a map value, from
+/// the object's BTF (the verifier's input leaves it out).
+fn spin_lock_offset(btf: &Btf, value_type: TypeId) -> Option<u32> {
+    let id = btf.skip_modifiers(value_type).ok()?;
+    let members = btf.type_by_id(id)?.members()?;
+    members.iter().find_map(|m| {
+        let t = btf.type_by_id(btf.skip_modifiers(m.ty).ok()?)?;
+        (t.name == "bpf_spin_lock" && matches!(t.kind, TypeKind::Struct { .. }))
+            .then_some(m.bit_offset / 8)
+    })
+}
+
+/// Tells the verifier where the object's maps keep their spin locks.
+fn add_spin_locks(obj: &Object, p: &mut ObjectProgram) {
+    let Some(btf) = obj.btf() else {
+        return;
+    };
+    for (i, def) in obj.maps().iter().enumerate() {
+        let Some(off) = def.btf_value_type_id.and_then(|t| spin_lock_offset(btf, t)) else {
+            continue;
+        };
+        let r = MapRef::Index(i as u32);
+        if let Some(mut info) = p.maps.get(r).copied() {
+            info.spin_lock_offset = Some(off);
+            p.maps.insert(r, info);
+        }
+    }
 }
 
 fn accepted(p: &ObjectProgram, opts: &Options) -> bool {
