@@ -15,6 +15,7 @@ use std::time::Instant;
 use ebee_isa::{CallTarget, Insn};
 
 use crate::diagnostic::{insn_text, BranchStep, Rejection, SourceLine, Stats};
+use crate::precision::{backtrack, demands, mark, record, Demand, FrameMask, Hist, Precision};
 use crate::semantics::{step, Env, Fault, Step};
 use crate::state::State;
 
@@ -33,6 +34,8 @@ struct Path {
     pc: usize,
     anc: Option<usize>,
     trail: Vec<BranchStep>,
+    /// Instructions run since `anc` was remembered.
+    hist: Vec<Hist>,
 }
 
 struct Stored {
@@ -40,6 +43,50 @@ struct Stored {
     fingerprint: u64,
     branches: u32,
     parent: Option<usize>,
+    /// Instructions run from the parent to this state.
+    hist: Vec<Hist>,
+    /// Its numbers later decisions relied on.
+    prec: Precision,
+}
+
+/// Every number of `cur` and its ancestors becomes precise.
+fn give_up(stored: &mut [Stored], mut cur: Option<usize>) {
+    while let Some(i) = cur {
+        if stored[i].prec.all {
+            break;
+        }
+        stored[i].prec.all = true;
+        cur = stored[i].parent;
+    }
+}
+
+/// Make `set` (needed after `hist`, the path's instructions since `anc`)
+/// precise in the remembered states it comes from.
+fn demand(env: &Env, stored: &mut [Stored], hist: &[Hist], anc: Option<usize>, mut set: Demand) {
+    for h in hist.iter().rev() {
+        if backtrack(env.insns, h, &mut set).is_err() {
+            give_up(stored, anc);
+            return;
+        }
+    }
+    let mut cur = anc;
+    while let Some(i) = cur {
+        if set.iter().all(|m| m.regs == 0 && m.slots == 0) {
+            return;
+        }
+        let Stored { state, prec, .. } = &mut stored[i];
+        if !mark(state, prec, &mut set) {
+            return;
+        }
+        for k in (0..stored[i].hist.len()).rev() {
+            let h = stored[i].hist[k];
+            if backtrack(env.insns, &h, &mut set).is_err() {
+                give_up(stored, stored[i].parent);
+                return;
+            }
+        }
+        cur = stored[i].parent;
+    }
 }
 
 /// The explorer's result.
@@ -97,6 +144,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
         pc: 0,
         anc: None,
         trail: vec![],
+        hist: vec![],
     }];
     let uninit_ok = env.opts.allow_uninit_stack;
     let reject = |pc: usize, f: Fault, st: &State, trail: &[BranchStep], env: &Env| -> Rejection {
@@ -160,7 +208,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                     }
                     _ => false,
                 };
-                let mut pruned = false;
+                let mut pruned = None;
                 // Ids do not enter the fingerprint, so the state need not be
                 // normalized to compute it.
                 let live = live_masks(env, &path.state, pc);
@@ -169,8 +217,11 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                     for &sid in ids.iter().rev() {
                         let s = &stored[sid];
                         if s.branches == 0 || may_goto {
-                            if s.state.subsumes(&path.state, false, uninit_ok) {
-                                pruned = true;
+                            // An unfinished state's precision is not known
+                            // yet: compare every number.
+                            let prec = (s.branches == 0).then_some(&s.prec);
+                            if s.state.subsumes_with(&path.state, false, uninit_ok, prec) {
+                                pruned = Some(sid);
                                 break;
                             }
                         } else if s.fingerprint == fingerprint && {
@@ -193,7 +244,15 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         }
                     }
                 }
-                if pruned {
+                if let Some(sid) = pruned {
+                    // What the covering state's paths relied on, this
+                    // path's history must provide too.
+                    if stored[sid].branches > 0 || stored[sid].prec.all {
+                        give_up(&mut stored, path.anc);
+                    } else {
+                        let set = stored[sid].prec.frames.clone();
+                        demand(env, &mut stored, &path.hist, path.anc, set);
+                    }
                     stats.pruned += 1;
                     if env.opts.log && log.len() < LOG_LIMIT {
                         let _ = writeln!(log, "{pc}: safe");
@@ -222,6 +281,8 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         fingerprint,
                         branches: 1,
                         parent: path.anc,
+                        hist: std::mem::take(&mut path.hist),
+                        prec: Precision::default(),
                     });
                     let id = stored.len() - 1;
                     at_pc.entry(pc).or_default().push(id);
@@ -236,6 +297,15 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                 let _ = write!(log, "{pc}: {} ;", insn_text(&env.insns[pc]));
                 log_state(&mut log, &path.state);
             }
+            let (now, if_decided) =
+                demands(env.insns, &path.state, pc, env.prog.return_range.is_some());
+            if path.anc.is_some() {
+                if let Some(set) = now {
+                    demand(env, &mut stored, &path.hist, path.anc, set);
+                }
+            }
+            let depth = path.state.frames.len();
+            path.hist.push(record(env.insns, &path.state, pc));
             match step(env, &mut path.state, pc) {
                 Err(f) => {
                     let r = reject(pc, f, &path.state, &path.trail, env);
@@ -252,6 +322,12 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                     continue 'paths;
                 }
                 Ok(Step::Branch(mut succs)) => {
+                    if succs.len() < 2 && if_decided != 0 && path.anc.is_some() {
+                        // Only one side was possible: the operands decided it.
+                        let mut set = vec![FrameMask::default(); depth];
+                        set[depth - 1].regs = if_decided;
+                        demand(env, &mut stored, &path.hist, path.anc, set);
+                    }
                     let decided = succs.len() > 1;
                     // Continue with the fall-through side; the other waits.
                     succs.sort_by_key(|(_, _, taken)| !*taken);
@@ -288,6 +364,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                             pc: opc,
                             anc: path.anc,
                             trail,
+                            hist: path.hist.clone(),
                         });
                     }
                     if decided {

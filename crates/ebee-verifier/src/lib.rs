@@ -85,6 +85,7 @@ pub mod from_object;
 pub mod helpers;
 pub mod liveness;
 pub mod maps;
+pub mod precision;
 pub mod reg_state;
 pub mod scalar;
 pub mod semantics;
