@@ -297,8 +297,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                 let _ = write!(log, "{pc}: {} ;", insn_text(&env.insns[pc]));
                 log_state(&mut log, &path.state);
             }
-            let (now, if_decided) =
-                demands(env.insns, &path.state, pc, env.prog.return_range.is_some());
+            let (now, if_decided) = demands(env, &path.state, pc);
             if path.anc.is_some() {
                 if let Some(set) = now {
                     demand(env, &mut stored, &path.hist, path.anc, set);

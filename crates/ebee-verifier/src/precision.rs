@@ -22,6 +22,7 @@ use ebee_isa::{AluOp, CallTarget, Insn, Operand};
 
 use crate::helpers::Arg;
 use crate::reg_state::{PtrKind, RegState};
+use crate::semantics::Env;
 use crate::state::State;
 
 /// Registers and stack slots of one frame (bit `n` of `regs` is `rn`, bit
@@ -83,8 +84,16 @@ pub enum Aux {
     /// An atomic operation on the stack.
     StackAtomic,
     /// A comparison of numbers linked to others by id (the branch narrows
-    /// the copies too).
-    Linked,
+    /// the copies too): the running frame's registers and slots holding a
+    /// copy, and whether another frame holds one.
+    Linked {
+        /// Registers holding a copy.
+        regs: u16,
+        /// Stack slots holding a copy.
+        slots: u64,
+        /// Another frame holds a copy.
+        elsewhere: bool,
+    },
     /// The exit of a function called by a helper (its result does not flow
     /// to the caller).
     CallbackExit,
@@ -151,15 +160,48 @@ pub fn record(insns: &[Insn], st: &State, pc: usize) -> Hist {
             _ => Aux::None,
         },
         Insn::Jump { dst, src, .. } => {
-            let linked = |r: &RegState| matches!(r, RegState::Scalar { id, .. } if *id != 0);
-            let s = match src {
-                Operand::Reg(r) => linked(st.reg(r.index())),
-                Operand::Imm(_) => false,
+            let id_of = |r: &RegState| match r {
+                RegState::Scalar { id, .. } if *id != 0 => Some(*id),
+                _ => None,
             };
-            if linked(st.reg(dst.index())) || s {
-                Aux::Linked
-            } else {
+            let ids: Vec<u32> = std::iter::once(dst.index())
+                .chain(match src {
+                    Operand::Reg(r) => Some(r.index()),
+                    Operand::Imm(_) => None,
+                })
+                .filter_map(|r| id_of(st.reg(r)))
+                .collect();
+            if ids.is_empty() {
                 Aux::None
+            } else {
+                let linked = |r: &RegState| id_of(r).is_some_and(|i| ids.contains(&i));
+                let n = st.frames.len();
+                let (mut regs, mut slots, mut elsewhere) = (0u16, 0u64, false);
+                for (fi, fr) in st.frames.iter().enumerate() {
+                    for (r, reg) in fr.regs.iter().enumerate() {
+                        if linked(reg) {
+                            if fi == n - 1 {
+                                regs |= 1 << r;
+                            } else {
+                                elsewhere = true;
+                            }
+                        }
+                    }
+                    for (i, sl) in fr.stack.slots().iter().enumerate() {
+                        if sl.spill.as_ref().is_some_and(linked) {
+                            if fi == n - 1 && i < 64 {
+                                slots |= 1 << i;
+                            } else {
+                                elsewhere = true;
+                            }
+                        }
+                    }
+                }
+                Aux::Linked {
+                    regs,
+                    slots,
+                    elsewhere,
+                }
             }
         }
         Insn::Exit if st.frames.len() > 1 && st.cur().is_callback => Aux::CallbackExit,
@@ -175,12 +217,9 @@ pub fn record(insns: &[Insn], st: &State, pc: usize) -> Hist {
 /// What the instruction at `pc` needs precise before it runs, as a demand
 /// on the state `st`; and the registers it needs precise if it turns out to
 /// be a branch only one side of which is possible.
-pub fn demands(
-    insns: &[Insn],
-    st: &State,
-    pc: usize,
-    return_checked: bool,
-) -> (Option<Demand>, u16) {
+pub fn demands(env: &Env, st: &State, pc: usize) -> (Option<Demand>, u16) {
+    let insns = env.insns;
+    let return_checked = env.prog.return_range.is_some();
     let f = st.frames.len() - 1;
     let mut d: Demand = vec![FrameMask::default(); st.frames.len()];
     let scalar = |r: u8| matches!(st.reg(r), RegState::Scalar { .. });
@@ -230,6 +269,7 @@ pub fn demands(
             // A callback receives some arguments as its own: their values
             // flow where the walk does not follow.
             let all = proto.is_none_or(|h| h.callback.is_some());
+            let mut key_size = 8i64;
             for r in 1..=5u8 {
                 let arg = proto.and_then(|h| h.args.get(r as usize - 1).copied());
                 if proto.is_some() && arg.is_none() {
@@ -241,11 +281,20 @@ pub fn demands(
                     RegState::Scalar { .. } if all || arg != Some(Arg::Anything) => {
                         d[f].regs |= 1 << r
                     }
+                    RegState::Ptr(p) if arg == Some(Arg::Map) => {
+                        if let PtrKind::Map { map, .. } = p.kind {
+                            if (map as usize) < env.map_table.len() {
+                                key_size = env.map(map).key_size as i64;
+                            }
+                        }
+                    }
                     // A constant key on the stack can decide the result.
                     RegState::Ptr(p) if arg == Some(Arg::MapKey) => {
                         if let (PtrKind::Stack { frame }, Some(o)) = (p.kind, p.const_offset()) {
-                            if (-512..0).contains(&o) && (frame as usize) < d.len() {
-                                d[frame as usize].slots |= 1 << ((-o - 1) / 8);
+                            if (frame as usize) < d.len() {
+                                for b in o.max(-512)..(o + key_size.max(1)).min(0) {
+                                    d[frame as usize].slots |= 1 << ((-b - 1) / 8);
+                                }
                             }
                         }
                     }
@@ -356,7 +405,19 @@ pub fn backtrack(insns: &[Insn], h: &Hist, set: &mut Demand) -> Result<(), GiveU
                 Operand::Imm(_) => None,
             };
             let involved = has(set, d) || s.is_some_and(|s| has(set, s));
-            let linked = h.aux == Aux::Linked && set.iter().any(|m| !m.is_empty());
+            let linked = match h.aux {
+                Aux::Linked {
+                    regs,
+                    slots,
+                    elsewhere,
+                } => {
+                    set[f].regs & regs != 0
+                        || set[f].slots & slots != 0
+                        || (elsewhere
+                            && set.iter().enumerate().any(|(i, m)| i != f && !m.is_empty()))
+                }
+                _ => false,
+            };
             if involved || linked {
                 set[f].regs |= 1 << d;
                 if let Some(s) = s {

@@ -78,7 +78,8 @@ impl Env<'_> {
         self.next_id
     }
 
-    fn map(&self, slot: MapSlot) -> &MapInfo {
+    /// The map behind slot `slot`.
+    pub(crate) fn map(&self, slot: MapSlot) -> &MapInfo {
         &self.map_table[slot as usize].1
     }
 

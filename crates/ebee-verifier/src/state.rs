@@ -363,6 +363,13 @@ fn stack_subsumes(
             continue;
         }
         let c_scalar_spill = matches!(sc.spill, Some(RegState::Scalar { .. }));
+        if !precise(i) && numbers_only(so, uninit_ok) && numbers_only(sc, uninit_ok) {
+            // The slot holds numbers in both states and nothing after the
+            // old state relied on their values: whatever bytes the current
+            // state holds (zeros, some number, a spilled number) read the
+            // same way as far as any later check is concerned.
+            continue;
+        }
         for b in 0..8 {
             let ok = match (so.bytes[b], sc.bytes[b]) {
                 // Without uninitialized reads the old path never read this byte.
@@ -394,4 +401,12 @@ fn stack_subsumes(
         }
     }
     true
+}
+
+/// Whether every byte of `s` reads as a number: written with one, zero,
+/// part of a spilled number, or (when uninitialized reads are allowed)
+/// never written.
+fn numbers_only(s: &crate::stack::Slot, uninit_ok: bool) -> bool {
+    !matches!(s.spill, Some(RegState::Ptr(_)))
+        && s.bytes.iter().all(|b| *b != ByteKind::Invalid || uninit_ok)
 }
