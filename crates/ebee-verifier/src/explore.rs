@@ -26,7 +26,10 @@ const MAX_PENDING: usize = 8192;
 /// States remembered per pc; beyond this, paths are still checked against
 /// the remembered ones but no more are added (bounds the cost of pruning
 /// in long loops; non-terminating loops then hit the instruction limit).
-const MAX_STATES_PER_PC: usize = 64;
+const MAX_STATES_PER_PC: usize = 1024;
+/// A finished state missing more than this many times per hit (plus as
+/// many) is forgotten.
+const EVICT_RATIO: u32 = 3;
 const LOG_LIMIT: usize = 16 << 20;
 
 struct Path {
@@ -47,6 +50,15 @@ struct Stored {
     hist: Vec<Hist>,
     /// Its numbers later decisions relied on.
     prec: Precision,
+    /// States it covered.
+    hits: u32,
+    /// States compared with it that it did not cover.
+    misses: u32,
+}
+
+/// A finished state compared often and rarely covering.
+fn useless(s: &Stored) -> bool {
+    s.misses > s.hits * EVICT_RATIO + EVICT_RATIO
 }
 
 /// Every number of `cur` and its ancestors becomes precise.
@@ -213,17 +225,21 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                 // normalized to compute it.
                 let live = live_masks(env, &path.state, pc);
                 let fingerprint = path.state.fingerprint(&live);
+                let mut evict = false;
                 if let Some(ids) = at_pc.get(&pc) {
                     for &sid in ids.iter().rev() {
-                        let s = &stored[sid];
+                        let s = &mut stored[sid];
                         if s.branches == 0 || may_goto {
                             // An unfinished state's precision is not known
                             // yet: compare every number.
                             let prec = (s.branches == 0).then_some(&s.prec);
                             if s.state.subsumes_with(&path.state, false, uninit_ok, prec) {
+                                s.hits += 1;
                                 pruned = Some(sid);
                                 break;
                             }
+                            s.misses += 1;
+                            evict |= s.branches == 0 && useless(s);
                         } else if s.fingerprint == fingerprint && {
                             let mut snap = path.state.clone();
                             snap.clean_dead(&live);
@@ -242,6 +258,16 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                                 log,
                             };
                         }
+                    }
+                }
+                if evict {
+                    // Finished states that keep failing to cover new ones
+                    // only cost time (Linux frees them the same way).
+                    if let Some(ids) = at_pc.get_mut(&pc) {
+                        ids.retain(|&sid| {
+                            let s = &stored[sid];
+                            !(s.branches == 0 && useless(s)) || Some(sid) == pruned
+                        });
                     }
                 }
                 if let Some(sid) = pruned {
@@ -283,6 +309,8 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         parent: path.anc,
                         hist: std::mem::take(&mut path.hist),
                         prec: Precision::default(),
+                        hits: 0,
+                        misses: 0,
                     });
                     let id = stored.len() - 1;
                     at_pc.entry(pc).or_default().push(id);
