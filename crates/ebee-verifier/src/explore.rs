@@ -6,7 +6,9 @@
 //! Bookkeeping follows the kernel's design: every remembered state counts
 //! the paths still running below it; only finished states (count 0) may
 //! prune, and reaching a state equal to an unfinished ancestor at the same
-//! pc means the loop cannot be shown to terminate.
+//! pc means the loop cannot be shown to terminate. Each remembered state
+//! also records which of its numbers later checks relied on
+//! ([`crate::precision`]); only those must cover the new state's.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
