@@ -1,0 +1,206 @@
+//! Random branchy programs judged by the kernel and by us: whatever we
+//! accept, the kernel must accept too.
+//!
+//! The programs are built to stress pruning: numbers chosen on different
+//! paths (constants, random values, copies, spills, narrow stack writes)
+//! meet at forward jump targets and then reach checks that depend on them
+//! (pointer arithmetic into a map value, branches, a helper's size). A
+//! pruning rule that ignored a dependency would accept a program the kernel
+//! rejects.
+
+mod common;
+
+use common::*;
+use ebee_isa::{AluOp, AluOp::*, Imm64Kind, Insn, JmpCond, JmpCond::*, Size::*};
+use ebee_verifier::{verify, MapInfo, Maps, Options, Program, ProgramType};
+
+const PROGRAMS: usize = 6000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len() as u64) as usize]
+    }
+}
+
+const REGS: [u8; 7] = [0, 2, 3, 4, 5, 7, 8];
+const IMMS: [i32; 8] = [0, 1, 3, 4, 7, 8, 16, 64];
+
+/// One group of instructions; `left` is how many groups follow (forward
+/// jumps skip at most that many instructions).
+fn group(rng: &mut Rng, left: usize) -> Vec<Insn> {
+    let r = rng.pick(&REGS);
+    let s = rng.pick(&REGS);
+    let imm = rng.pick(&IMMS);
+    let slot = -8 * (1 + rng.below(3) as i16);
+    match rng.below(12) {
+        0 | 1 => prog![mov(r, imm)],
+        2 => prog![movr(r, s)],
+        3 => prog![alu(
+            rng.pick(&[Add, And, Rsh, Sub, Lsh] as &[AluOp]),
+            r,
+            imm & 7
+        )],
+        4 => prog![alur(rng.pick(&[Add, And, Sub] as &[AluOp]), r, s)],
+        5 => prog![stx(DW, 10, slot, r)],
+        6 => prog![ldx(DW, r, 10, slot)],
+        7 => {
+            if rng.below(2) == 0 {
+                prog![stx(W, 10, slot + 4, r)]
+            } else {
+                prog![ldx(W, r, 10, slot + 4)]
+            }
+        }
+        8 | 9 => {
+            let cond: JmpCond = rng.pick(&[Eq, Ne, Gt, Ge, Lt, Le, Sgt, Slt, Set]);
+            let off = rng.below(left as u64 + 1) as i16;
+            // (Not a register with itself: we know `r >= r` always holds,
+            // the kernel explores the other side too.)
+            if rng.below(3) == 0 && r != s {
+                prog![jmpr(cond, r, s, off)]
+            } else {
+                prog![jmp(cond, r, imm, off)]
+            }
+        }
+        10 => {
+            // A checked use: a byte of the 16-byte map value at offset r.
+            prog![movr(1, 6), alur(Add, 1, r), ldx(B, r, 1, 0)]
+        }
+        _ => {
+            // r & 15 first keeps most uses in bounds, so the programs that
+            // reach the end are not all rejected for trivial reasons.
+            prog![
+                alu(And, r, 15),
+                movr(1, 6),
+                alur(Add, 1, r),
+                ldx(B, s, 1, 0)
+            ]
+        }
+    }
+}
+
+fn program(rng: &mut Rng) -> Vec<Insn> {
+    let mut body: Vec<Vec<Insn>> = vec![];
+    let n = 6 + rng.below(20) as usize;
+    for i in 0..n {
+        body.push(group(rng, 0));
+        let _ = i;
+    }
+    // Re-draw jumps so their offsets land on instruction boundaries ahead.
+    let lens: Vec<usize> = body.iter().map(|g| g.len()).collect();
+    for i in 0..n {
+        if let [Insn::Jump { .. }] = body[i][..] {
+            let ahead = rng.below((n - i) as u64) as usize;
+            let off: usize = lens[i + 1..i + 1 + ahead].iter().sum();
+            if let Insn::Jump { off: o, .. } = &mut body[i][0] {
+                *o = off as i16;
+            }
+        }
+    }
+    prog![
+        // fp-8..-24 zeroed, r6 = a 16-byte map value, r0/r8 random, others small.
+        st(DW, 10, -8, 0),
+        st(DW, 10, -16, 0),
+        st(DW, 10, -24, 0),
+        st(W, 10, -28, 0),
+        movr(2, 10),
+        alu(Add, 2, -28),
+        ld_map(1, 0),
+        call(1),
+        jmp(Ne, 0, 0, 2),
+        mov(0, 0),
+        exit(),
+        movr(6, 0),
+        call(7),
+        movr(8, 0),
+        call(7),
+        mov(2, 1),
+        mov(3, 2),
+        mov(4, 3),
+        mov(5, 4),
+        mov(7, 0),
+        body.concat(),
+        mov(0, 0),
+        exit()
+    ]
+}
+
+fn to_kernel(insns: &[Insn], fd: i32) -> Vec<Insn> {
+    insns
+        .iter()
+        .map(|i| match *i {
+            Insn::LdImm64 {
+                dst,
+                kind: Imm64Kind::MapIdx,
+                ..
+            } => Insn::LdImm64 {
+                dst,
+                kind: Imm64Kind::MapFd,
+                imm: fd as i64,
+            },
+            i => i,
+        })
+        .collect()
+}
+
+#[test]
+fn we_accept_only_what_the_kernel_accepts() {
+    let infos = vec![MapInfo {
+        map_type: 2,
+        key_size: 4,
+        value_size: 16,
+        max_entries: 1,
+        flags: 0,
+        spin_lock_offset: None,
+    }];
+    if let Err(e) = kernel::available() {
+        println!("skipped: bpf(2) unavailable: {e}");
+        return;
+    }
+    let fd = kernel::create_map(&infos[0]).expect("map create");
+    let maps = Maps::from_indexed(&infos);
+    let pt = ProgramType::from_kernel(1).unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut both, mut only_kernel, mut neither, mut pruned) = (0, 0, 0, 0u64);
+    let mut unsafe_accepts = vec![];
+    for _ in 0..PROGRAMS {
+        let insns = program(&mut rng);
+        let v = verify(&Program::new(&insns, &pt, &maps), &Options::default());
+        let k = kernel::load(1, &ebee_isa::encode(&to_kernel(&insns, fd.0)));
+        pruned += v.stats.pruned;
+        match (v.verdict.is_accepted(), k.is_ok()) {
+            (true, true) => both += 1,
+            (false, true) => only_kernel += 1,
+            (false, false) => neither += 1,
+            (true, false) => {
+                let logged = verify(
+                    &Program::new(&insns, &pt, &maps),
+                    &Options {
+                        log: true,
+                        ..Options::default()
+                    },
+                );
+                unsafe_accepts.push(format!("kernel: {k:?}\nours:\n{}", logged.log))
+            }
+        }
+    }
+    println!(
+        "both accept {both}, only the kernel {only_kernel}, neither {neither}, \
+         only us {}; states pruned {pruned}",
+        unsafe_accepts.len()
+    );
+    assert!(unsafe_accepts.is_empty(), "{}", unsafe_accepts.join("\n\n"));
+    // The generator must produce programs on both sides of the line.
+    assert!(both > PROGRAMS / 20 && neither > PROGRAMS / 20);
+}
