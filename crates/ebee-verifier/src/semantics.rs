@@ -1220,21 +1220,10 @@ fn branch_side(
 ) -> bool {
     match (dv, sv) {
         (RegState::Scalar { value: a, id: ia }, RegState::Scalar { value: b, id: ib }) => {
-            if sreg == Some(d) || (*ia != 0 && ia == ib) {
-                // Comparing a value with itself.
-                let same = match cond {
-                    JmpCond::Eq | JmpCond::Ge | JmpCond::Le | JmpCond::Sge | JmpCond::Sle => {
-                        Some(true)
-                    }
-                    JmpCond::Ne | JmpCond::Gt | JmpCond::Lt | JmpCond::Sgt | JmpCond::Slt => {
-                        Some(false)
-                    }
-                    JmpCond::Set => None,
-                };
-                if let Some(res) = same {
-                    return res == taken;
-                }
-            }
+            // A value compared with itself (the same register, or copies
+            // with one id) is decided by the ranges alone, as in Linux,
+            // which explores both sides of `r1 >= r1` and rejects what the
+            // impossible side would do.
             match refine(a, cond, width, b, taken) {
                 None => false,
                 Some((na, nb)) => {
