@@ -493,6 +493,14 @@ fn alu(env: &mut Env, st: &mut State, width: Width, op: AluOp, d: u8, src: Opera
     }
     let dv = read(st, d)?;
     let result = match (dv, sv) {
+        (RegState::Scalar { .. }, RegState::Scalar { value: b, .. })
+            if matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh) && b.umax >= bits as u64 =>
+        {
+            // A shift by a register that may reach the width: Linux forgets
+            // all 64 bits (even of a 32-bit shift); so do we, to reject what
+            // it rejects.
+            RegState::UNKNOWN
+        }
         (RegState::Scalar { value: a, .. }, RegState::Scalar { value: b, .. }) => {
             RegState::scalar(a.alu(op, width, &b))
         }

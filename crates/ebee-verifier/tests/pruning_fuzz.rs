@@ -34,6 +34,8 @@ impl Rng {
     }
 }
 
+/// Placeholder target of a local call, resolved to the function at the end.
+const CALL_F: i32 = i32::MIN;
 const REGS: [u8; 7] = [0, 2, 3, 4, 5, 7, 8];
 const IMMS: [i32; 8] = [0, 1, 3, 4, 7, 8, 16, 64];
 
@@ -44,7 +46,7 @@ fn group(rng: &mut Rng, left: usize) -> Vec<Insn> {
     let s = rng.pick(&REGS);
     let imm = rng.pick(&IMMS);
     let slot = -8 * (1 + rng.below(3) as i16);
-    match rng.below(12) {
+    match rng.below(17) {
         0 | 1 => prog![mov(r, imm)],
         2 => prog![movr(r, s)],
         3 => prog![alu(
@@ -71,6 +73,58 @@ fn group(rng: &mut Rng, left: usize) -> Vec<Insn> {
                 prog![jmp(cond, r, imm, off)]
             }
         }
+        12 => {
+            let cond: JmpCond = rng.pick(&[Eq, Ne, Gt, Ge, Lt, Le, Sgt, Slt, Set]);
+            prog![jmp32(cond, r, imm, 0)]
+        }
+        13 => {
+            let op = rng.pick(&[Add, And, Rsh, Sub, Lsh, Mov] as &[AluOp]);
+            if rng.below(2) == 0 {
+                prog![alu32(op, r, imm & 7)]
+            } else {
+                prog![alu32r(op, r, s)]
+            }
+        }
+        14 => {
+            // A byte of fp-24..-17 at a variable offset.
+            prog![
+                alu(And, r, 7),
+                movr(1, 10),
+                alu(Add, 1, -24),
+                alur(Add, 1, r),
+                ldx(B, s, 1, 0)
+            ]
+        }
+        15 => {
+            // bpf_skb_load_bytes(ctx, 0, fp-16, r): the size must fit.
+            prog![
+                movr(1, 9),
+                mov(2, 0),
+                movr(3, 10),
+                alu(Add, 3, -16),
+                movr(4, r),
+                call(26),
+                mov(0, 0),
+                mov(2, 1),
+                mov(3, 2),
+                mov(4, 3),
+                mov(5, 4)
+            ]
+        }
+        16 => {
+            // A call of the function at the end: it returns a caller's
+            // stack slot (read through the pointer) plus a number.
+            prog![
+                movr(1, 10),
+                alu(Add, 1, slot as i32),
+                movr(2, r),
+                call_local(CALL_F),
+                mov(2, 1),
+                mov(3, 2),
+                mov(4, 3),
+                mov(5, 4)
+            ]
+        }
         10 => {
             // A checked use: a byte of the 16-byte map value at offset r.
             prog![movr(1, 6), alur(Add, 1, r), ldx(B, r, 1, 0)]
@@ -91,9 +145,8 @@ fn group(rng: &mut Rng, left: usize) -> Vec<Insn> {
 fn program(rng: &mut Rng) -> Vec<Insn> {
     let mut body: Vec<Vec<Insn>> = vec![];
     let n = 6 + rng.below(20) as usize;
-    for i in 0..n {
+    for _ in 0..n {
         body.push(group(rng, 0));
-        let _ = i;
     }
     // Re-draw jumps so their offsets land on instruction boundaries ahead.
     let lens: Vec<usize> = body.iter().map(|g| g.len()).collect();
@@ -106,8 +159,10 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
             }
         }
     }
-    prog![
-        // fp-8..-24 zeroed, r6 = a 16-byte map value, r0/r8 random, others small.
+    let mut insns = prog![
+        // r9 = ctx, fp-8..-24 zeroed, r6 = a 16-byte map value, r0/r8
+        // random, others small.
+        movr(9, 1),
         st(DW, 10, -8, 0),
         st(DW, 10, -16, 0),
         st(DW, 10, -24, 0),
@@ -131,7 +186,19 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
         body.concat(),
         mov(0, 0),
         exit()
-    ]
+    ];
+    let f = insns.len();
+    if insns.contains(&call_local(CALL_F)) {
+        insns.extend(prog![ldx(DW, 0, 1, 0), alur(Add, 0, 2), exit()]);
+    }
+    for (pc, i) in insns.iter_mut().enumerate() {
+        if let Insn::Call(ebee_isa::CallTarget::Local(off)) = i {
+            if *off == CALL_F {
+                *off = (f - pc - 1) as i32;
+            }
+        }
+    }
+    insns
 }
 
 fn to_kernel(insns: &[Insn], fd: i32) -> Vec<Insn> {
