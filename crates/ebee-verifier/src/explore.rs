@@ -32,6 +32,10 @@ const MAX_STATES_PER_PC: usize = 1024;
 /// A finished state missing more than this many times per hit (plus as
 /// many) is forgotten.
 const EVICT_RATIO: u32 = 3;
+/// History entries (24 bytes each) recorded or copied over one
+/// verification before precision tracking gives way to comparing every
+/// number: bounds its memory (about 100 MB).
+const HIST_BUDGET: usize = 4 << 20;
 const LOG_LIMIT: usize = 16 << 20;
 
 struct Path {
@@ -61,6 +65,19 @@ struct Stored {
 /// A finished state compared often and rarely covering.
 fn useless(s: &Stored) -> bool {
     s.misses > s.hits * EVICT_RATIO + EVICT_RATIO
+}
+
+/// Precision tracking stops (its history grew past [`HIST_BUDGET`]):
+/// every state compares all numbers from now on, and the histories go.
+fn precision_off(stored: &mut [Stored], waiting: &mut [Path], cur: &mut Path) {
+    for s in stored.iter_mut() {
+        s.prec.all = true;
+        s.hist = Vec::new();
+    }
+    for p in waiting.iter_mut() {
+        p.hist = Vec::new();
+    }
+    cur.hist = Vec::new();
 }
 
 /// Every number of `cur` and its ancestors becomes precise.
@@ -151,6 +168,10 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
     let mut stats = Stats::default();
     let mut log = String::new();
     let mut stored: Vec<Stored> = vec![];
+    // History entries precision tracking may still record (appended or
+    // copied to a waiting path); past it, every state compares all numbers.
+    let mut hist_budget = HIST_BUDGET;
+    let mut precision_on = true;
     let mut at_pc: HashMap<usize, Vec<usize>> = HashMap::new();
     let initial = env.initial_state();
     let mut stack = vec![Path {
@@ -279,7 +300,9 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         give_up(&mut stored, path.anc);
                     } else {
                         let set = stored[sid].prec.frames.clone();
-                        demand(env, &mut stored, &path.hist, path.anc, set);
+                        if precision_on {
+                            demand(env, &mut stored, &path.hist, path.anc, set);
+                        }
                     }
                     stats.pruned += 1;
                     if env.opts.log && log.len() < LOG_LIMIT {
@@ -310,7 +333,10 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         branches: 1,
                         parent: path.anc,
                         hist: std::mem::take(&mut path.hist),
-                        prec: Precision::default(),
+                        prec: Precision {
+                            all: !precision_on,
+                            ..Precision::default()
+                        },
                         hits: 0,
                         misses: 0,
                     });
@@ -328,13 +354,21 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                 log_state(&mut log, &path.state);
             }
             let (now, if_decided) = demands(env, &path.state, pc);
-            if path.anc.is_some() {
+            if path.anc.is_some() && precision_on {
                 if let Some(set) = now {
                     demand(env, &mut stored, &path.hist, path.anc, set);
                 }
             }
             let depth = path.state.frames.len();
-            path.hist.push(record(env.insns, &path.state, pc));
+            if precision_on {
+                if hist_budget == 0 {
+                    precision_on = false;
+                    precision_off(&mut stored, &mut stack, &mut path);
+                } else {
+                    hist_budget -= 1;
+                    path.hist.push(record(env.insns, &path.state, pc));
+                }
+            }
             match step(env, &mut path.state, pc) {
                 Err(f) => {
                     let r = reject(pc, f, &path.state, &path.trail, env);
@@ -351,7 +385,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                     continue 'paths;
                 }
                 Ok(Step::Branch(mut succs)) => {
-                    if succs.len() < 2 && if_decided != 0 && path.anc.is_some() {
+                    if succs.len() < 2 && if_decided != 0 && path.anc.is_some() && precision_on {
                         // Only one side was possible: the operands decided it.
                         let mut set = vec![FrameMask::default(); depth];
                         set[depth - 1].regs = if_decided;
@@ -388,12 +422,22 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         if let Some(a) = path.anc {
                             stored[a].branches += 1;
                         }
+                        let hist = if precision_on && path.hist.len() <= hist_budget {
+                            hist_budget -= path.hist.len();
+                            path.hist.clone()
+                        } else {
+                            if precision_on {
+                                precision_on = false;
+                                precision_off(&mut stored, &mut stack, &mut path);
+                            }
+                            vec![]
+                        };
                         stack.push(Path {
                             state: ostate,
                             pc: opc,
                             anc: path.anc,
                             trail,
-                            hist: path.hist.clone(),
+                            hist,
                         });
                     }
                     if decided {

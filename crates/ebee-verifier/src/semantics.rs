@@ -283,7 +283,26 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
             let d = dst.index();
             let base = read(st, d)?;
             let value = match src {
-                Operand::Reg(r) => read(st, r.index())?,
+                Operand::Reg(r) => match read(st, r.index())? {
+                    // A number spilled whole stays linked to its register
+                    // (as in Linux), so a branch on one narrows the other.
+                    RegState::Scalar { value, id: 0 }
+                        if size == Size::DW
+                            && value.as_const().is_none()
+                            && matches!(
+                                base,
+                                RegState::Ptr(Pointer {
+                                    kind: PtrKind::Stack { .. },
+                                    ..
+                                })
+                            ) =>
+                    {
+                        let id = env.new_id();
+                        st.set_reg(r.index(), RegState::Scalar { value, id });
+                        RegState::Scalar { value, id }
+                    }
+                    v => v,
+                },
                 Operand::Imm(i) => RegState::constant(i as i64 as u64),
             };
             store(env, st, d, &base, off as i64, size, value)?;

@@ -34,6 +34,8 @@ impl Rng {
     }
 }
 
+/// Placeholder offset of a loop's back edge.
+const LOOP_BACK: i16 = i16::MIN;
 /// Placeholder target of a local call, resolved to the function at the end.
 const CALL_F: i32 = i32::MIN;
 const REGS: [u8; 7] = [0, 2, 3, 4, 5, 7, 8];
@@ -148,8 +150,34 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
     for _ in 0..n {
         body.push(group(rng, 0));
     }
+    // Half the programs run groups a..=b in a loop of 2-4 rounds counted
+    // at fp-40 (which no group touches): states of different rounds meet
+    // at the loop head.
+    let lp = (rng.below(2) == 0).then(|| {
+        let a = rng.below(n as u64) as usize;
+        let b = a + rng.below((n - a) as u64) as usize;
+        let rounds = 2 + rng.below(3) as i32;
+        body.insert(
+            b + 1,
+            prog![
+                ldx(DW, 1, 10, -40),
+                alu(Add, 1, 1),
+                stx(DW, 10, -40, 1),
+                jmp(Lt, 1, rounds, LOOP_BACK)
+            ],
+        );
+        (a, b + 1)
+    });
+    let n = body.len();
     // Re-draw jumps so their offsets land on instruction boundaries ahead.
     let lens: Vec<usize> = body.iter().map(|g| g.len()).collect();
+    if let Some((a, tail)) = lp {
+        // From after the tail's jump back to the first group of the loop.
+        let back: usize = lens[a..=tail].iter().sum();
+        if let Some(Insn::Jump { off, .. }) = body[tail].last_mut() {
+            *off = -(back as i16);
+        }
+    }
     for i in 0..n {
         if let [Insn::Jump { .. }] = body[i][..] {
             let ahead = rng.below((n - i) as u64) as usize;
@@ -163,6 +191,7 @@ fn program(rng: &mut Rng) -> Vec<Insn> {
         // r9 = ctx, fp-8..-24 zeroed, r6 = a 16-byte map value, r0/r8
         // random, others small.
         movr(9, 1),
+        st(DW, 10, -40, 0),
         st(DW, 10, -8, 0),
         st(DW, 10, -16, 0),
         st(DW, 10, -24, 0),
