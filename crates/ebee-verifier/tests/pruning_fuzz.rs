@@ -7,6 +7,13 @@
 //! (pointer arithmetic into a map value, branches, a helper's size). A
 //! pruning rule that ignored a dependency would accept a program the kernel
 //! rejects.
+//!
+//! Known differences that are not pruning: over 150,000 programs (seeds 1,
+//! 5, 17, 33, 65 at 30,000 each) we accepted 2 the kernel rejects, both
+//! because our ranges decide a branch the kernel explores (`w8 <<= 0`
+//! keeps `umin32=7`, so `if r8 != 0` is always taken; a signed bound
+//! carried through an unsigned comparison). The side we skip cannot run,
+//! so those programs are safe; the default seed has none.
 
 mod common;
 
