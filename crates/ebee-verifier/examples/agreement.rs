@@ -3,7 +3,7 @@
 //! verifier, with PREVAIL's recorded verdict, per project; then every
 //! disagreement.
 //!
-//! `cargo run --release -p ebee-verifier --example agreement [-- --markdown] [--rows]`
+//! `cargo run --release -p ebee-verifier --example agreement [-- --markdown] [--rows] [--only NAME-PART]`
 
 #[path = "../tests/support/agreement.rs"]
 mod agreement;
@@ -11,9 +11,16 @@ mod agreement;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let markdown = args.iter().any(|a| a == "--markdown");
-    let rows = match agreement::run(
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_default();
+    let rows = match agreement::run_only(
         &agreement::corpus_root(),
         &ebee_verifier::Options::default(),
+        &only,
     ) {
         Ok(r) => r,
         Err(e) => {

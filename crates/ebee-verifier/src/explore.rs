@@ -6,7 +6,9 @@
 //! Bookkeeping follows the kernel's design: every remembered state counts
 //! the paths still running below it; only finished states (count 0) may
 //! prune, and reaching a state equal to an unfinished ancestor at the same
-//! pc means the loop cannot be shown to terminate.
+//! pc means the loop cannot be shown to terminate. Each remembered state
+//! also records which of its numbers later checks relied on
+//! ([`crate::precision`]); only those must cover the new state's.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,6 +17,7 @@ use std::time::Instant;
 use ebee_isa::{CallTarget, Insn};
 
 use crate::diagnostic::{insn_text, BranchStep, Rejection, SourceLine, Stats};
+use crate::precision::{backtrack, demands, mark, record, Demand, FrameMask, Hist, Precision};
 use crate::semantics::{step, Env, Fault, Step};
 use crate::state::State;
 
@@ -25,7 +28,14 @@ const MAX_PENDING: usize = 8192;
 /// States remembered per pc; beyond this, paths are still checked against
 /// the remembered ones but no more are added (bounds the cost of pruning
 /// in long loops; non-terminating loops then hit the instruction limit).
-const MAX_STATES_PER_PC: usize = 64;
+const MAX_STATES_PER_PC: usize = 1024;
+/// A finished state missing more than this many times per hit (plus as
+/// many) is forgotten.
+const EVICT_RATIO: u32 = 3;
+/// History entries (24 bytes each) recorded or copied over one
+/// verification before precision tracking gives way to comparing every
+/// number: bounds its memory (about 100 MB).
+const HIST_BUDGET: usize = 4 << 20;
 const LOG_LIMIT: usize = 16 << 20;
 
 struct Path {
@@ -33,6 +43,8 @@ struct Path {
     pc: usize,
     anc: Option<usize>,
     trail: Vec<BranchStep>,
+    /// Instructions run since `anc` was remembered.
+    hist: Vec<Hist>,
 }
 
 struct Stored {
@@ -40,6 +52,72 @@ struct Stored {
     fingerprint: u64,
     branches: u32,
     parent: Option<usize>,
+    /// Instructions run from the parent to this state.
+    hist: Vec<Hist>,
+    /// Its numbers later decisions relied on.
+    prec: Precision,
+    /// States it covered.
+    hits: u32,
+    /// States compared with it that it did not cover.
+    misses: u32,
+}
+
+/// A finished state compared often and rarely covering.
+fn useless(s: &Stored) -> bool {
+    s.misses > s.hits * EVICT_RATIO + EVICT_RATIO
+}
+
+/// Precision tracking stops (its history grew past [`HIST_BUDGET`]):
+/// every state compares all numbers from now on, and the histories go.
+fn precision_off(stored: &mut [Stored], waiting: &mut [Path], cur: &mut Path) {
+    for s in stored.iter_mut() {
+        s.prec.all = true;
+        s.hist = Vec::new();
+    }
+    for p in waiting.iter_mut() {
+        p.hist = Vec::new();
+    }
+    cur.hist = Vec::new();
+}
+
+/// Every number of `cur` and its ancestors becomes precise.
+fn give_up(stored: &mut [Stored], mut cur: Option<usize>) {
+    while let Some(i) = cur {
+        if stored[i].prec.all {
+            break;
+        }
+        stored[i].prec.all = true;
+        cur = stored[i].parent;
+    }
+}
+
+/// Make `set` (needed after `hist`, the path's instructions since `anc`)
+/// precise in the remembered states it comes from.
+fn demand(env: &Env, stored: &mut [Stored], hist: &[Hist], anc: Option<usize>, mut set: Demand) {
+    for h in hist.iter().rev() {
+        if backtrack(env.insns, h, &mut set).is_err() {
+            give_up(stored, anc);
+            return;
+        }
+    }
+    let mut cur = anc;
+    while let Some(i) = cur {
+        if set.iter().all(|m| m.regs == 0 && m.slots == 0) {
+            return;
+        }
+        let Stored { state, prec, .. } = &mut stored[i];
+        if !mark(state, prec, &mut set) {
+            return;
+        }
+        for k in (0..stored[i].hist.len()).rev() {
+            let h = stored[i].hist[k];
+            if backtrack(env.insns, &h, &mut set).is_err() {
+                give_up(stored, stored[i].parent);
+                return;
+            }
+        }
+        cur = stored[i].parent;
+    }
 }
 
 /// The explorer's result.
@@ -90,6 +168,10 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
     let mut stats = Stats::default();
     let mut log = String::new();
     let mut stored: Vec<Stored> = vec![];
+    // History entries precision tracking may still record (appended or
+    // copied to a waiting path); past it, every state compares all numbers.
+    let mut hist_budget = HIST_BUDGET;
+    let mut precision_on = true;
     let mut at_pc: HashMap<usize, Vec<usize>> = HashMap::new();
     let initial = env.initial_state();
     let mut stack = vec![Path {
@@ -97,6 +179,7 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
         pc: 0,
         anc: None,
         trail: vec![],
+        hist: vec![],
     }];
     let uninit_ok = env.opts.allow_uninit_stack;
     let reject = |pc: usize, f: Fault, st: &State, trail: &[BranchStep], env: &Env| -> Rejection {
@@ -160,19 +243,26 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                     }
                     _ => false,
                 };
-                let mut pruned = false;
+                let mut pruned = None;
                 // Ids do not enter the fingerprint, so the state need not be
                 // normalized to compute it.
                 let live = live_masks(env, &path.state, pc);
                 let fingerprint = path.state.fingerprint(&live);
+                let mut evict = false;
                 if let Some(ids) = at_pc.get(&pc) {
                     for &sid in ids.iter().rev() {
-                        let s = &stored[sid];
+                        let s = &mut stored[sid];
                         if s.branches == 0 || may_goto {
-                            if s.state.subsumes(&path.state, false, uninit_ok) {
-                                pruned = true;
+                            // An unfinished state's precision is not known
+                            // yet: compare every number.
+                            let prec = (s.branches == 0).then_some(&s.prec);
+                            if s.state.subsumes_with(&path.state, false, uninit_ok, prec) {
+                                s.hits += 1;
+                                pruned = Some(sid);
                                 break;
                             }
+                            s.misses += 1;
+                            evict |= s.branches == 0 && useless(s);
                         } else if s.fingerprint == fingerprint && {
                             let mut snap = path.state.clone();
                             snap.clean_dead(&live);
@@ -193,7 +283,27 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         }
                     }
                 }
-                if pruned {
+                if evict {
+                    // Finished states that keep failing to cover new ones
+                    // only cost time (Linux frees them the same way).
+                    if let Some(ids) = at_pc.get_mut(&pc) {
+                        ids.retain(|&sid| {
+                            let s = &stored[sid];
+                            !(s.branches == 0 && useless(s)) || Some(sid) == pruned
+                        });
+                    }
+                }
+                if let Some(sid) = pruned {
+                    // What the covering state's paths relied on, this
+                    // path's history must provide too.
+                    if stored[sid].branches > 0 || stored[sid].prec.all {
+                        give_up(&mut stored, path.anc);
+                    } else {
+                        let set = stored[sid].prec.frames.clone();
+                        if precision_on {
+                            demand(env, &mut stored, &path.hist, path.anc, set);
+                        }
+                    }
                     stats.pruned += 1;
                     if env.opts.log && log.len() < LOG_LIMIT {
                         let _ = writeln!(log, "{pc}: safe");
@@ -222,6 +332,13 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         fingerprint,
                         branches: 1,
                         parent: path.anc,
+                        hist: std::mem::take(&mut path.hist),
+                        prec: Precision {
+                            all: !precision_on,
+                            ..Precision::default()
+                        },
+                        hits: 0,
+                        misses: 0,
                     });
                     let id = stored.len() - 1;
                     at_pc.entry(pc).or_default().push(id);
@@ -235,6 +352,22 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
             if env.opts.log && log.len() < LOG_LIMIT {
                 let _ = write!(log, "{pc}: {} ;", insn_text(&env.insns[pc]));
                 log_state(&mut log, &path.state);
+            }
+            let (now, if_decided) = demands(env, &path.state, pc);
+            if path.anc.is_some() && precision_on {
+                if let Some(set) = now {
+                    demand(env, &mut stored, &path.hist, path.anc, set);
+                }
+            }
+            let depth = path.state.frames.len();
+            if precision_on {
+                if hist_budget == 0 {
+                    precision_on = false;
+                    precision_off(&mut stored, &mut stack, &mut path);
+                } else {
+                    hist_budget -= 1;
+                    path.hist.push(record(env.insns, &path.state, pc));
+                }
             }
             match step(env, &mut path.state, pc) {
                 Err(f) => {
@@ -252,6 +385,12 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                     continue 'paths;
                 }
                 Ok(Step::Branch(mut succs)) => {
+                    if succs.len() < 2 && if_decided != 0 && path.anc.is_some() && precision_on {
+                        // Only one side was possible: the operands decided it.
+                        let mut set = vec![FrameMask::default(); depth];
+                        set[depth - 1].regs = if_decided;
+                        demand(env, &mut stored, &path.hist, path.anc, set);
+                    }
                     let decided = succs.len() > 1;
                     // Continue with the fall-through side; the other waits.
                     succs.sort_by_key(|(_, _, taken)| !*taken);
@@ -283,11 +422,22 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                         if let Some(a) = path.anc {
                             stored[a].branches += 1;
                         }
+                        let hist = if precision_on && path.hist.len() <= hist_budget {
+                            hist_budget -= path.hist.len();
+                            path.hist.clone()
+                        } else {
+                            if precision_on {
+                                precision_on = false;
+                                precision_off(&mut stored, &mut stack, &mut path);
+                            }
+                            vec![]
+                        };
                         stack.push(Path {
                             state: ostate,
                             pc: opc,
                             anc: path.anc,
                             trail,
+                            hist,
                         });
                     }
                     if decided {

@@ -43,13 +43,17 @@
 //! - Termination: loops are explored until their states repeat (rejected as
 //!   infinite) or are covered by verified states; at most 1,000,000
 //!   instructions processed and 8192 pending branches, as in Linux.
+//! - Pruning ([`precision`]): a remembered state covers a new one when every
+//!   register and stack slot the rest of the program reads covers the new
+//!   one's; numbers count only by kind unless a later check relied on their
+//!   value (precision tracking, as in Linux), and finished states that keep
+//!   failing to cover are forgotten.
 //!
 //! # Not yet
 //!
 //! BTF-typed pointers and kfuncs, global (BTF-described) functions verified
 //! on their own, dynptrs, iterators, timers, kptrs, `may_goto` loop budgets
-//! beyond plain exploration, precision tracking (so some programs Linux
-//! prunes take us more states), per-program-type return ranges beyond
+//! beyond plain exploration, per-program-type return ranges beyond
 //! cgroup_skb, cgroup_sock and sock_ops, and program types other than socket filter, kprobe, tc, XDP,
 //! cgroup_skb, cgroup_sock (socket creation), tracepoint, perf_event,
 //! sock_ops, raw_tracepoint and the userspace ones; reading `struct
@@ -58,7 +62,7 @@
 //! The layout follows PREVAIL: [`cfg`](mod@cfg) (structure), [`tnum`] and [`scalar`]
 //! (the numeric domain), [`reg_state`], [`stack`] and [`state`] (the machine
 //! state), [`semantics`] (what each instruction does), [`explore`] (paths,
-//! pruning, loops), [`helpers`] and [`context`] (what the kernel offers each
+//! pruning, loops), [`precision`] (which numbers pruning must compare), [`helpers`] and [`context`] (what the kernel offers each
 //! program type) and [`diagnostic`] (verdicts).
 //!
 //! ```
@@ -85,6 +89,7 @@ pub mod from_object;
 pub mod helpers;
 pub mod liveness;
 pub mod maps;
+pub mod precision;
 pub mod reg_state;
 pub mod scalar;
 pub mod semantics;

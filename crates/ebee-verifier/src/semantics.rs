@@ -78,7 +78,8 @@ impl Env<'_> {
         self.next_id
     }
 
-    fn map(&self, slot: MapSlot) -> &MapInfo {
+    /// The map behind slot `slot`.
+    pub(crate) fn map(&self, slot: MapSlot) -> &MapInfo {
         &self.map_table[slot as usize].1
     }
 
@@ -282,7 +283,26 @@ pub fn step(env: &mut Env, st: &mut State, pc: usize) -> R<Step> {
             let d = dst.index();
             let base = read(st, d)?;
             let value = match src {
-                Operand::Reg(r) => read(st, r.index())?,
+                Operand::Reg(r) => match read(st, r.index())? {
+                    // A number spilled whole stays linked to its register
+                    // (as in Linux), so a branch on one narrows the other.
+                    RegState::Scalar { value, id: 0 }
+                        if size == Size::DW
+                            && value.as_const().is_none()
+                            && matches!(
+                                base,
+                                RegState::Ptr(Pointer {
+                                    kind: PtrKind::Stack { .. },
+                                    ..
+                                })
+                            ) =>
+                    {
+                        let id = env.new_id();
+                        st.set_reg(r.index(), RegState::Scalar { value, id });
+                        RegState::Scalar { value, id }
+                    }
+                    v => v,
+                },
                 Operand::Imm(i) => RegState::constant(i as i64 as u64),
             };
             store(env, st, d, &base, off as i64, size, value)?;
@@ -492,6 +512,14 @@ fn alu(env: &mut Env, st: &mut State, width: Width, op: AluOp, d: u8, src: Opera
     }
     let dv = read(st, d)?;
     let result = match (dv, sv) {
+        (RegState::Scalar { .. }, RegState::Scalar { value: b, .. })
+            if matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh) && b.umax >= bits as u64 =>
+        {
+            // A shift by a register that may reach the width: Linux forgets
+            // all 64 bits (even of a 32-bit shift); so do we, to reject what
+            // it rejects.
+            RegState::UNKNOWN
+        }
         (RegState::Scalar { value: a, .. }, RegState::Scalar { value: b, .. }) => {
             RegState::scalar(a.alu(op, width, &b))
         }
@@ -1219,21 +1247,10 @@ fn branch_side(
 ) -> bool {
     match (dv, sv) {
         (RegState::Scalar { value: a, id: ia }, RegState::Scalar { value: b, id: ib }) => {
-            if sreg == Some(d) || (*ia != 0 && ia == ib) {
-                // Comparing a value with itself.
-                let same = match cond {
-                    JmpCond::Eq | JmpCond::Ge | JmpCond::Le | JmpCond::Sge | JmpCond::Sle => {
-                        Some(true)
-                    }
-                    JmpCond::Ne | JmpCond::Gt | JmpCond::Lt | JmpCond::Sgt | JmpCond::Slt => {
-                        Some(false)
-                    }
-                    JmpCond::Set => None,
-                };
-                if let Some(res) = same {
-                    return res == taken;
-                }
-            }
+            // A value compared with itself (the same register, or copies
+            // with one id) is decided by the ranges alone, as in Linux,
+            // which explores both sides of `r1 >= r1` and rejects what the
+            // impossible side would do.
             match refine(a, cond, width, b, taken) {
                 None => false,
                 Some((na, nb)) => {

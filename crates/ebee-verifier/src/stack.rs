@@ -140,21 +140,17 @@ impl Frame {
     }
 
     /// Mark `off..off+size` as written with a number (zero if `zero`).
-    /// A partially overwritten spill turns into plain number bytes.
+    /// A partially overwritten spill turns into bytes of some number, even
+    /// when the spilled number was zero, as in Linux (which then rejects
+    /// what relies on them being zero).
     pub fn write_bytes(&mut self, off: i64, size: i64, zero: bool) {
         for o in off..off + size {
             let (s, b) = locate(o);
             let slot = self.slot_mut(s);
             if slot.spill.is_some() {
-                let was_zero =
-                    matches!(slot.spill, Some(RegState::Scalar { value, .. }) if value.is_zero());
                 for k in slot.bytes.iter_mut() {
                     if *k == ByteKind::Spill {
-                        *k = if was_zero {
-                            ByteKind::Zero
-                        } else {
-                            ByteKind::Misc
-                        };
+                        *k = ByteKind::Misc;
                     }
                 }
                 slot.spill = None;

@@ -1,6 +1,7 @@
 //! The whole abstract machine state on one path: the call stack of frames
 //! (registers and stack of each function) and the references held.
 
+use crate::precision::Precision;
 use crate::reg_state::{Pointer, PtrKind, RegState};
 use crate::stack::{ByteKind, Frame};
 
@@ -207,6 +208,19 @@ impl State {
     /// `self` (`exact`: the states are the same, used to detect loops that
     /// make no progress).
     pub fn subsumes(&self, cur: &State, exact: bool, uninit_stack_ok: bool) -> bool {
+        self.subsumes_with(cur, exact, uninit_stack_ok, None)
+    }
+
+    /// [`State::subsumes`] where only the numbers `prec` marks precise
+    /// (all when `None`) must contain the current ones; the others only
+    /// need to be numbers in `cur` too, linked the same way.
+    pub fn subsumes_with(
+        &self,
+        cur: &State,
+        exact: bool,
+        uninit_stack_ok: bool,
+        prec: Option<&Precision>,
+    ) -> bool {
         if self.frames.len() != cur.frames.len()
             || self.refs.len() != cur.refs.len()
             || self.lock.is_some() != cur.lock.is_some()
@@ -224,19 +238,28 @@ impl State {
                 return false;
             }
         }
-        for (fo, fc) in self.frames.iter().zip(&cur.frames) {
+        for (fi, (fo, fc)) in self.frames.iter().zip(&cur.frames).enumerate() {
             if fo.callsite != fc.callsite
                 || fo.entry != fc.entry
                 || fo.is_callback != fc.is_callback
             {
                 return false;
             }
-            for (ro, rc) in fo.regs.iter().zip(&fc.regs) {
-                if !reg_subsumes(ro, rc, exact, &mut ids) {
+            for (r, (ro, rc)) in fo.regs.iter().zip(&fc.regs).enumerate() {
+                let precise = prec.is_none_or(|p| p.reg(fi, r));
+                if !reg_subsumes(ro, rc, exact, precise, &mut ids) {
                     return false;
                 }
             }
-            if !stack_subsumes(&fo.stack, &fc.stack, exact, uninit_stack_ok, &mut ids) {
+            let slot_precise = |i: usize| prec.is_none_or(|p| p.slot(fi, i));
+            if !stack_subsumes(
+                &fo.stack,
+                &fc.stack,
+                exact,
+                uninit_stack_ok,
+                &slot_precise,
+                &mut ids,
+            ) {
                 return false;
             }
         }
@@ -286,12 +309,17 @@ fn ptr_subsumes(o: &Pointer, c: &Pointer, exact: bool, ids: &mut IdMap) -> bool 
     var_ok && range_ok && ids.check(o.id, c.id) && ids.check(o.ref_id, c.ref_id)
 }
 
-fn reg_subsumes(o: &RegState, c: &RegState, exact: bool, ids: &mut IdMap) -> bool {
+fn reg_subsumes(o: &RegState, c: &RegState, exact: bool, precise: bool, ids: &mut IdMap) -> bool {
     match (o, c) {
         (RegState::NotInit, RegState::NotInit) => true,
         (RegState::NotInit, _) => !exact,
         (RegState::Scalar { value: vo, id: io }, RegState::Scalar { value: vc, id: ic }) => {
-            let v_ok = if exact { vo == vc } else { vo.contains(vc) };
+            let v_ok = if exact {
+                vo == vc
+            } else {
+                // Nothing after the old state relied on an imprecise number's range.
+                !precise || vo.contains(vc)
+            };
             // An old id links registers whose narrowing the old path relied on;
             // the current state must link the same registers.
             let id_ok = if *io == 0 && !exact {
@@ -306,7 +334,14 @@ fn reg_subsumes(o: &RegState, c: &RegState, exact: bool, ids: &mut IdMap) -> boo
     }
 }
 
-fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut IdMap) -> bool {
+fn stack_subsumes(
+    o: &Frame,
+    c: &Frame,
+    exact: bool,
+    uninit_ok: bool,
+    precise: &dyn Fn(usize) -> bool,
+    ids: &mut IdMap,
+) -> bool {
     let n = o.slots().len().max(c.slots().len());
     for i in 0..n {
         let so = o.slot(i);
@@ -319,7 +354,7 @@ fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut 
                 return false;
             }
             if let (Some(ro), Some(rc)) = (&so.spill, &sc.spill) {
-                if !reg_subsumes(ro, rc, true, ids) {
+                if !reg_subsumes(ro, rc, true, true, ids) {
                     return false;
                 }
             } else if so.spill.is_some() != sc.spill.is_some() {
@@ -328,6 +363,13 @@ fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut 
             continue;
         }
         let c_scalar_spill = matches!(sc.spill, Some(RegState::Scalar { .. }));
+        if !precise(i) && numbers_only(so, uninit_ok) && numbers_only(sc, uninit_ok) {
+            // The slot holds numbers in both states and nothing after the
+            // old state relied on their values: whatever bytes the current
+            // state holds (zeros, some number, a spilled number) read the
+            // same way as far as any later check is concerned.
+            continue;
+        }
         for b in 0..8 {
             let ok = match (so.bytes[b], sc.bytes[b]) {
                 // Without uninitialized reads the old path never read this byte.
@@ -350,7 +392,7 @@ fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut 
             }
             match (&so.spill, &sc.spill) {
                 (Some(ro), Some(rc)) => {
-                    if !reg_subsumes(ro, rc, false, ids) {
+                    if !reg_subsumes(ro, rc, false, precise(i), ids) {
                         return false;
                     }
                 }
@@ -359,4 +401,12 @@ fn stack_subsumes(o: &Frame, c: &Frame, exact: bool, uninit_ok: bool, ids: &mut 
         }
     }
     true
+}
+
+/// Whether every byte of `s` reads as a number: written with one, zero,
+/// part of a spilled number, or (when uninitialized reads are allowed)
+/// never written.
+fn numbers_only(s: &crate::stack::Slot, uninit_ok: bool) -> bool {
+    !matches!(s.spill, Some(RegState::Ptr(_)))
+        && s.bytes.iter().all(|b| *b != ByteKind::Invalid || uninit_ok)
 }

@@ -123,6 +123,11 @@ impl Row {
 /// Judge every present row of the corpus, ebee with `opts`. `Err` when
 /// the corpus or bpf(2) is missing.
 pub fn run(root: &Path, opts: &Options) -> Result<Vec<Row>, String> {
+    run_only(root, opts, "")
+}
+
+/// [`run`] over the rows whose name contains `only` (all when empty).
+pub fn run_only(root: &Path, opts: &Options, only: &str) -> Result<Vec<Row>, String> {
     ebee_kernel::probe().map_err(|e| format!("bpf(2) unavailable: {e}"))?;
     let exps = expectations(root)?;
     let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux")
@@ -131,6 +136,15 @@ pub fn run(root: &Path, opts: &Options) -> Result<Vec<Row>, String> {
     let mut rows = vec![];
     let mut objects: BTreeMap<PathBuf, Result<Object, String>> = BTreeMap::new();
     for exp in exps.into_iter().filter(|e| e.on_disk) {
+        if !only.is_empty()
+            && !format!(
+                "{}/{} {} {}",
+                exp.project, exp.object, exp.section, exp.function
+            )
+            .contains(only)
+        {
+            continue;
+        }
         let path = root.join(&exp.project).join(&exp.object);
         let obj = objects.entry(path.clone()).or_insert_with(|| {
             let bytes = std::fs::read(&path).map_err(|e| format!("read: {e}"))?;
