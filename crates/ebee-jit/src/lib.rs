@@ -65,6 +65,7 @@ mod compiler;
 mod context;
 mod control_flow;
 mod error;
+mod loop_shape;
 mod program;
 mod run_state;
 mod runtime_calls;

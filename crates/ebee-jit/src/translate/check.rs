@@ -30,7 +30,7 @@ impl FunctionTranslator<'_, '_> {
     ) -> Value {
         let b = self.reg(base);
         let addr = self.b.ins().iadd_imm_s(b, off as i64);
-        if !self.mode.checked {
+        if !self.mode.checked || self.unchecked_pcs.contains(&pc) {
             return addr;
         }
         if base == Reg::R10 && self.r10_is_frame_top {
@@ -61,6 +61,7 @@ impl FunctionTranslator<'_, '_> {
         self.b.ins().brif(in_second, ok, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
+        self.stop_if_budget_ran_out(pc);
         let allowed = self.call_check_access(pc, addr, size, write);
         self.b.ins().brif(allowed, ok, &[], self.stop_block, &[]);
         self.b.seal_block(ok);
@@ -116,6 +117,22 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn check_budget(&mut self, pc: usize) {
         let left = self.b.use_var(self.budget);
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
+    }
+
+    /// Before a fault at `pc` is reported (cold paths only): stops with the
+    /// budget error instead when the interpreter would have run out before
+    /// reaching `pc`. The block was charged in full on entry, so the budget
+    /// left at `pc` is the register plus the instructions after `pc` in its
+    /// block (`after_in_block`).
+    pub(super) fn stop_if_budget_ran_out(&mut self, pc: usize) {
+        if !self.mode.checked {
+            return;
+        }
+        let left = self.b.use_var(self.budget);
+        let at_pc = self.b.ins().iadd_imm_s(left, self.after_in_block as i64);
+        let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, at_pc, 0);
         let zero = self.b.ins().iconst(I64, 0);
         self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
     }
