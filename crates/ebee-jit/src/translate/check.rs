@@ -109,13 +109,25 @@ impl FunctionTranslator<'_, '_> {
         self.b.def_var(self.budget, rest);
     }
 
+    /// Charges `count` (a value) against the budget.
+    pub(super) fn charge_budget_by(&mut self, count: Value) {
+        let left = self.b.use_var(self.budget);
+        let rest = self.b.ins().isub(left, count);
+        self.b.def_var(self.budget, rest);
+    }
+
+    /// The budget left now.
+    pub(super) fn budget_left(&mut self) -> Value {
+        self.b.use_var(self.budget)
+    }
+
     /// At a backward jump (the only way to run an instruction twice in one
     /// call): stops with the budget error at `pc` once the budget is
     /// overdrawn. Between two such tests at most one pass over the function
     /// runs, so a run overdraws by less than the program's length. Budgets
     /// are capped below 2^63, so the sign is a reliable test.
     pub(super) fn check_budget(&mut self, pc: usize) {
-        let left = self.b.use_var(self.budget);
+        let left = self.budget_left();
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
         let zero = self.b.ins().iconst(I64, 0);
         self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
@@ -130,7 +142,7 @@ impl FunctionTranslator<'_, '_> {
         if !self.mode.checked {
             return;
         }
-        let left = self.b.use_var(self.budget);
+        let left = self.budget_left();
         let at_pc = self.b.ins().iadd_imm_s(left, self.after_in_block as i64);
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, at_pc, 0);
         let zero = self.b.ins().iconst(I64, 0);
@@ -141,7 +153,7 @@ impl FunctionTranslator<'_, '_> {
     /// run more eBPF code) and reloads it afterwards.
     pub(super) fn spill_budget(&mut self) {
         if self.mode.checked {
-            let v = self.b.use_var(self.budget);
+            let v = self.budget_left();
             self.b.ins().store(
                 super::context_flags(),
                 v,

@@ -44,17 +44,16 @@ impl FunctionTranslator<'_, '_> {
         (d, s)
     }
 
-    pub(super) fn cond_jump(
+    /// Whether the jump `if dst cond src` is taken, as a Cranelift value.
+    pub(super) fn jump_taken(
         &mut self,
-        pc: usize,
         width: Width,
         cond: JmpCond,
         dst: Reg,
         src: Operand,
-        target: usize,
-    ) {
+    ) -> Value {
         let (d, s) = self.jump_operands(width, dst, src);
-        let taken = match cond {
+        match cond {
             JmpCond::Set => {
                 let both = self.b.ins().band(d, s);
                 self.b.ins().icmp_imm_u(IntCC::NotEqual, both, 0)
@@ -75,7 +74,19 @@ impl FunctionTranslator<'_, '_> {
                 };
                 self.b.ins().icmp(cc, d, s)
             }
-        };
+        }
+    }
+
+    pub(super) fn cond_jump(
+        &mut self,
+        pc: usize,
+        width: Width,
+        cond: JmpCond,
+        dst: Reg,
+        src: Operand,
+        target: usize,
+    ) {
+        let taken = self.jump_taken(width, cond, dst, src);
         let next = pc + 1;
         let then_block = self.target_block(target, pc);
         let else_block = self.target_block(next, pc);

@@ -12,6 +12,7 @@ mod call;
 mod check;
 mod jump;
 mod mem;
+mod select;
 mod stub;
 mod versioned_loop;
 
@@ -110,6 +111,8 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub in_fast_loop: bool,
     /// Instructions after the one being translated in its basic block.
     pub after_in_block: u64,
+    /// Jumps turned into selects, by pc (`select.rs`).
+    pub selects: HashMap<usize, select::BranchSelect>,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -200,6 +203,7 @@ pub(crate) fn translate_function(
         unchecked_pcs: HashSet::new(),
         in_fast_loop: false,
         after_in_block: 0,
+        selects: HashMap::new(),
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_off_end_blocks();
@@ -221,6 +225,11 @@ impl FunctionTranslator<'_, '_> {
         } else {
             Vec::new()
         };
+        // (The entry block must stay: the function starts there.)
+        let in_loop =
+            |pc: usize| pc == entry || loops.iter().any(|l| (l.first..=l.last).contains(&pc));
+        self.selects = select::branch_selects(self.insns, shape, &in_loop);
+        let skipped: HashSet<usize> = self.selects.values().map(|s| s.ops_start).collect();
         let mut guarded = HashMap::new();
         for lp in loops {
             let guard = self.b.create_block();
@@ -243,7 +252,9 @@ impl FunctionTranslator<'_, '_> {
                     t.translate_block(&shape.blocks[&s])
                 })?;
             } else {
-                self.translate_block(&shape.blocks[&start])?;
+                if !skipped.contains(&start) {
+                    self.translate_block(&shape.blocks[&start])?;
+                }
                 i += 1;
             }
         }
@@ -349,6 +360,11 @@ impl FunctionTranslator<'_, '_> {
                 ..
             } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
+                if let Some(sel) = self.selects.get(&pc).copied() {
+                    let taken = self.jump_taken(width, cond, dst, src);
+                    self.select_around(pc, taken, sel, target)?;
+                    return Ok(true);
+                }
                 if self.mode.checked && target <= pc && !self.in_fast_loop {
                     self.check_budget(pc);
                 }

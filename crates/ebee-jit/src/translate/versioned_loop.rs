@@ -74,7 +74,7 @@ impl FunctionTranslator<'_, '_> {
         // The budget covers every pass at the loop's full length.
         let passes = self.b.ins().iadd_imm_s(last_pass, 1);
         let need = self.b.ins().imul_imm_s(passes, lp.insns_per_pass as i64);
-        let left = self.b.use_var(self.budget);
+        let left = self.budget_left();
         let rest = self.b.ins().isub(left, need);
         let covered = self
             .b
