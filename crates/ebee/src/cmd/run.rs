@@ -1,4 +1,4 @@
-//! `ebee run PROG [--mem FILE | --mem-hex HEX] [--repeat N] [--json]`
+//! `ebee run PROG [--mem FILE | --mem-hex HEX] [--engine jit|interp] [--repeat N] [--json]`
 
 use ebee::input::{read_file, read_program};
 use ebee::Failure;
@@ -29,6 +29,9 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// The engine: the JIT (checked mode) or the interpreter.
+    #[arg(long, value_enum, default_value_t = ebee::Engine::Jit)]
+    engine: ebee::Engine,
 }
 
 /// Runs `ebee run`.
@@ -45,10 +48,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if let Some(b) = args.budget {
         vm.set_budget(b);
     }
+    let runner = args.engine.prepare(vm)?;
     let start = Instant::now();
     let mut r0 = 0;
     for _ in 0..args.repeat {
-        r0 = vm
+        r0 = runner
             .run(&mut memory)
             .map_err(|e| Failure::Exec(e.to_string()))?;
     }
