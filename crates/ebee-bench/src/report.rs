@@ -130,6 +130,7 @@ pub fn render(rows: &[Row], engine_names: &[&str], rounds: usize, style: Style) 
         for (cell, engine) in row.cells.iter().zip(engine_names) {
             line.push(match cell {
                 Cell::Timed { best, .. } => format_duration(*best),
+                Cell::Failed(message) if message.starts_with("n/a:") => "n/a".to_string(),
                 Cell::Failed(message) => {
                     notes.push(format!("{} on {engine}: {message}", row.bench.name));
                     format!("failed [{}]", notes.len())
