@@ -132,10 +132,22 @@ pub fn xdp_packets(n: u64) -> Vec<u8> {
             1 => 15, // 60 bytes of header: the L4 header is past the slot
             _ => 5,
         };
-        let version = if (bits >> 16).is_multiple_of(16) { 6 } else { 4 };
+        let version = if (bits >> 16).is_multiple_of(16) {
+            6
+        } else {
+            4
+        };
         slot[14] = version << 4 | ihl;
-        slot[14 + 9] = if (bits >> 20).is_multiple_of(2) { 6 } else { 17 };
-        slot[14 + 12] = if (bits >> 24).is_multiple_of(2) { 10 } else { 192 };
+        slot[14 + 9] = if (bits >> 20).is_multiple_of(2) {
+            6
+        } else {
+            17
+        };
+        slot[14 + 12] = if (bits >> 24).is_multiple_of(2) {
+            10
+        } else {
+            192
+        };
         let l4 = 14 + 4 * ihl as usize;
         let dport: u16 = match (bits >> 28) % 4 {
             0 => 22,

@@ -51,6 +51,12 @@ pub const RATIOS: &[Ratio] = &[
         target: None,
     },
     Ratio {
+        label: "jit/kernel-jit",
+        numerator: "ebee-jit",
+        denominator: "kernel-jit",
+        target: None,
+    },
+    Ratio {
         label: "jit/native",
         numerator: "ebee-jit",
         denominator: "native",
