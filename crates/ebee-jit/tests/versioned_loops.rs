@@ -222,3 +222,50 @@ fn the_budget_ends_a_hoisted_loop_exactly() {
         Err(ExecError::BudgetExhausted { .. })
     ));
 }
+
+#[test]
+fn the_budget_after_a_side_exit_from_a_hoisted_loop_is_exact() {
+    // The loop leaves in the middle of a pass when it reads 0x28 (byte 10
+    // of `input()`), then 200 straight-line instructions follow: budgets around the exact need
+    // let the guard pass (it asks for 32 full passes, fewer than the run
+    // uses), so the fast copy's refund on the way out decides the verdict.
+    let mut text = String::from(
+        "r0 = 0
+         r3 = 1
+         r4 = r1
+         r5 = r4
+         r5 += r3
+         r6 = *(u8 *)(r5 +0)
+         if r6 == 0x28 goto +4
+         r0 += r6
+         r3 += 1
+         if r3 < 32 goto -7
+         exit
+        ",
+    );
+    for _ in 0..200 {
+        text.push_str("r0 += 1\n");
+    }
+    text.push_str("exit\n");
+    let mem = input();
+    let stop = (1..32).find(|&i| mem[i] == 0x28);
+    assert_eq!(stop, Some(10));
+    // Find the exact need with the interpreter, then try around it.
+    let mut vm = Vm::new(assemble(&text).unwrap()).unwrap();
+    vm.set_budget(1_000_000);
+    assert!(vm.run(&mut input()).is_ok());
+    let need = (0..2000u64)
+        .find(|&b| {
+            vm.set_budget(b);
+            vm.run(&mut input()).is_ok()
+        })
+        .unwrap();
+    assert!(
+        need > 3 + 32 * 7,
+        "the guard must pass near the need ({need}, stop {stop:?})"
+    );
+    for budget in need - 3..need + 3 {
+        let r = agree(&text, budget).unwrap();
+        assert_eq!(r.is_ok(), budget >= need, "budget {budget}");
+    }
+}

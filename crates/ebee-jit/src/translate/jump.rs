@@ -9,6 +9,10 @@ impl FunctionTranslator<'_, '_> {
     /// Ends the current block with a jump to `target`; a target past the
     /// program's end (falling off it) records an error at `pc`.
     pub(super) fn jump_to_pc(&mut self, target: usize, pc: usize) {
+        if let Some(edge) = self.fast_exit_edge(target) {
+            self.b.ins().jump(edge, &[]);
+            return;
+        }
         match self.blocks.get(&target) {
             Some(&block) => {
                 self.b.ins().jump(block, &[]);
@@ -110,6 +114,9 @@ impl FunctionTranslator<'_, '_> {
 
     /// The block for `target`, or a block recording "fell off the end".
     fn target_block(&mut self, target: usize, pc: usize) -> cranelift_codegen::ir::Block {
+        if let Some(edge) = self.fast_exit_edge(target) {
+            return edge;
+        }
         if let Some(&b) = self.blocks.get(&target) {
             return b;
         }

@@ -113,6 +113,11 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub after_in_block: u64,
     /// Jumps turned into selects, by pc (`select.rs`).
     pub selects: HashMap<usize, select::BranchSelect>,
+    /// While translating a versioned loop's fast copy: how it charges the
+    /// budget (`versioned_loop.rs`).
+    pub fast_pass: Option<versioned_loop::FastPass>,
+    /// The start pc of the basic block being translated.
+    pub current_block: usize,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -204,6 +209,8 @@ pub(crate) fn translate_function(
         in_fast_loop: false,
         after_in_block: 0,
         selects: HashMap::new(),
+        fast_pass: None,
+        current_block: 0,
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_off_end_blocks();
@@ -266,13 +273,20 @@ impl FunctionTranslator<'_, '_> {
     fn translate_block(&mut self, info: &BlockInfo) -> Result<(), JitError> {
         let block = self.blocks[&info.start];
         self.b.switch_to_block(block);
-        if !info.has_back_pred {
+        if !info.has_back_pred && self.fast_pass.is_none() {
             // Every predecessor comes earlier and is already emitted:
             // sealing now spares the SSA builder placeholder parameters.
+            // (A fast loop copy is emitted in pass order, not pc order.)
             self.b.seal_block(block);
         }
+        self.current_block = info.start;
         if self.mode.checked {
-            self.charge_budget(info.insn_count);
+            match &self.fast_pass {
+                // A fast loop copy charges a whole pass at its entry.
+                Some(fp) if info.start == fp.entry => self.charge_budget(fp.per_pass),
+                Some(_) => {}
+                None => self.charge_budget(info.insn_count),
+            }
         }
         let mut pc = info.start;
         let mut terminated = false;

@@ -23,11 +23,59 @@ use cranelift_codegen::ir::{condcodes::IntCC, types::I64, Block, InstBuilder, Va
 use ebee_isa::Reg;
 use std::collections::HashMap;
 
+/// How a fast loop copy charges the budget: a whole pass at the entry
+/// block (the guard proved the budget covers every pass in full), and on
+/// the way out, back what the last pass did not run, so that the code after
+/// the loop sees the interpreter's exact budget.
+#[derive(Debug, Clone)]
+pub(crate) struct FastPass {
+    /// The loop's entry pc.
+    pub entry: usize,
+    /// Its first and last pc.
+    pub range: (usize, usize),
+    /// Instructions in one pass.
+    pub per_pass: u64,
+    /// For each block start: the pass's instructions after that block.
+    pub refund_after: HashMap<usize, u64>,
+    /// Exit edges made so far: (edge block, refund, target pc).
+    pub exits: Vec<(Block, u64, usize)>,
+}
+
 /// Passes at or above this make the guard fail: keeps `slope * passes`
 /// and `insns * passes` far from overflow.
 const MAX_PASSES: i64 = 1 << 32;
 
+/// Instructions in the block starting at `start` (it ends at the next
+/// start in `starts`, or after `last`).
+fn block_count(insns: &[ebee_isa::Insn], start: usize, starts: &[usize], last: usize) -> u64 {
+    let end = starts
+        .iter()
+        .copied()
+        .find(|&s| s > start)
+        .unwrap_or(last + 1);
+    insns[start..end]
+        .iter()
+        .filter(|i| !matches!(i, ebee_isa::Insn::LdImm64Tail))
+        .count() as u64
+}
+
 impl FunctionTranslator<'_, '_> {
+    /// In a fast loop copy, for a jump leaving the loop to `target`: the
+    /// edge block that gives back the rest of the pass before going there.
+    pub(super) fn fast_exit_edge(&mut self, target: usize) -> Option<Block> {
+        let current = self.current_block;
+        let fp = self.fast_pass.as_mut()?;
+        if (fp.range.0..=fp.range.1).contains(&target) || !self.blocks.contains_key(&target) {
+            return None;
+        }
+        let refund = *fp.refund_after.get(&current)?;
+        let edge = self.b.create_block();
+        // Leaving is the rare way: keep the pass itself contiguous.
+        self.b.set_cold_block(edge);
+        fp.exits.push((edge, refund, target));
+        Some(edge)
+    }
+
     /// `a` evaluated on the current registers.
     fn eval_affine(&mut self, a: &Affine) -> Value {
         let mut acc = self.b.ins().iconst(I64, a.c);
@@ -123,7 +171,37 @@ impl FunctionTranslator<'_, '_> {
         }
         self.unchecked_pcs = lp.hoisted.iter().map(|h| h.pc).collect();
         self.in_fast_loop = true;
-        let result = starts.iter().try_for_each(|&s| translate_block(self, s));
+        let order: Vec<usize> = starts
+            .iter()
+            .copied()
+            .filter(|&s| s >= lp.entry)
+            .chain(starts.iter().copied().filter(|&s| s < lp.entry))
+            .collect();
+        let mut done = 0;
+        let mut refund_after = HashMap::new();
+        for &s in &order {
+            done += block_count(self.insns, s, starts, lp.last);
+            refund_after.insert(s, lp.insns_per_pass.saturating_sub(done));
+        }
+        self.fast_pass = Some(FastPass {
+            entry: lp.entry,
+            range: (lp.first, lp.last),
+            per_pass: lp.insns_per_pass,
+            refund_after,
+            exits: Vec::new(),
+        });
+        // In pass order, so that the hot path falls through from block to
+        // block and takes one jump per pass (back to the entry).
+        let result = order.iter().try_for_each(|&s| translate_block(self, s));
+        let exits = self.fast_pass.take().map(|f| f.exits).unwrap_or_default();
+        for (edge, refund, target) in exits {
+            self.b.switch_to_block(edge);
+            self.b.seal_block(edge);
+            let left = self.b.use_var(self.budget);
+            let back = self.b.ins().iadd_imm_s(left, refund as i64);
+            self.b.def_var(self.budget, back);
+            self.jump_to_pc(target, lp.last);
+        }
         self.in_fast_loop = false;
         self.unchecked_pcs.clear();
         for (s, b) in saved {
