@@ -11,7 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The programs, by file stem; `src/program.rs` lists the same names.
-const PROGRAMS: &[&str] = &["primes", "byte_copy", "strcmp", "switch64", "log2"];
+const PROGRAMS: &[&str] = &[
+    "primes",
+    "byte_copy",
+    "strcmp",
+    "switch64",
+    "log2",
+    "xdp_parse",
+];
+
+/// Programs built for the kernel (the kernel JIT column), by file stem,
+/// with the section holding the function: extracted to `<stem>.bpf` too.
+const KERNEL_PROGRAMS: &[(&str, &str)] = &[("xdp_parse_kernel", "xdp")];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -26,9 +37,19 @@ fn main() {
         println!("cargo:rerun-if-changed={}", source.display());
         let object_path = out_dir.join(format!("{name}.o"));
         compile(&clang, &source, &object_path, &programs);
-        let text = extract_text(&object_path);
+        let text = extract_section(&object_path, ".text");
         let bin = out_dir.join(format!("{name}.bpf"));
         std::fs::write(&bin, text)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", bin.display()));
+    }
+    for (name, section) in KERNEL_PROGRAMS {
+        let source = programs.join(format!("{name}.c"));
+        println!("cargo:rerun-if-changed={}", source.display());
+        let object_path = out_dir.join(format!("{name}.o"));
+        compile(&clang, &source, &object_path, &programs);
+        let code = extract_section(&object_path, section);
+        let bin = out_dir.join(format!("{name}.bpf"));
+        std::fs::write(&bin, code)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", bin.display()));
     }
 }
@@ -77,18 +98,19 @@ fn compile(clang: &str, source: &Path, object_path: &Path, include: &Path) {
     }
 }
 
-/// The `.text` bytes of a one-function object, refusing relocations.
-fn extract_text(object_path: &Path) -> Vec<u8> {
+/// The bytes of section `name` of a one-function object, refusing
+/// relocations.
+fn extract_section(object_path: &Path, name: &str) -> Vec<u8> {
     let data = std::fs::read(object_path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", object_path.display()));
     let file = object::File::parse(&*data)
         .unwrap_or_else(|e| panic!("{}: not an ELF object: {e}", object_path.display()));
     let text = file
-        .section_by_name(".text")
-        .unwrap_or_else(|| panic!("{}: no .text section", object_path.display()));
+        .section_by_name(name)
+        .unwrap_or_else(|| panic!("{}: no {name} section", object_path.display()));
     if text.relocations().next().is_some() {
         panic!(
-            "ebee-bench: {} has relocations in .text (a call, a global or a jump table): \
+            "ebee-bench: {} has relocations in {name} (a call, a global or a jump table): \
              benchmark programs must be self-contained",
             object_path.display()
         );
@@ -99,7 +121,7 @@ fn extract_text(object_path: &Path) -> Vec<u8> {
         .to_vec();
     if bytes.is_empty() || bytes.len() % 8 != 0 {
         panic!(
-            "ebee-bench: {}: .text is {} bytes, not a non-empty whole number of instructions",
+            "ebee-bench: {}: {name} is {} bytes, not a non-empty whole number of instructions",
             object_path.display(),
             bytes.len()
         );

@@ -34,6 +34,11 @@ pub struct Benchmark {
     pub data_len: fn(u64) -> Option<u64>,
     /// The same computation in native Rust.
     pub native: fn(&mut [u8]) -> u64,
+    /// The same computation as a kernel XDP program, for the kernel JIT
+    /// column: it runs on the data bytes (after the header) as its packet.
+    /// `None` where the program's input convention has no kernel form (a
+    /// size in memory and unbounded loops the kernel verifier refuses).
+    pub kernel_xdp: Option<Program>,
 }
 
 const MIB: u64 = 1 << 20;
@@ -67,6 +72,7 @@ pub fn all() -> Vec<Benchmark> {
             tiny_n: 200,
             make_input: input::primes,
             data_len: |_| Some(0),
+            kernel_xdp: None,
             native: native::primes,
         },
         Benchmark {
@@ -77,6 +83,7 @@ pub fn all() -> Vec<Benchmark> {
             tiny_n: 300,
             make_input: input::byte_copy,
             data_len: |n| n.checked_mul(2),
+            kernel_xdp: None,
             native: native::byte_copy,
         },
         Benchmark {
@@ -87,6 +94,7 @@ pub fn all() -> Vec<Benchmark> {
             tiny_n: 300,
             make_input: |n| input::strcmp(n, false),
             data_len: |n| n.checked_mul(2),
+            kernel_xdp: None,
             native: native::strcmp,
         },
         Benchmark {
@@ -97,6 +105,7 @@ pub fn all() -> Vec<Benchmark> {
             tiny_n: 300,
             make_input: |n| input::strcmp(n, true),
             data_len: |n| n.checked_mul(2),
+            kernel_xdp: None,
             native: native::strcmp,
         },
         Benchmark {
@@ -107,6 +116,7 @@ pub fn all() -> Vec<Benchmark> {
             tiny_n: 300,
             make_input: input::switch64,
             data_len: |n| n.checked_mul(4),
+            kernel_xdp: None,
             native: native::switch64,
         },
         Benchmark {
@@ -117,7 +127,20 @@ pub fn all() -> Vec<Benchmark> {
             tiny_n: 300,
             make_input: input::log2,
             data_len: |n| n.checked_mul(8),
+            kernel_xdp: None,
             native: native::log2,
+        },
+        Benchmark {
+            name: "xdp_parse",
+            description: "XDP parser: Ethernet/IPv4/TCP/UDP with bounds checks, drop/pass \
+                          per packet, over 32 packets of 64 bytes",
+            program: program::XDP_PARSE,
+            full_n: 32 * 64,
+            tiny_n: 32 * 64,
+            make_input: input::xdp_packets,
+            data_len: Some,
+            kernel_xdp: Some(program::XDP_PARSE_KERNEL),
+            native: native::xdp_parse,
         },
     ]
 }

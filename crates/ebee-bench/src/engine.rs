@@ -4,6 +4,8 @@
 
 mod ebee_interp;
 mod ebee_jit;
+#[cfg(target_os = "linux")]
+pub mod kernel_jit;
 mod native;
 mod rbpf_interp;
 #[cfg(target_arch = "x86_64")]
@@ -45,6 +47,17 @@ pub trait Engine {
 pub trait Loaded {
     /// Runs once on `mem` (the benchmark's input buffer) and returns `r0`.
     fn run(&mut self, mem: &mut [u8]) -> Result<u64, EngineError>;
+
+    /// For engines that time themselves (the kernel, whose test runs
+    /// repeat inside one system call): runs `runs` times and returns `r0`
+    /// and the time of one run. `None`: the harness times [`Loaded::run`].
+    fn time_runs(
+        &mut self,
+        _mem: &mut [u8],
+        _runs: u32,
+    ) -> Option<Result<(u64, std::time::Duration), EngineError>> {
+        None
+    }
 }
 
 /// Every engine this build can run, in column order.
@@ -58,6 +71,8 @@ pub fn all() -> Vec<Box<dyn Engine>> {
     ];
     #[cfg(target_arch = "x86_64")]
     engines.push(Box::new(rbpf_jit::RbpfJit));
+    #[cfg(target_os = "linux")]
+    engines.push(Box::new(kernel_jit::KernelJit));
     engines.push(Box::new(native::Native));
     engines
 }

@@ -107,3 +107,56 @@ pub fn log2(n: u64) -> Vec<u8> {
     }
     buf
 }
+
+/// Input of the XDP parser: `n / 64` packets in 64-byte slots, a mix the
+/// parser must tell apart: TCP and UDP over IPv4 with and without IP
+/// options, to the dropped ports from inside and outside 10/8, IPv6 and
+/// ARP frames, a bad IP version, and an IHL pointing past the slot.
+pub fn xdp_packets(n: u64) -> Vec<u8> {
+    let len = n as usize;
+    let mut buf = with_header(n, len);
+    let mut rng = InputRng::new(7);
+    for slot in buf[HEADER_LEN..].chunks_exact_mut(64) {
+        let bits = rng.next_u64();
+        for b in slot.iter_mut() {
+            *b = rng.next_u64() as u8;
+        }
+        let ethertype: u16 = match bits % 8 {
+            0 => 0x86dd,
+            1 => 0x0806,
+            _ => 0x0800,
+        };
+        slot[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        let ihl = match (bits >> 8) % 8 {
+            0 => 6,
+            1 => 15, // 60 bytes of header: the L4 header is past the slot
+            _ => 5,
+        };
+        let version = if (bits >> 16).is_multiple_of(16) {
+            6
+        } else {
+            4
+        };
+        slot[14] = version << 4 | ihl;
+        slot[14 + 9] = if (bits >> 20).is_multiple_of(2) {
+            6
+        } else {
+            17
+        };
+        slot[14 + 12] = if (bits >> 24).is_multiple_of(2) {
+            10
+        } else {
+            192
+        };
+        let l4 = 14 + 4 * ihl as usize;
+        let dport: u16 = match (bits >> 28) % 4 {
+            0 => 22,
+            1 => 53,
+            _ => (bits >> 32) as u16,
+        };
+        if l4 + 4 <= slot.len() {
+            slot[l4 + 2..l4 + 4].copy_from_slice(&dport.to_be_bytes());
+        }
+    }
+    buf
+}

@@ -15,6 +15,7 @@
 
 pub mod benchmark;
 pub mod clock;
+pub mod compile_time;
 pub mod engine;
 pub mod input;
 pub mod measure;

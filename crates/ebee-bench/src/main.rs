@@ -6,7 +6,7 @@ use ebee_bench::benchmark::{self, Scale};
 use ebee_bench::clock::Clock;
 use ebee_bench::engine;
 use ebee_bench::measure::{measure, MeasureOptions};
-use ebee_bench::report::{render, Style};
+use ebee_bench::report::{format_duration, render, Style};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -112,7 +112,38 @@ fn main() -> Result<()> {
     }
     println!("clock: {}\n", options.clock.describe());
     print!("{}", render(&rows, &names, args.rounds, style));
+    if !args.tiny {
+        print_compile_times(&benches, style);
+    }
     Ok(())
+}
+
+/// The JIT compile time of each program (minimum of 10 compilations).
+fn print_compile_times(benches: &[ebee_bench::benchmark::Benchmark], style: Style) {
+    let times = ebee_bench::compile_time::all(benches, 10);
+    println!();
+    println!("JIT compile time (minimum of 10 compilations):");
+    println!();
+    if style == Style::Markdown {
+        println!("| program | insns | checked | verified |");
+        println!("|:--|--:|--:|--:|");
+    }
+    for t in times {
+        match t {
+            Ok(t) => {
+                let (c, v) = (format_duration(t.checked), format_duration(t.verified));
+                if style == Style::Markdown {
+                    println!("| {} | {} | {c} | {v} |", t.name, t.insns);
+                } else {
+                    println!(
+                        "{:<24} {:>5} insns  checked {c:>9}  verified {v:>9}",
+                        t.name, t.insns
+                    );
+                }
+            }
+            Err(e) => println!("compile failed: {e}"),
+        }
+    }
 }
 
 /// The processor's name, from /proc/cpuinfo where there is one.

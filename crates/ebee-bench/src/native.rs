@@ -147,3 +147,44 @@ pub fn log2(mem: &mut [u8]) -> u64 {
     }
     black_box(sum)
 }
+
+/// The XDP parser (`programs/xdp_parse.h`) over the packets in the data.
+#[inline(never)]
+pub fn xdp_parse(mem: &mut [u8]) -> u64 {
+    let (data, n) = data_and_n(mem);
+    let data = &data[..n.min(data.len())];
+    let (mut drops, mut ports) = (0u32, 0u32);
+    for i in 0..32 {
+        let eth = i * 64;
+        if eth + 14 > data.len() {
+            break;
+        }
+        let be16 = |at: usize| u16::from_be_bytes([data[at], data[at + 1]]);
+        if be16(eth + 12) != 0x0800 {
+            continue;
+        }
+        let ip = eth + 14;
+        if ip + 20 > data.len() {
+            continue;
+        }
+        let ihl = (data[ip] & 0xf) as usize * 4;
+        if data[ip] >> 4 != 4 || ihl < 20 {
+            continue;
+        }
+        let (proto, src_net, l4) = (data[ip + 9], data[ip + 12], ip + ihl);
+        let (need, dropped_port) = match proto {
+            6 => (20, 22),
+            17 => (8, 53),
+            _ => continue,
+        };
+        if l4 + need > data.len() {
+            continue;
+        }
+        let dport = be16(l4 + 2);
+        ports = ports.wrapping_add(dport as u32);
+        if dport == dropped_port && src_net == 10 {
+            drops += 1;
+        }
+    }
+    black_box((drops << 16 | (ports & 0xffff)) as u64)
+}

@@ -32,6 +32,11 @@ pub const STRCMP: Program = program!("strcmp");
 pub const SWITCH64: Program = program!("switch64");
 /// Integer log2 over u64 elements (`programs/log2.c`).
 pub const LOG2: Program = program!("log2");
+/// The XDP parser on the benchmark input (`programs/xdp_parse.c`).
+pub const XDP_PARSE: Program = program!("xdp_parse");
+/// The XDP parser as a kernel XDP program (`programs/xdp_parse_kernel.c`,
+/// section `xdp`).
+pub const XDP_PARSE_KERNEL: Program = program!("xdp_parse_kernel");
 
 impl Program {
     /// Number of 8-byte instruction slots.

@@ -51,6 +51,12 @@ pub const RATIOS: &[Ratio] = &[
         target: None,
     },
     Ratio {
+        label: "jit/kernel-jit",
+        numerator: "ebee-jit",
+        denominator: "kernel-jit",
+        target: None,
+    },
+    Ratio {
         label: "jit/native",
         numerator: "ebee-jit",
         denominator: "native",
@@ -130,6 +136,7 @@ pub fn render(rows: &[Row], engine_names: &[&str], rounds: usize, style: Style) 
         for (cell, engine) in row.cells.iter().zip(engine_names) {
             line.push(match cell {
                 Cell::Timed { best, .. } => format_duration(*best),
+                Cell::Failed(message) if message.starts_with("n/a:") => "n/a".to_string(),
                 Cell::Failed(message) => {
                     notes.push(format!("{} on {engine}: {message}", row.bench.name));
                     format!("failed [{}]", notes.len())

@@ -153,3 +153,43 @@ impl Drop for CodeMemory {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The permissions (`r-xp` etc.) of the mapping holding `addr`, from
+    /// `/proc/self/maps`.
+    fn permissions_at(addr: usize) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        maps.lines().find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let range = fields.next()?;
+            let perms = fields.next()?;
+            let (lo, hi) = range.split_once('-')?;
+            let lo = usize::from_str_radix(lo, 16).ok()?;
+            let hi = usize::from_str_radix(hi, 16).ok()?;
+            (lo <= addr && addr < hi).then(|| perms.to_string())
+        })
+    }
+
+    /// W^X, checked against the kernel's view of the pages: compiled code
+    /// (both modes, and the shared slow-path stub) is readable and
+    /// executable, never writable.
+    #[test]
+    fn code_pages_are_executable_and_not_writable() {
+        let insns = ebee_isa::assemble("r0 = *(u8 *)(r1 + 0)\nexit").unwrap();
+        for checked in [false, true] {
+            let mode = TranslateMode {
+                checked,
+                optimize: true,
+            };
+            let code = CodeMemory::compile(&insns, mode).unwrap();
+            let perms = permissions_at(code.entry as usize).expect("code is mapped");
+            assert!(perms.starts_with("r-x"), "checked={checked}: {perms}");
+        }
+        let stub = shared_check_stub().unwrap() as usize;
+        let perms = permissions_at(stub).expect("stub is mapped");
+        assert!(perms.starts_with("r-x"), "stub: {perms}");
+    }
+}

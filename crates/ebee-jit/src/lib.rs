@@ -42,11 +42,26 @@
 //!   goes through a `preserve_all` stub into Rust, which asks
 //!   [`ebee_runtime::MemoryRegions`] (live caller frames, helper regions,
 //!   invocation regions, read-only input).
+//! - **Loop versioning** (checked mode, `loop_shape.rs`,
+//!   `translate/versioned_loop.rs`): a loop that is a straight line with
+//!   side exits is compiled twice. A guard in front proves from the
+//!   registers at the loop entry that the trip count is below 2^32, that
+//!   the budget covers every pass, and that every access whose address
+//!   moves linearly with an induction variable stays in the input buffer
+//!   at the first and the last pass; then the copy without those checks
+//!   (and without budget tests) runs. Otherwise the checked copy runs and
+//!   faults exactly where the interpreter does.
+//! - **Selects** (`translate/select.rs`): a short forward branch around at
+//!   most four ALU operations becomes a `select` (`cmov`), the budget charge
+//!   too; data-dependent branches no longer mispredict.
 //! - **Budget**: each basic block subtracts its instruction count on entry;
 //!   the sign is tested at backward jumps, calls and exits. A run that
 //!   exceeds the budget fails exactly when the interpreter's does, but the
 //!   error's pc is the jump or exit where the JIT noticed, not the
-//!   instruction the interpreter stopped at.
+//!   instruction the interpreter stopped at. Before a memory or alignment
+//!   fault is reported, the budget left at that instruction is tested, so
+//!   a run that would have run out first fails with the budget error, as
+//!   in the interpreter.
 //! - **Helpers and tail calls** go through a Rust trampoline into the
 //!   `Vm`'s registry; a tail call compiles its target on first use (in the
 //!   caller's mode, cached) and runs it in the caller's frame.
@@ -65,6 +80,7 @@ mod compiler;
 mod context;
 mod control_flow;
 mod error;
+mod loop_shape;
 mod program;
 mod run_state;
 mod runtime_calls;

@@ -3,6 +3,7 @@
 //! non-zero exit with a one-line message on failure. This is the code path
 //! `ebee conformance` runs, and the one the corpus test drives.
 
+use crate::engine::Engine;
 use crate::failure::Failure;
 use crate::hex::parse_hex;
 use ebee_runtime::Vm;
@@ -24,11 +25,18 @@ pub fn conformance_vm(program: &[u8]) -> Result<Vm, Failure> {
 }
 
 /// Runs one conformance program given as hex text with the memory given as
-/// hex text; returns r0.
+/// hex text in the interpreter; returns r0.
 pub fn run_hex(program_hex: &str, memory_hex: &str) -> Result<u64, Failure> {
+    run_hex_on(program_hex, memory_hex, Engine::Interp)
+}
+
+/// [`run_hex`] on the given engine.
+pub fn run_hex_on(program_hex: &str, memory_hex: &str, engine: Engine) -> Result<u64, Failure> {
     let program = parse_hex(program_hex).map_err(|e| Failure::Input(format!("program: {e}")))?;
     let mut memory = parse_hex(memory_hex).map_err(|e| Failure::Input(format!("memory: {e}")))?;
     let vm = conformance_vm(&program)?;
-    vm.run(&mut memory)
+    engine
+        .prepare(vm)?
+        .run(&mut memory)
         .map_err(|e| Failure::Exec(e.to_string()))
 }

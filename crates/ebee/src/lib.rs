@@ -6,8 +6,10 @@
 #![warn(missing_docs)]
 
 pub mod conformance;
+pub mod engine;
 pub mod failure;
 pub mod hex;
 pub mod input;
 
+pub use engine::Engine;
 pub use failure::Failure;

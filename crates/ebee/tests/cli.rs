@@ -110,6 +110,39 @@ fn run_reads_memory_and_reports_faults() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
 
+/// `--engine jit` (the default) and `--engine interp` print the same
+/// result and the same fault.
+#[test]
+fn both_engines_give_the_same_answers() {
+    let dir = temp_dir("engines");
+    let src = dir.join("sum.s");
+    // Sums the input bytes in a loop.
+    std::fs::write(
+        &src,
+        "r0 = 0\nr3 = 0\nloop:\nr4 = r1\nr4 += r3\nr5 = *(u8 *)(r4 + 0)\nr0 += r5\nr3 += 1\nif r3 < 3 goto loop\nexit\n",
+    )
+    .unwrap();
+    for engine in ["jit", "interp"] {
+        let s = src.to_str().unwrap();
+        let o = ebee(&["run", s, "--engine", engine, "--mem-hex", "01 02 03"]);
+        assert_eq!(
+            stdout(&o).trim(),
+            "r0 = 6 (0x6)",
+            "{engine}: {}",
+            stderr(&o)
+        );
+        let o = ebee(&["run", s, "--engine", engine, "--mem-hex", "01 02"]);
+        assert_eq!(o.status.code(), Some(1), "{engine}");
+        assert!(
+            stderr(&o).contains("instruction 4"),
+            "{engine}: {}",
+            stderr(&o)
+        );
+    }
+    let o = ebee(&["run", src.to_str().unwrap(), "--engine", "wasm"]);
+    assert_ne!(o.status.code(), Some(0));
+}
+
 #[test]
 fn bad_input_is_one_line_with_exit_code_3() {
     let dir = temp_dir("bad");

@@ -25,9 +25,13 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x} ")).collect()
 }
 
-fn run_plugin(program: &[u8], mem: &[u8]) -> Result<u64, String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ebee"))
-        .arg("conformance")
+fn run_plugin(program: &[u8], mem: &[u8], jit: bool) -> Result<u64, String> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ebee"));
+    cmd.arg("conformance");
+    if jit {
+        cmd.arg("--jit");
+    }
+    let mut child = cmd
         .arg(ebee_corpus::to_hex(mem))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -51,7 +55,7 @@ fn run_plugin(program: &[u8], mem: &[u8]) -> Result<u64, String> {
 }
 
 /// Runs one file the way the suite does; Ok(()) when it passes.
-fn check(path: &Path, expected_bytes: Option<&String>) -> Result<(), String> {
+fn check(path: &Path, expected_bytes: Option<&String>, jit: bool) -> Result<(), String> {
     let f = data_file::parse(&std::fs::read_to_string(path).unwrap())?;
     let program = program_bytes(&f)?;
     if let Some(hex) = expected_bytes.filter(|h| !h.is_empty() && f.raw.is_none()) {
@@ -60,7 +64,7 @@ fn check(path: &Path, expected_bytes: Option<&String>) -> Result<(), String> {
             return Err(format!("assembled bytes differ:\n ours {got}\n want {hex}"));
         }
     }
-    let got = run_plugin(&program, &f.mem);
+    let got = run_plugin(&program, &f.mem, jit);
     match (&f.result, &f.error, got) {
         (Some(want), _, Ok(r0)) => {
             let want = ebee_corpus::conformance::parse_result(want)?;
@@ -86,6 +90,16 @@ fn expected_bytes(dir: &Path) -> HashMap<String, String> {
 
 #[test]
 fn every_conformance_test_passes() {
+    every_conformance_test_passes_on(false);
+}
+
+/// The same through `ebee conformance --jit` (checked mode).
+#[test]
+fn every_conformance_test_passes_on_the_jit() {
+    every_conformance_test_passes_on(true);
+}
+
+fn every_conformance_test_passes_on(jit: bool) {
     let Some(dir) = ebee_corpus::conformance_dir() else {
         return;
     };
@@ -94,12 +108,13 @@ fn every_conformance_test_passes() {
     let mut failures = Vec::new();
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if let Err(e) = check(path, bytes.get(&name)) {
+        if let Err(e) = check(path, bytes.get(&name), jit) {
             failures.push(format!("{name}: {e}"));
         }
     }
     println!(
-        "conformance: {} passed, {} failed",
+        "conformance ({}): {} passed, {} failed",
+        if jit { "jit" } else { "interpreter" },
         files.len() - failures.len(),
         failures.len()
     );
@@ -123,12 +138,12 @@ fn every_negative_case_fails() {
     let mut unused = 0;
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let verdict = check(path, None);
+        let verdict = check(path, None, false);
         if name.starts_with("unused-") {
             unused += 1;
             let f = data_file::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
             let program = program_bytes(&f).unwrap();
-            match run_plugin(&program, &f.mem) {
+            match run_plugin(&program, &f.mem, false) {
                 Err(e) if e.contains("must be 0") => {}
                 other => wrong.push(format!(
                     "{name}: not rejected for its unused field: {other:?}"

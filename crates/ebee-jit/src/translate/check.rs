@@ -30,7 +30,7 @@ impl FunctionTranslator<'_, '_> {
     ) -> Value {
         let b = self.reg(base);
         let addr = self.b.ins().iadd_imm_s(b, off as i64);
-        if !self.mode.checked {
+        if !self.mode.checked || self.unchecked_pcs.contains(&pc) {
             return addr;
         }
         if base == Reg::R10 && self.r10_is_frame_top {
@@ -61,6 +61,7 @@ impl FunctionTranslator<'_, '_> {
         self.b.ins().brif(in_second, ok, &[], slow, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
+        self.stop_if_budget_ran_out(pc);
         let allowed = self.call_check_access(pc, addr, size, write);
         self.b.ins().brif(allowed, ok, &[], self.stop_block, &[]);
         self.b.seal_block(ok);
@@ -108,14 +109,42 @@ impl FunctionTranslator<'_, '_> {
         self.b.def_var(self.budget, rest);
     }
 
+    /// Charges `count` (a value) against the budget.
+    pub(super) fn charge_budget_by(&mut self, count: Value) {
+        let left = self.b.use_var(self.budget);
+        let rest = self.b.ins().isub(left, count);
+        self.b.def_var(self.budget, rest);
+    }
+
+    /// The budget left now.
+    pub(super) fn budget_left(&mut self) -> Value {
+        self.b.use_var(self.budget)
+    }
+
     /// At a backward jump (the only way to run an instruction twice in one
     /// call): stops with the budget error at `pc` once the budget is
     /// overdrawn. Between two such tests at most one pass over the function
     /// runs, so a run overdraws by less than the program's length. Budgets
     /// are capped below 2^63, so the sign is a reliable test.
     pub(super) fn check_budget(&mut self, pc: usize) {
-        let left = self.b.use_var(self.budget);
+        let left = self.budget_left();
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
+    }
+
+    /// Before a fault at `pc` is reported (cold paths only): stops with the
+    /// budget error instead when the interpreter would have run out before
+    /// reaching `pc`. The block was charged in full on entry, so the budget
+    /// left at `pc` is the register plus the instructions after `pc` in its
+    /// block (`after_in_block`).
+    pub(super) fn stop_if_budget_ran_out(&mut self, pc: usize) {
+        if !self.mode.checked {
+            return;
+        }
+        let left = self.budget_left();
+        let at_pc = self.b.ins().iadd_imm_s(left, self.after_in_block as i64);
+        let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, at_pc, 0);
         let zero = self.b.ins().iconst(I64, 0);
         self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
     }
@@ -124,7 +153,7 @@ impl FunctionTranslator<'_, '_> {
     /// run more eBPF code) and reloads it afterwards.
     pub(super) fn spill_budget(&mut self) {
         if self.mode.checked {
-            let v = self.b.use_var(self.budget);
+            let v = self.budget_left();
             self.b.ins().store(
                 super::context_flags(),
                 v,

@@ -9,6 +9,10 @@ impl FunctionTranslator<'_, '_> {
     /// Ends the current block with a jump to `target`; a target past the
     /// program's end (falling off it) records an error at `pc`.
     pub(super) fn jump_to_pc(&mut self, target: usize, pc: usize) {
+        if let Some(edge) = self.fast_exit_edge(target) {
+            self.b.ins().jump(edge, &[]);
+            return;
+        }
         match self.blocks.get(&target) {
             Some(&block) => {
                 self.b.ins().jump(block, &[]);
@@ -44,17 +48,16 @@ impl FunctionTranslator<'_, '_> {
         (d, s)
     }
 
-    pub(super) fn cond_jump(
+    /// Whether the jump `if dst cond src` is taken, as a Cranelift value.
+    pub(super) fn jump_taken(
         &mut self,
-        pc: usize,
         width: Width,
         cond: JmpCond,
         dst: Reg,
         src: Operand,
-        target: usize,
-    ) {
+    ) -> Value {
         let (d, s) = self.jump_operands(width, dst, src);
-        let taken = match cond {
+        match cond {
             JmpCond::Set => {
                 let both = self.b.ins().band(d, s);
                 self.b.ins().icmp_imm_u(IntCC::NotEqual, both, 0)
@@ -75,7 +78,19 @@ impl FunctionTranslator<'_, '_> {
                 };
                 self.b.ins().icmp(cc, d, s)
             }
-        };
+        }
+    }
+
+    pub(super) fn cond_jump(
+        &mut self,
+        pc: usize,
+        width: Width,
+        cond: JmpCond,
+        dst: Reg,
+        src: Operand,
+        target: usize,
+    ) {
+        let taken = self.jump_taken(width, cond, dst, src);
         let next = pc + 1;
         let then_block = self.target_block(target, pc);
         let else_block = self.target_block(next, pc);
@@ -99,6 +114,9 @@ impl FunctionTranslator<'_, '_> {
 
     /// The block for `target`, or a block recording "fell off the end".
     fn target_block(&mut self, target: usize, pc: usize) -> cranelift_codegen::ir::Block {
+        if let Some(edge) = self.fast_exit_edge(target) {
+            return edge;
+        }
         if let Some(&b) = self.blocks.get(&target) {
             return b;
         }

@@ -84,12 +84,23 @@ impl FunctionTranslator<'_, '_> {
         let addr = self.access_address(pc, base, off, bytes, write);
         if bytes > 1 {
             let low = self.b.ins().band_imm_u(addr, (bytes - 1) as i64);
+            let misaligned = self.b.create_block();
+            let aligned = self.b.create_block();
+            self.b.set_cold_block(misaligned);
+            self.b.ins().brif(low, misaligned, &[], aligned, &[]);
+            self.b.seal_block(misaligned);
+            self.b.switch_to_block(misaligned);
+            self.stop_if_budget_ran_out(pc);
+            let low = self.b.ins().band_imm_u(addr, (bytes - 1) as i64);
             self.fault_if(
                 low,
                 FaultCode::MisalignedAtomic { size: bytes as u64 },
                 pc,
                 addr,
             );
+            self.b.ins().jump(aligned, &[]);
+            self.b.seal_block(aligned);
+            self.b.switch_to_block(aligned);
         }
         addr
     }

@@ -12,13 +12,16 @@ mod call;
 mod check;
 mod jump;
 mod mem;
+mod select;
 mod stub;
+mod versioned_loop;
 
 pub(crate) use stub::{build_check_stub, check_stub_signature};
 
 use crate::context::offsets;
-use crate::control_flow::{function_shape, FunctionShape};
+use crate::control_flow::{function_shape, BlockInfo, FunctionShape};
 use crate::error::JitError;
+use crate::loop_shape::versioned_loops;
 use crate::runtime_calls::RuntimeFns;
 use cranelift_codegen::ir::{
     self, types::I64, AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, Value,
@@ -26,7 +29,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use ebee_isa::{Imm64Kind, Insn};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How one native function is translated.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +104,20 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub check_stub: Option<u64>,
     /// Blocks that record "fell off the end" for a jump at a pc, filled last.
     pub off_end_blocks: Vec<(Block, usize)>,
+    /// Accesses compiled without a check (inside a versioned loop's fast
+    /// version, whose guard checked them).
+    pub unchecked_pcs: HashSet<usize>,
+    /// Translating a versioned loop's fast version (no budget tests).
+    pub in_fast_loop: bool,
+    /// Instructions after the one being translated in its basic block.
+    pub after_in_block: u64,
+    /// Jumps turned into selects, by pc (`select.rs`).
+    pub selects: HashMap<usize, select::BranchSelect>,
+    /// While translating a versioned loop's fast copy: how it charges the
+    /// budget (`versioned_loop.rs`).
+    pub fast_pass: Option<versioned_loop::FastPass>,
+    /// The start pc of the basic block being translated.
+    pub current_block: usize,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -188,8 +205,14 @@ pub(crate) fn translate_function(
         local_funcs,
         check_stub,
         off_end_blocks: Vec::new(),
+        unchecked_pcs: HashSet::new(),
+        in_fast_loop: false,
+        after_in_block: 0,
+        selects: HashMap::new(),
+        fast_pass: None,
+        current_block: 0,
     };
-    t.translate_blocks(&shape)?;
+    t.translate_blocks(&shape, entry)?;
     t.emit_off_end_blocks();
     t.emit_fault_block();
     t.b.switch_to_block(stop_block);
@@ -201,29 +224,83 @@ pub(crate) fn translate_function(
 }
 
 impl FunctionTranslator<'_, '_> {
-    fn translate_blocks(&mut self, shape: &FunctionShape) -> Result<(), JitError> {
-        for info in shape.blocks.values() {
-            let block = self.blocks[&info.start];
-            self.b.switch_to_block(block);
-            if !info.has_back_pred {
-                // Every predecessor comes earlier and is already emitted:
-                // sealing now spares the SSA builder placeholder parameters.
-                self.b.seal_block(block);
+    fn translate_blocks(&mut self, shape: &FunctionShape, entry: usize) -> Result<(), JitError> {
+        // Versioned loops (checked mode): outside code enters each through
+        // its guard block.
+        let loops = if self.mode.checked {
+            versioned_loops(self.insns, shape, entry)
+        } else {
+            Vec::new()
+        };
+        // (The entry block must stay: the function starts there.)
+        let in_loop =
+            |pc: usize| pc == entry || loops.iter().any(|l| (l.first..=l.last).contains(&pc));
+        self.selects = select::branch_selects(self.insns, shape, &in_loop);
+        let skipped: HashSet<usize> = self.selects.values().map(|s| s.ops_start).collect();
+        let mut guarded = HashMap::new();
+        for lp in loops {
+            let guard = self.b.create_block();
+            let checked_entry = self.blocks[&lp.entry];
+            self.blocks.insert(lp.entry, guard);
+            guarded.insert(lp.first, (lp, guard, checked_entry));
+        }
+        let starts: Vec<usize> = shape.blocks.keys().copied().collect();
+        let mut i = 0;
+        while i < starts.len() {
+            let start = starts[i];
+            if let Some((lp, guard, checked_entry)) = guarded.remove(&start) {
+                let range: Vec<usize> = starts[i..]
+                    .iter()
+                    .take_while(|&&s| s <= lp.last)
+                    .copied()
+                    .collect();
+                i += range.len();
+                self.translate_versioned_loop(&lp, guard, checked_entry, &range, &mut |t, s| {
+                    t.translate_block(&shape.blocks[&s])
+                })?;
+            } else {
+                if !skipped.contains(&start) {
+                    self.translate_block(&shape.blocks[&start])?;
+                }
+                i += 1;
             }
-            if self.mode.checked {
-                self.charge_budget(info.insn_count);
+        }
+        Ok(())
+    }
+
+    /// Translates one basic block into the Cranelift block `blocks` maps
+    /// its start to now.
+    fn translate_block(&mut self, info: &BlockInfo) -> Result<(), JitError> {
+        let block = self.blocks[&info.start];
+        self.b.switch_to_block(block);
+        if !info.has_back_pred && self.fast_pass.is_none() {
+            // Every predecessor comes earlier and is already emitted:
+            // sealing now spares the SSA builder placeholder parameters.
+            // (A fast loop copy is emitted in pass order, not pc order.)
+            self.b.seal_block(block);
+        }
+        self.current_block = info.start;
+        if self.mode.checked {
+            match &self.fast_pass {
+                // A fast loop copy charges a whole pass at its entry.
+                Some(fp) if info.start == fp.entry => self.charge_budget(fp.per_pass),
+                Some(_) => {}
+                None => self.charge_budget(info.insn_count),
             }
-            let mut pc = info.start;
-            let mut terminated = false;
-            while pc < info.end {
-                let insn = self.insns[pc];
-                terminated = self.translate_insn(pc, &insn)?;
-                pc += insn.slots().max(1);
-            }
-            if !terminated {
-                // Fall through into the next block, or off the program's end.
-                self.jump_to_pc(info.end, info.end.saturating_sub(1));
-            }
+        }
+        let mut pc = info.start;
+        let mut terminated = false;
+        let mut done = 0;
+        while pc < info.end {
+            let insn = self.insns[pc];
+            done += 1;
+            self.after_in_block = info.insn_count - done;
+            terminated = self.translate_insn(pc, &insn)?;
+            pc += insn.slots().max(1);
+        }
+        if !terminated {
+            // Fall through into the next block, or off the program's end.
+            self.jump_to_pc(info.end, info.end.saturating_sub(1));
         }
         Ok(())
     }
@@ -283,7 +360,7 @@ impl FunctionTranslator<'_, '_> {
             Insn::LdPacket { size, index, imm } => self.packet_load(pc, size, index, imm),
             Insn::Ja { .. } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
-                if self.mode.checked && target <= pc {
+                if self.mode.checked && target <= pc && !self.in_fast_loop {
                     self.check_budget(pc);
                 }
                 self.jump_to_pc(target, pc);
@@ -297,7 +374,12 @@ impl FunctionTranslator<'_, '_> {
                 ..
             } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
-                if self.mode.checked && target <= pc {
+                if let Some(sel) = self.selects.get(&pc).copied() {
+                    let taken = self.jump_taken(width, cond, dst, src);
+                    self.select_around(pc, taken, sel, target)?;
+                    return Ok(true);
+                }
+                if self.mode.checked && target <= pc && !self.in_fast_loop {
                     self.check_budget(pc);
                 }
                 self.cond_jump(pc, width, cond, dst, src, target);
@@ -305,7 +387,7 @@ impl FunctionTranslator<'_, '_> {
             }
             Insn::MayGoto { .. } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
-                if self.mode.checked && target <= pc {
+                if self.mode.checked && target <= pc && !self.in_fast_loop {
                     self.check_budget(pc);
                 }
                 self.may_goto(pc, target);

@@ -1,4 +1,4 @@
-//! `ebee conformance [MEMORY_HEX]`: the bpf_conformance plugin protocol.
+//! `ebee conformance [--jit] [MEMORY_HEX]`: the bpf_conformance plugin protocol.
 
 use ebee::Failure;
 use std::io::Read;
@@ -8,6 +8,9 @@ use std::io::Read;
 pub struct Args {
     /// The input memory as hex bytes (may be empty or absent).
     memory: Option<String>,
+    /// Run the program with the JIT (checked mode) instead of the interpreter.
+    #[arg(long)]
+    jit: bool,
 }
 
 /// Runs `ebee conformance`: reads the program hex from stdin, prints r0 in hex.
@@ -16,7 +19,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
     std::io::stdin()
         .read_to_string(&mut program)
         .map_err(|e| Failure::Input(format!("stdin: {e}")))?;
-    let r0 = ebee::conformance::run_hex(&program, args.memory.as_deref().unwrap_or(""))?;
+    let engine = if args.jit {
+        ebee::Engine::Jit
+    } else {
+        ebee::Engine::Interp
+    };
+    let memory = args.memory.as_deref().unwrap_or("");
+    let r0 = ebee::conformance::run_hex_on(&program, memory, engine)?;
     println!("{r0:x}");
     Ok(())
 }

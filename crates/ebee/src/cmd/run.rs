@@ -1,4 +1,4 @@
-//! `ebee run PROG [--mem FILE | --mem-hex HEX] [--repeat N] [--json]`;
+//! `ebee run PROG [--mem FILE | --mem-hex HEX] [--engine jit|interp] [--repeat N] [--json]`;
 //! `PROG` may be a clang-built ELF object ([`super::run_object`]).
 
 use ebee::input::{read_file, read_program};
@@ -40,6 +40,9 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// The engine: the JIT (checked mode) or the interpreter.
+    #[arg(long, value_enum, default_value_t = ebee::Engine::Jit)]
+    engine: ebee::Engine,
 }
 
 /// Runs `ebee run`.
@@ -74,10 +77,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if let Some(b) = args.budget {
         vm.set_budget(b);
     }
+    let runner = args.engine.prepare(vm)?;
     let start = Instant::now();
     let mut r0 = 0;
     for _ in 0..args.repeat {
-        r0 = vm
+        r0 = runner
             .run(&mut memory)
             .map_err(|e| Failure::Exec(e.to_string()))?;
     }

@@ -1,0 +1,47 @@
+//! Which engine runs a program: the interpreter or the JIT (checked mode,
+//! since `ebee run` does not verify: every access is checked and the
+//! instruction budget enforced, exactly as in the interpreter).
+
+use crate::failure::Failure;
+use ebee_jit::{JitOptions, JitProgram};
+use ebee_runtime::{ExecError, Vm};
+use std::sync::Arc;
+
+/// The engine named on the command line (`--engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Native code through Cranelift, checked mode.
+    Jit,
+    /// The interpreter, the definition of every instruction's meaning.
+    Interp,
+}
+
+/// A program prepared for one engine, ready to run many times.
+pub enum Runner {
+    /// Runs in the interpreter.
+    Interp(Arc<Vm>),
+    /// Runs compiled.
+    Jit(Box<JitProgram>),
+}
+
+impl Engine {
+    /// Prepares `vm` (compiles it, for the JIT).
+    pub fn prepare(self, vm: Vm) -> Result<Runner, Failure> {
+        match self {
+            Engine::Interp => Ok(Runner::Interp(Arc::new(vm))),
+            Engine::Jit => JitProgram::compile_shared(Arc::new(vm), JitOptions::CHECKED)
+                .map(|p| Runner::Jit(Box::new(p)))
+                .map_err(|e| Failure::Input(format!("JIT: {e}"))),
+        }
+    }
+}
+
+impl Runner {
+    /// Runs once on `mem`; returns `r0`.
+    pub fn run(&self, mem: &mut [u8]) -> Result<u64, ExecError> {
+        match self {
+            Runner::Interp(vm) => vm.run(mem),
+            Runner::Jit(p) => p.run(mem),
+        }
+    }
+}
