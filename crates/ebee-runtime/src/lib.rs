@@ -115,6 +115,7 @@ pub mod loader;
 mod lower;
 pub mod map;
 mod op;
+pub mod program_type;
 mod region;
 pub mod tail_call;
 mod vm;
