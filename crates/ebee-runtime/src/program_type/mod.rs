@@ -7,7 +7,7 @@ mod csum;
 mod frame;
 pub mod xdp;
 
-pub use csum::{csum_diff, csum_partial, CSUM_DIFF_MAX};
+pub use csum::{csum_diff, csum_partial, fold16};
 pub use frame::LowFrame;
 
 use crate::helper::HelperRegistry;

@@ -39,8 +39,10 @@ pub const XDP_TAILROOM: usize = 320;
 pub const XDP_FRAME_HEADER: usize = 40;
 /// The longest packet a frame holds.
 pub const XDP_MAX_PACKET: usize = XDP_FRAME_SIZE - XDP_PACKET_HEADROOM - XDP_TAILROOM;
-/// The longest metadata `bpf_xdp_adjust_meta` allows.
-pub const XDP_MAX_META: usize = 32;
+/// The longest metadata `bpf_xdp_adjust_meta` allows (Linux 6.x: the
+/// `u8` `skb_shared_info::meta_len`; the 216 bytes of usable headroom are
+/// the tighter limit in practice). Lengths must be multiples of 4.
+pub const XDP_MAX_META: usize = 255;
 const ETH_HLEN: u64 = 14;
 const EINVAL: i64 = -22;
 const EACCES: i64 = -13;
@@ -273,9 +275,7 @@ fn adjust_tail(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperEr
         if delta > 0 {
             // SAFETY: `[data_end, data_end + delta)` lies inside the frame
             // (end <= hard_end), valid for the run.
-            unsafe {
-                std::ptr::write_bytes(md.data_end as usize as *mut u8, 0, delta as usize)
-            };
+            unsafe { std::ptr::write_bytes(md.data_end as usize as *mut u8, 0, delta as usize) };
         }
         st.md.data_end = end as u32;
         st.update_region(ctx).map(|_| 0)
@@ -307,11 +307,27 @@ fn redirect(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> 
 /// registry ([`super::merge_helpers`]).
 pub fn helpers() -> HelperRegistry {
     let mut h = HelperRegistry::new();
-    h.register_with_context(helper_id::XDP_ADJUST_HEAD, "bpf_xdp_adjust_head", adjust_head)
-        .register_with_context(helper_id::XDP_ADJUST_META, "bpf_xdp_adjust_meta", adjust_meta)
-        .register_with_context(helper_id::XDP_ADJUST_TAIL, "bpf_xdp_adjust_tail", adjust_tail)
-        .register_with_context(helper_id::REDIRECT, "bpf_redirect", redirect)
-        .register_with_context(helper_id::CSUM_DIFF, "bpf_csum_diff", super::csum::csum_diff);
+    h.register_with_context(
+        helper_id::XDP_ADJUST_HEAD,
+        "bpf_xdp_adjust_head",
+        adjust_head,
+    )
+    .register_with_context(
+        helper_id::XDP_ADJUST_META,
+        "bpf_xdp_adjust_meta",
+        adjust_meta,
+    )
+    .register_with_context(
+        helper_id::XDP_ADJUST_TAIL,
+        "bpf_xdp_adjust_tail",
+        adjust_tail,
+    )
+    .register_with_context(helper_id::REDIRECT, "bpf_redirect", redirect)
+    .register_with_context(
+        helper_id::CSUM_DIFF,
+        "bpf_csum_diff",
+        super::csum::csum_diff,
+    );
     h
 }
 

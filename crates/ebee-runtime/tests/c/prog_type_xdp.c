@@ -186,13 +186,16 @@ int xdp_csum(struct xdp_md *ctx)
 		return 0;
 	unsigned char *p = data;
 	__u32 seed = *(__u32 *)(p + 16);
-	switch (p[14] & 7) {
+	switch (p[14] % 10) {
 	case 0: return bpf_csum_diff((void *)(p + 20), 4, (void *)(p + 24), 4, seed);
 	case 1: return bpf_csum_diff((void *)(p + 20), 0, (void *)(p + 24), 20, seed);
 	case 2: return bpf_csum_diff((void *)(p + 20), 40, 0, 0, seed);
 	case 3: return bpf_csum_diff((void *)(p + 20), 12, (void *)(p + 32), 64, seed);
 	case 4: return bpf_csum_diff((void *)(p + 20), 8, (void *)(p + 28), 8, 0);
 	case 5: return bpf_csum_diff((void *)(p + 20), 3, (void *)(p + 28), 8, 0);
+	case 6: return bpf_csum_diff((void *)(p + 20), 5, (void *)(p + 40), 7, seed);
+	case 7: return bpf_csum_diff((void *)(p + 21), 1, (void *)(p + 41), 2, seed);
+	case 8: return bpf_csum_diff((void *)(p + 21), 6, 0, 0, seed);
 	default: return bpf_csum_diff((void *)(p + 20), 36, (void *)(p + 56), 36, seed);
 	}
 }

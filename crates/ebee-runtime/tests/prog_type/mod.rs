@@ -9,11 +9,19 @@ use ebee_object::Object;
 
 pub fn compile(name: &str) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("progtype-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("progtype-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("{name}.o"));
     let o = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3", "-I/usr/include/x86_64-linux-gnu"])
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-mcpu=v3",
+            "-I/usr/include/x86_64-linux-gnu",
+        ])
         .arg("-c")
         .arg(&src)
         .arg("-o")
@@ -60,7 +68,11 @@ pub fn packet(rng: &mut Rng) -> Vec<u8> {
     if kind < 8 {
         p[12] = 0x08;
         p[13] = 0x00;
-        let ihl = if rng.below(10) == 0 { rng.below(16) as u8 } else { 5 };
+        let ihl = if rng.below(10) == 0 {
+            rng.below(16) as u8
+        } else {
+            5
+        };
         let mut ip = rng.bytes(20);
         ip[0] = 0x40 | ihl;
         ip[8] = rng.below(4) as u8; // TTL 0..3 exercises the drop path
@@ -79,7 +91,11 @@ pub fn packet(rng: &mut Rng) -> Vec<u8> {
         }
     }
     p.extend(rng.bytes(payload));
-    let cut = if rng.below(8) == 0 { rng.below(p.len() as u64) as usize } else { p.len() };
+    let cut = if rng.below(8) == 0 {
+        rng.below(p.len() as u64) as usize
+    } else {
+        p.len()
+    };
     p.truncate(cut.max(14));
     p
 }
