@@ -2,9 +2,11 @@
 //! helpers it may call, and a runner that builds the [`crate::Invocation`].
 //!
 //! - [`xdp`]: `struct xdp_md`, packet in a low-4-GiB [`LowFrame`].
+//! - [`skb`]: `struct __sk_buff` for socket filters and tc.
 
 mod csum;
 mod frame;
+pub mod skb;
 pub mod xdp;
 
 pub use csum::{csum_diff, csum_partial, fold16};
