@@ -1,6 +1,8 @@
 //! Userspace execution of eBPF: the interpreter, memory regions, helpers and
 //! tail calls, maps ([`map`]), the kernel's helpers ([`helpers`]) and a
-//! loader for clang-built objects ([`loader`]).
+//! loader for clang-built objects ([`loader`]), program types
+//! ([`program_type`]: XDP, socket filter, tc, host-defined) and hooks
+//! with hot swap ([`Hook`]).
 //!
 //! ```
 //! use ebee_runtime::Vm;
@@ -110,6 +112,7 @@ mod access;
 mod error;
 mod helper;
 pub mod helpers;
+pub mod hook;
 mod interpreter;
 pub mod loader;
 mod lower;
@@ -122,6 +125,7 @@ mod vm;
 
 pub use error::{ExecError, LoadError};
 pub use helper::{FunctionCaller, Helper, HelperContext, HelperError, HelperFn, HelperRegistry};
+pub use hook::Hook;
 pub use interpreter::MAY_GOTO_LIMIT;
 pub use lower::MAX_INSNS;
 pub use region::{MemoryRegions, Miss, Region};

@@ -3,8 +3,10 @@
 //!
 //! - [`xdp`]: `struct xdp_md`, packet in a low-4-GiB [`LowFrame`].
 //! - [`skb`]: `struct __sk_buff` for socket filters and tc.
+//! - [`custom`]: types the embedder defines (context layout + helpers).
 
 mod csum;
+pub mod custom;
 mod frame;
 pub mod skb;
 pub mod xdp;
