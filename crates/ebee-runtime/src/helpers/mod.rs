@@ -61,9 +61,14 @@ impl HelperEnv {
     /// An environment with no maps, `bpf_trace_printk` to stderr and the
     /// identity of this process.
     pub fn new() -> HelperEnv {
+        HelperEnv::with_maps(&[])
+    }
+
+    /// An environment whose map table holds `maps` (an object's maps).
+    pub fn with_maps(maps: &[Arc<Map>]) -> HelperEnv {
         let seed = time::monotonic_ns() ^ 0x9e37_79b9_7f4a_7c15;
         HelperEnv {
-            maps: MapTable::new(),
+            maps: MapTable::with_maps(maps),
             trace: TraceSink::stderr(),
             identity: Mutex::new(ProcessIdentity::current()),
             prandom: AtomicU64::new(seed | 1),

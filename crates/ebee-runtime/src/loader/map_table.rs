@@ -13,8 +13,12 @@ use std::sync::{Arc, RwLock};
 
 /// Map handles of one loaded object (its maps, and inner maps programs
 /// got from map-in-map lookups).
+///
+/// The object's own maps are a sorted list fixed at load (found without a
+/// lock); maps registered later (inner maps) go to a locked hash map.
 #[derive(Debug, Default)]
 pub struct MapTable {
+    fixed: Vec<(u64, Arc<Map>)>,
     by_handle: RwLock<HashMap<u64, Arc<Map>>>,
 }
 
@@ -24,10 +28,32 @@ impl MapTable {
         MapTable::default()
     }
 
+    /// A table holding `maps` (an object's maps) from the start.
+    pub fn with_maps(maps: &[Arc<Map>]) -> MapTable {
+        let mut fixed: Vec<(u64, Arc<Map>)> =
+            maps.iter().map(|m| (handle_of(m), Arc::clone(m))).collect();
+        fixed.sort_by_key(|(h, _)| *h);
+        fixed.dedup_by_key(|(h, _)| *h);
+        MapTable {
+            fixed,
+            by_handle: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn fixed(&self, handle: u64) -> Option<&Arc<Map>> {
+        self.fixed
+            .binary_search_by_key(&handle, |(h, _)| *h)
+            .ok()
+            .map(|i| &self.fixed[i].1)
+    }
+
     /// The handle of `map`, registering it (and keeping it alive as long
     /// as the table).
     pub fn insert(&self, map: &Arc<Map>) -> u64 {
         let handle = handle_of(map);
+        if self.fixed(handle).is_some() {
+            return handle;
+        }
         let mut t = self.by_handle.write().unwrap_or_else(|e| e.into_inner());
         t.entry(handle).or_insert_with(|| Arc::clone(map));
         handle
@@ -35,6 +61,9 @@ impl MapTable {
 
     /// The map with `handle`, if it is one of this table's.
     pub fn get(&self, handle: u64) -> Option<Arc<Map>> {
+        if let Some(m) = self.fixed(handle) {
+            return Some(Arc::clone(m));
+        }
         let t = self.by_handle.read().unwrap_or_else(|e| e.into_inner());
         t.get(&handle).cloned()
     }
@@ -42,7 +71,9 @@ impl MapTable {
     /// Every registered map.
     pub fn all(&self) -> Vec<Arc<Map>> {
         let t = self.by_handle.read().unwrap_or_else(|e| e.into_inner());
-        t.values().cloned().collect()
+        let mut all: Vec<Arc<Map>> = self.fixed.iter().map(|(_, m)| Arc::clone(m)).collect();
+        all.extend(t.values().cloned());
+        all
     }
 }
 

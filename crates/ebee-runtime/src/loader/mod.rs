@@ -284,12 +284,9 @@ impl Drop for LoadedObject {
 impl LoadedObject {
     /// Creates the object's maps and prepares its entry programs.
     pub fn load(obj: &Object, opts: &LoadOptions) -> Result<LoadedObject, ObjectLoadError> {
-        let env = Arc::new(HelperEnv::new());
         let maps = create_maps(obj)?;
         let handles: Vec<Arc<Map>> = maps.iter().map(|(_, m)| Arc::clone(m)).collect();
-        for m in &handles {
-            env.maps().insert(m);
-        }
+        let env = Arc::new(HelperEnv::with_maps(&handles));
         let mut helpers = standard_helpers(&env);
         for id in opts.host_helpers.ids() {
             if let Some(h) = opts.host_helpers.get(id as i64 as u64) {
