@@ -379,7 +379,10 @@ impl Xdp {
             return Err(XdpError::TooShort(packet.len()));
         }
         let bytes = self.frame.bytes_mut();
-        bytes.fill(0);
+        // The headroom must read as zeros (the kernel's frame is zeroed)
+        // once bpf_xdp_adjust_head/meta expose it; bytes after the packet
+        // are zeroed by bpf_xdp_adjust_tail when it grows the packet.
+        bytes[..XDP_PACKET_HEADROOM].fill(0);
         bytes[XDP_PACKET_HEADROOM..XDP_PACKET_HEADROOM + packet.len()].copy_from_slice(packet);
         let base = self.frame.addr();
         let data = (base + XDP_PACKET_HEADROOM as u64) as u32;
