@@ -332,6 +332,17 @@ impl<'a> HelperContext<'a> {
         }
     }
 
+    /// Replaces the added region `old` with `new` for the rest of the run
+    /// (a packet-changing helper moving the packet's bounds); returns
+    /// whether `old` was found.
+    ///
+    /// # Safety
+    /// As [`HelperContext::add_region`], for `new`.
+    pub unsafe fn replace_region(&mut self, old: Region, new: Region) -> bool {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.regions_mut().replace(old, new) }
+    }
+
     /// Runs `f` with `region` accessible, then removes it (and every region
     /// added meanwhile): memory that lives only as long as the helper call,
     /// such as the key a helper passes to a callback.

@@ -1,6 +1,8 @@
 //! Userspace execution of eBPF: the interpreter, memory regions, helpers and
 //! tail calls, maps ([`map`]), the kernel's helpers ([`helpers`]) and a
-//! loader for clang-built objects ([`loader`]).
+//! loader for clang-built objects ([`loader`]), program types
+//! ([`program_type`]: XDP, socket filter, tc, host-defined) and hooks
+//! with hot swap ([`Hook`]).
 //!
 //! ```
 //! use ebee_runtime::Vm;
@@ -110,17 +112,20 @@ mod access;
 mod error;
 mod helper;
 pub mod helpers;
+pub mod hook;
 mod interpreter;
 pub mod loader;
 mod lower;
 pub mod map;
 mod op;
+pub mod program_type;
 mod region;
 pub mod tail_call;
 mod vm;
 
 pub use error::{ExecError, LoadError};
 pub use helper::{FunctionCaller, Helper, HelperContext, HelperError, HelperFn, HelperRegistry};
+pub use hook::Hook;
 pub use interpreter::MAY_GOTO_LIMIT;
 pub use lower::MAX_INSNS;
 pub use region::{MemoryRegions, Miss, Region};

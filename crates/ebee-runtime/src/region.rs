@@ -148,6 +148,24 @@ impl MemoryRegions {
         }
     }
 
+    /// Replaces the first added region equal to `old` with `new` (a
+    /// packet whose bounds a helper moved); returns whether one was found.
+    /// Forgets the cached regions so the old bounds are not used again.
+    ///
+    /// # Safety
+    /// As [`MemoryRegions::add`], for `new`.
+    pub unsafe fn replace(&mut self, old: Region, new: Region) -> bool {
+        match self.extra.iter().position(|r| *r == old) {
+            Some(i) => {
+                self.extra[i] = new;
+                self.read_cache = Cached::none();
+                self.write_cache = Cached::none();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Moves the live stack region (after a call or return).
     #[inline]
     pub fn set_stack(&mut self, stack: Region) {

@@ -6,6 +6,7 @@ pub mod disasm;
 pub mod inspect;
 pub mod run;
 pub mod run_object;
+pub mod run_packet;
 pub mod verify;
 
 use clap::ValueEnum;

@@ -28,6 +28,12 @@ pub struct Args {
     /// The input memory as hex bytes.
     #[arg(long)]
     mem_hex: Option<String>,
+    /// For an object's XDP, socket or tc program: a packet file to run it on.
+    #[arg(long, conflicts_with = "packet_hex")]
+    packet: Option<PathBuf>,
+    /// The packet as hex bytes.
+    #[arg(long)]
+    packet_hex: Option<String>,
     /// Run N times on the same memory and report the average time per run.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
@@ -64,10 +70,23 @@ pub fn run(args: Args) -> Result<(), Failure> {
             budget: args.budget,
             repeat: args.repeat,
             json: args.json,
+            packet: match (&args.packet, &args.packet_hex) {
+                (Some(f), _) => Some(read_file(f)?),
+                (None, Some(h)) => Some(
+                    ebee::hex::parse_hex(h)
+                        .map_err(|e| Failure::Input(format!("--packet-hex: {e}")))?,
+                ),
+                (None, None) => None,
+            },
         };
         return super::run_object::run(r, &mut memory);
     }
-    if args.section.is_some() || args.program.is_some() || args.unverified {
+    if args.section.is_some()
+        || args.program.is_some()
+        || args.unverified
+        || args.packet.is_some()
+        || args.packet_hex.is_some()
+    {
         return Err(Failure::Input(
             "--section, --program and --unverified apply to ELF objects".to_string(),
         ));

@@ -26,6 +26,8 @@ pub struct ObjectRun<'a> {
     pub repeat: u64,
     /// `--json`.
     pub json: bool,
+    /// `--packet` / `--packet-hex`: run on a packet as its program type.
+    pub packet: Option<Vec<u8>>,
 }
 
 /// At most this many entries of a map are printed.
@@ -117,13 +119,21 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
     if let Some(b) = r.budget {
         opts = opts.budget(b);
     }
-    let loaded = LoadedObject::load(&obj, &opts).map_err(|e| match e {
+    let first = match &r.packet {
+        Some(_) => super::run_packet::with_any_packet_helpers(opts.clone()),
+        None => opts.clone(),
+    };
+    let loaded = LoadedObject::load(&obj, &first).map_err(|e| match e {
         ObjectLoadError::Rejected { .. } => Failure::Rejected(format!(
             "{e} (use --unverified to run it with runtime checks)"
         )),
         _ => Failure::Input(e.to_string()),
     })?;
     let prog = pick(&loaded, &r)?;
+    if let Some(p) = &r.packet {
+        let section = prog.section().to_string();
+        return super::run_packet::run(&obj, opts, &section, |l| pick(l, &r), p);
+    }
     let start = Instant::now();
     let mut r0 = 0;
     for _ in 0..r.repeat {

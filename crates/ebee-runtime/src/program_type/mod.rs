@@ -1,0 +1,29 @@
+//! Program types: the context a program of each kind receives, the
+//! helpers it may call, and a runner that builds the [`crate::Invocation`].
+//!
+//! - [`xdp`]: `struct xdp_md`, packet in a low-4-GiB [`LowFrame`].
+//! - [`skb`]: `struct __sk_buff` for socket filters and tc.
+//! - [`custom`]: types the embedder defines (context layout + helpers).
+
+mod csum;
+pub mod custom;
+mod frame;
+pub mod skb;
+pub mod xdp;
+
+pub use csum::{csum_diff, csum_partial, fold16};
+pub use frame::LowFrame;
+
+use crate::helper::HelperRegistry;
+
+/// Registers every helper of `from` into `into`, replacing those with the
+/// same id: how a program type's helpers join a program's own.
+pub fn merge_helpers(into: &mut HelperRegistry, from: &HelperRegistry) {
+    for id in from.ids() {
+        if let Some(h) = from.get(id as i64 as u64) {
+            let h = h.clone();
+            let name = h.name().to_string();
+            into.register_with_context(id, &name, move |ctx, a| h.call(ctx, a));
+        }
+    }
+}
