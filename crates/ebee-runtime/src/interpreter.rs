@@ -6,7 +6,7 @@
 use crate::access::Access;
 use crate::error::ExecError;
 use crate::helper::HelperContext;
-use crate::op::{unpack_atomic, Op, OpCode, LONG_RUN};
+use crate::op::{jump_holds, unpack_atomic, Op, OpCode, SwitchTable, LONG_RUN};
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
 use crate::vm::Vm;
@@ -522,7 +522,39 @@ fn exec<A: Access, const PRECISE: bool>(
                     goto!(return_from_call(st, &mut r));
                     enter!();
                 }
-                Imm64Tail => {
+                Switch => {
+                    // The table (see `lower::build_switches`): the pc the
+                    // tree leads to for this value and the jumps it takes
+                    // after this one. Precise mode, a value outside the
+                    // table or a budget too low for the jumps run the
+                    // original root jump instead, and the tree op by op.
+                    let block = op.target();
+                    let i = r[d].wrapping_sub(op.imm);
+                    let entry = match code.get(block + 1) {
+                        Some(header) if !PRECISE && i < header.imm => {
+                            code.get(block + SwitchTable::HEADER_SLOTS + i as usize)
+                        }
+                        _ => None,
+                    };
+                    match entry {
+                        Some(e) if e.imm <= left => {
+                            left -= e.imm;
+                            goto!(e.target());
+                            enter!();
+                        }
+                        _ => {
+                            let Some(root) = code.get(block) else {
+                                return Err(ExecError::InvalidInstruction {
+                                    pc: this!(),
+                                    insn: vm.describe_insn(this!()),
+                                });
+                            };
+                            let taken = jump_holds(root.code, r[d], root.imm) == Some(true);
+                            jump_if!(root, taken);
+                        }
+                    }
+                }
+                Imm64Tail | Data => {
                     // Unreachable: lowering rejects jumps into lddw and lddw
                     // skips its tail. Kept an error rather than a panic.
                     return Err(ExecError::InvalidInstruction {

@@ -165,6 +165,14 @@ pub(crate) enum OpCode {
     CallX,
     MayGoto,
     Exit,
+    /// The root of a decision tree (see [`crate::lower`]'s `build_switches`):
+    /// a conditional jump on register `dst` with an immediate, followed by
+    /// further such jumps on the same register, replaced by one table
+    /// lookup. `imm` is the lowest value in the table, `off` the index of
+    /// its [`SwitchTable`] block after the program.
+    Switch,
+    /// A slot of a [`SwitchTable`] block: data, never executed.
+    Data,
     /// The second slot of `lddw`: never reached (jumps into it are rejected
     /// at load), an error if it ever were.
     Imm64Tail,
@@ -275,6 +283,84 @@ impl Op {
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
+/// The slots after the program that hold one [`OpCode::Switch`]'s table,
+/// starting at the index in the switch's `off`: the original root jump
+/// (executed when the value is outside the table, or in precise budget
+/// mode); a header whose `imm` is the number of entries; then one entry per
+/// value from the switch's `imm` up, whose `off` is the pc where the tree
+/// leads for that value and `imm` how many more instructions (jumps after
+/// the root) the tree executes on the way.
+pub(crate) struct SwitchTable;
+
+impl SwitchTable {
+    /// Slots before the first entry: the original jump and the header.
+    pub const HEADER_SLOTS: usize = 2;
+}
+
+/// Whether the conditional jump `code` is taken with `a` in its `dst`
+/// register and `b` as its second operand (the immediate or `src`); `None`
+/// for any other op. (The interpreter's handlers inline the same
+/// conditions; a test checks they agree.)
+pub(crate) fn jump_holds(code: OpCode, a: u64, b: u64) -> Option<bool> {
+    use OpCode::*;
+    let (a32, b32) = (a as u32, b as u32);
+    Some(match code {
+        JeqImm | JeqReg => a == b,
+        JgtImm | JgtReg => a > b,
+        JgeImm | JgeReg => a >= b,
+        JsetImm | JsetReg => a & b != 0,
+        JneImm | JneReg => a != b,
+        JsgtImm | JsgtReg => (a as i64) > b as i64,
+        JsgeImm | JsgeReg => (a as i64) >= b as i64,
+        JltImm | JltReg => a < b,
+        JleImm | JleReg => a <= b,
+        JsltImm | JsltReg => (a as i64) < b as i64,
+        JsleImm | JsleReg => (a as i64) <= b as i64,
+        Jeq32Imm | Jeq32Reg => a32 == b32,
+        Jgt32Imm | Jgt32Reg => a32 > b32,
+        Jge32Imm | Jge32Reg => a32 >= b32,
+        Jset32Imm | Jset32Reg => a32 & b32 != 0,
+        Jne32Imm | Jne32Reg => a32 != b32,
+        Jsgt32Imm | Jsgt32Reg => (a32 as i32) > b32 as i32,
+        Jsge32Imm | Jsge32Reg => (a32 as i32) >= b32 as i32,
+        Jlt32Imm | Jlt32Reg => a32 < b32,
+        Jle32Imm | Jle32Reg => a32 <= b32,
+        Jslt32Imm | Jslt32Reg => (a32 as i32) < (b32 as i32),
+        Jsle32Imm | Jsle32Reg => (a32 as i32) <= (b32 as i32),
+        _ => return None,
+    })
+}
+
+/// Whether `code` is a conditional jump comparing with an immediate.
+pub(crate) fn is_imm_jump(code: OpCode) -> bool {
+    use OpCode::*;
+    matches!(
+        code,
+        JeqImm
+            | JgtImm
+            | JgeImm
+            | JsetImm
+            | JneImm
+            | JsgtImm
+            | JsgeImm
+            | JltImm
+            | JleImm
+            | JsltImm
+            | JsleImm
+            | Jeq32Imm
+            | Jgt32Imm
+            | Jge32Imm
+            | Jset32Imm
+            | Jne32Imm
+            | Jsgt32Imm
+            | Jsge32Imm
+            | Jlt32Imm
+            | Jle32Imm
+            | Jslt32Imm
+            | Jsle32Imm
+    )
+}
 
 /// [`Op::run`] of a run of this many instructions or more: the interpreter
 /// counts such runs one instruction at a time.
