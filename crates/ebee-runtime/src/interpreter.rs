@@ -6,7 +6,9 @@
 use crate::access::Access;
 use crate::error::ExecError;
 use crate::helper::HelperContext;
-use crate::op::{jump_holds, unpack_atomic, Op, OpCode, SwitchTable, LONG_RUN};
+use crate::op::{
+    alu64_imm, is_imm_jump, jump_holds, unpack_atomic, Op, OpCode, SwitchTable, LONG_RUN,
+};
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
 use crate::vm::Vm;
@@ -388,6 +390,45 @@ fn exec<A: Access, const PRECISE: bool>(
                 StW => store!(op, u32, op.imm, this!()),
                 StDw => store!(op, u64, op.imm, this!()),
                 Atomic => atomic::<A>(vm, st, &mut r, op, this!())?,
+                SkipMovImm | SkipMovReg | SkipMovAlu => {
+                    // See `lower::fuse_skips`: the original jump, and the
+                    // moves in the slots after this one.
+                    let Some(jump) = code.get(op.target()) else {
+                        return Err(ExecError::InvalidInstruction {
+                            pc: this!(),
+                            insn: vm.describe_insn(this!()),
+                        });
+                    };
+                    // SAFETY: lowering fuses only where the moves' slots
+                    // exist (`op.slots()` slots from here are inside `code`).
+                    let first = unsafe { &*op_ptr.wrapping_add(1) };
+                    let b = if is_imm_jump(jump.code) {
+                        jump.imm
+                    } else {
+                        r[jump.src.get()]
+                    };
+                    let skip = jump_holds(jump.code, r[jump.dst.get()], b) == Some(true);
+                    if PRECISE {
+                        jump_if!(jump, skip);
+                    } else {
+                        let x = first.dst.get();
+                        let moved = match op.code {
+                            SkipMovImm => first.imm,
+                            SkipMovReg => r[first.src.get()],
+                            _ => {
+                                // SAFETY: as for `first`.
+                                let second = unsafe { &*op_ptr.wrapping_add(2) };
+                                alu64_imm(second.code, r[first.src.get()], second.imm)
+                                    .unwrap_or(r[x])
+                            }
+                        };
+                        r[x] = std::hint::select_unpredictable(skip, r[x], moved);
+                        // The run charged all the moves: give back the skipped ones.
+                        let skipped = op.insns() as u64 - 1;
+                        left += if skip { skipped } else { 0 };
+                        ip = op_ptr.wrapping_add(op.slots());
+                    }
+                }
                 LdPacket => {
                     let Some(packet) = st.packet else {
                         return Err(ExecError::NoPacket { pc: this!() });

@@ -4,7 +4,9 @@
 //! `lddw` pairs, and instructions userspace cannot run.
 
 use crate::error::LoadError;
-use crate::op::{is_imm_jump, jump_holds, pack_atomic, Op, OpCode, SwitchTable};
+use crate::op::{
+    alu64_imm, is_cond_jump, is_imm_jump, jump_holds, pack_atomic, Op, OpCode, SwitchTable,
+};
 use ebee_isa::{
     AluOp, AtomicOp, ByteOrder, CallTarget, Imm64Kind, Insn, JmpCond, Operand, Size, Width,
 };
@@ -32,9 +34,48 @@ pub(crate) fn lower(insns: &[Insn]) -> Result<Vec<Op>, LoadError> {
         ops.push(lower_one(pc, insn)?);
     }
     ops.push(Op::new(OpCode::FellOffEnd, 0, 0, 0, 0));
+    let program_len = ops.len();
+    fuse_skips(&mut ops, program_len);
     set_runs(&mut ops);
-    build_switches(&mut ops);
+    build_switches(&mut ops, program_len);
     Ok(ops)
+}
+
+/// If-converts the pattern clang emits for a conditional assignment (BPF
+/// has no conditional move): `if cond goto L; x = y; [x op= imm;] L:`
+/// becomes one op ([`OpCode::SkipMovImm`], [`OpCode::SkipMovReg`],
+/// [`OpCode::SkipMovAlu`]) that computes the moved value and keeps it
+/// unless the condition holds. Run op by op, the jump costs a dispatch and,
+/// when the condition is data-dependent, a host branch misprediction half
+/// the time; the fused op costs neither. Only the jump's slot changes (to
+/// the fused op, with a copy of the jump after the program for precise
+/// budget mode), so a jump to one of the skipped moves still runs them.
+fn fuse_skips(ops: &mut Vec<Op>, program_len: usize) {
+    for pc in 0..program_len {
+        let jump = ops[pc];
+        if !is_cond_jump(jump.code) {
+            continue;
+        }
+        let (Some(first), second) = (ops.get(pc + 1), ops.get(pc + 2)) else {
+            continue;
+        };
+        let code = match (jump.target().wrapping_sub(pc), first.code, second) {
+            (2, OpCode::Mov64Imm, _) => OpCode::SkipMovImm,
+            (2, OpCode::Mov64Reg, _) => OpCode::SkipMovReg,
+            (3, OpCode::Mov64Reg, Some(s))
+                if s.dst == first.dst && alu64_imm(s.code, 0, 0).is_some() =>
+            {
+                OpCode::SkipMovAlu
+            }
+            _ => continue,
+        };
+        let Ok(copy) = i32::try_from(ops.len()) else {
+            return;
+        };
+        ops.push(jump);
+        ops[pc].code = code;
+        ops[pc].off = copy;
+    }
 }
 
 /// The most entries one switch table has (values from its lowest to its
@@ -60,8 +101,7 @@ const MIN_TREE_JUMPS: usize = 3;
 /// stay as they are, so a jump into the middle of the tree runs it op by
 /// op. The table is built by walking the tree with [`jump_holds`] for each
 /// value, so it is the tree's meaning by construction.
-fn build_switches(ops: &mut Vec<Op>) {
-    let len = ops.len();
+fn build_switches(ops: &mut Vec<Op>, len: usize) {
     // Interior nodes of a tree already tabled: they are only tabled too if
     // a tree of their own starts there (they are visited in pc order, and
     // clang puts a tree's root first); this bounds the tables' total size.
@@ -173,16 +213,12 @@ fn walk_tree(ops: &[Op], root: usize, x: crate::op::RegIndex, value: u64) -> Opt
 /// Fills in [`Op::run`], from the last op backwards.
 fn set_runs(ops: &mut [Op]) {
     for i in (0..ops.len()).rev() {
-        let next = if ops[i].code == OpCode::LdDw {
-            i + 2
-        } else {
-            i + 1
-        };
+        let next = i + ops[i].slots();
         let run = if ops[i].ends_run() || next >= ops.len() {
             1
         } else {
             // Stops at `u8::MAX`, which is `LONG_RUN`: such runs are long.
-            ops[next].run.saturating_add(1)
+            ops[next].run.saturating_add(ops[i].insns())
         };
         ops[i].run = run;
     }
@@ -676,6 +712,64 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// A jump over `x = imm`, `x = y` or `x = y; x op= imm` becomes one
+    /// fused op (the skipped moves and a copy of the jump stay); a jump
+    /// over anything else, or not exactly over the moves, stays a jump.
+    #[test]
+    fn jumps_over_moves_are_fused() {
+        let mov = |dst: u8, src: Operand| Insn::Alu {
+            width: Width::W64,
+            op: ebee_isa::AluOp::Mov,
+            dst: Reg::new(dst).unwrap(),
+            src,
+        };
+        let rsh = |dst: u8| Insn::Alu {
+            width: Width::W64,
+            op: ebee_isa::AluOp::Rsh,
+            dst: Reg::new(dst).unwrap(),
+            src: Operand::Imm(4),
+        };
+        let r = |n: u8| Operand::Reg(Reg::new(n).unwrap());
+        let cases = [
+            (
+                vec![jump(JmpCond::Gt, 3, 1), mov(2, Operand::Imm(1))],
+                Some(OpCode::SkipMovImm),
+            ),
+            (
+                vec![jump(JmpCond::Gt, 3, 1), mov(2, r(3))],
+                Some(OpCode::SkipMovReg),
+            ),
+            (
+                vec![jump(JmpCond::Lt, 3, 2), mov(2, r(3)), rsh(2)],
+                Some(OpCode::SkipMovAlu),
+            ),
+            // The shift is on another register.
+            (vec![jump(JmpCond::Lt, 3, 2), mov(2, r(3)), rsh(4)], None),
+            // The jump goes past the moves.
+            (
+                vec![jump(JmpCond::Gt, 3, 2), mov(2, r(3)), mov(4, r(3))],
+                None,
+            ),
+        ];
+        for (mut insns, fused) in cases {
+            let original = lower(&[insns[0], Insn::Exit, Insn::Exit, Insn::Exit]).unwrap()[0];
+            insns.extend(ret(0));
+            let ops = lower(&insns).unwrap();
+            match fused {
+                Some(code) => {
+                    assert_eq!(ops[0].code, code);
+                    let copy = ops[ops[0].target()];
+                    assert_eq!(
+                        (copy.code, copy.off, copy.imm),
+                        (original.code, original.off, 3)
+                    );
+                    assert!(matches!(ops[1].code, OpCode::Mov64Imm | OpCode::Mov64Reg));
+                }
+                None => assert_eq!(ops[0].code, original.code),
             }
         }
     }

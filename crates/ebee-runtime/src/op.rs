@@ -107,6 +107,19 @@ pub(crate) enum OpCode {
     StDw,
     /// `imm` packs the size and operation ([`pack_atomic`]).
     Atomic,
+    // If-conversions (see [`crate::lower`]'s `fuse_skips`): a conditional
+    // jump over the next one or two register moves, as one op that does
+    // the moves unless the jump's condition holds, choosing the result
+    // with a conditional move instead of a host branch. `off` is the index
+    // of a copy of the original jump after the program (run instead in
+    // precise budget mode); the moves are read from the slots after this.
+    /// Skips `dst = imm` (the next slot, a `Mov64Imm`).
+    SkipMovImm,
+    /// Skips `dst = src` (the next slot, a `Mov64Reg`).
+    SkipMovReg,
+    /// Skips `a = b; a op= imm` (a `Mov64Reg` and a 64-bit ALU op with an
+    /// immediate on the same register, see [`alu64_imm`]).
+    SkipMovAlu,
     /// Legacy packet load: `off` the size in bytes, negated when `src` is
     /// an index register (`ldind`) rather than unused (`ldabs`); `imm` the
     /// offset.
@@ -275,6 +288,27 @@ impl Op {
         self.code == OpCode::LdPacket || self.code as u8 >= OpCode::Ja as u8
     }
 
+    /// How many instructions this op stands for (2 for `lddw`, counted
+    /// as one instruction, is the number of slots instead: see
+    /// [`Op::slots`]).
+    pub fn insns(&self) -> u8 {
+        match self.code {
+            OpCode::SkipMovImm | OpCode::SkipMovReg => 2,
+            OpCode::SkipMovAlu => 3,
+            _ => 1,
+        }
+    }
+
+    /// How many slots this op covers: the next op on the straight line is
+    /// this many slots on.
+    pub fn slots(&self) -> usize {
+        match self.code {
+            OpCode::LdDw | OpCode::SkipMovImm | OpCode::SkipMovReg => 2,
+            OpCode::SkipMovAlu => 3,
+            _ => 1,
+        }
+    }
+
     /// The jump or call target.
     #[inline(always)]
     pub fn target(&self) -> usize {
@@ -330,6 +364,30 @@ pub(crate) fn jump_holds(code: OpCode, a: u64, b: u64) -> Option<bool> {
         Jsle32Imm | Jsle32Reg => (a32 as i32) <= (b32 as i32),
         _ => return None,
     })
+}
+
+/// `a op imm` for the 64-bit ALU ops with an immediate that
+/// [`OpCode::SkipMovAlu`] fuses (`imm` as lowering extended it); `None`
+/// for other ops.
+#[inline(always)]
+pub(crate) fn alu64_imm(code: OpCode, a: u64, imm: u64) -> Option<u64> {
+    use OpCode::*;
+    Some(match code {
+        Add64Imm => a.wrapping_add(imm),
+        Sub64Imm => a.wrapping_sub(imm),
+        And64Imm => a & imm,
+        Or64Imm => a | imm,
+        Xor64Imm => a ^ imm,
+        Lsh64Imm => a << (imm & 63),
+        Rsh64Imm => a >> (imm & 63),
+        Arsh64Imm => ((a as i64) >> (imm & 63)) as u64,
+        _ => return None,
+    })
+}
+
+/// Whether `code` is a conditional jump (either operand kind).
+pub(crate) fn is_cond_jump(code: OpCode) -> bool {
+    jump_holds(code, 0, 0).is_some()
 }
 
 /// Whether `code` is a conditional jump comparing with an immediate.
