@@ -7,7 +7,7 @@ use crate::access::Access;
 use crate::error::ExecError;
 use crate::helper::HelperContext;
 use crate::op::{
-    alu64_imm, is_imm_jump, jump_holds, unpack_atomic, Op, OpCode, SwitchTable, LONG_RUN,
+    alu64_imm, jump_holds, unpack_atomic, CondMask, Op, OpCode, SwitchTable, LONG_RUN,
 };
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
@@ -191,6 +191,14 @@ fn exec<A: Access, const PRECISE: bool>(
     let mut ip: *const Op = base_ptr.wrapping_add(start);
     let mut r = *regs;
     let mut left = st.budget_left;
+    // The live stack's bounds, for `Access::in_stack` (re-read whenever
+    // the stack may have moved: after calls, returns and helpers).
+    let mut live_stack = st.regions.stack();
+    macro_rules! reload_stack {
+        () => {
+            live_stack = st.regions.stack()
+        };
+    }
 
     macro_rules! goto {
         ($pc:expr) => {
@@ -204,7 +212,9 @@ fn exec<A: Access, const PRECISE: bool>(
     }
     macro_rules! check {
         ($addr:expr, $size:expr, $write:expr, $pc:expr) => {
-            if !A::allows(&mut st.regions, $addr, $size, $write) {
+            if !A::in_stack(live_stack.start, live_stack.len, $addr, $size)
+                && !A::allows(&mut st.regions, $addr, $size, $write)
+            {
                 return Err(out_of_bounds(vm, &st.regions, $pc, $addr, $size, $write));
             }
         };
@@ -257,6 +267,43 @@ fn exec<A: Access, const PRECISE: bool>(
                 goto!($op.target());
             }
             enter!();
+        }};
+    }
+    // Whether the jump a `SkipMov*` op stands for is taken.
+    macro_rules! skip_condition {
+        ($op:expr) => {{
+            let b = std::hint::select_unpredictable(
+                CondMask::is_reg($op.off),
+                r[$op.src.get()],
+                $op.imm,
+            );
+            CondMask::holds($op.off, r[$op.dst.get()], b)
+        }};
+    }
+    // A `SkipMov*` op `$op` at `$ptr` (see `lower::fuse_skips`), outside
+    // precise mode: the moves (in the slots after it) unless the jump's
+    // condition holds, then on past the moves.
+    macro_rules! skip_fast {
+        ($op:expr, $ptr:expr) => {{
+            let skip = skip_condition!($op);
+            // SAFETY: lowering fuses only where the moves' slots exist
+            // (`slots()` slots from the op are inside `code`).
+            let first = unsafe { &*$ptr.wrapping_add(1) };
+            let x = first.dst.get();
+            let moved = match $op.code {
+                OpCode::SkipMovImm => first.imm,
+                OpCode::SkipMovReg => r[first.src.get()],
+                _ => {
+                    // SAFETY: as for `first`.
+                    let second = unsafe { &*$ptr.wrapping_add(2) };
+                    alu64_imm(second.code, r[first.src.get()], second.imm).unwrap_or(r[x])
+                }
+            };
+            r[x] = std::hint::select_unpredictable(skip, r[x], moved);
+            // The run charged all the moves: give back the skipped ones.
+            let skipped = $op.insns() as u64 - 1;
+            left += if skip { skipped } else { 0 };
+            ip = $ptr.wrapping_add($op.slots());
         }};
     }
     enter!();
@@ -391,42 +438,23 @@ fn exec<A: Access, const PRECISE: bool>(
                 StDw => store!(op, u64, op.imm, this!()),
                 Atomic => atomic::<A>(vm, st, &mut r, op, this!())?,
                 SkipMovImm | SkipMovReg | SkipMovAlu => {
-                    // See `lower::fuse_skips`: the original jump, and the
-                    // moves in the slots after this one.
-                    let Some(jump) = code.get(op.target()) else {
-                        return Err(ExecError::InvalidInstruction {
-                            pc: this!(),
-                            insn: vm.describe_insn(this!()),
-                        });
-                    };
-                    // SAFETY: lowering fuses only where the moves' slots
-                    // exist (`op.slots()` slots from here are inside `code`).
-                    let first = unsafe { &*op_ptr.wrapping_add(1) };
-                    let b = if is_imm_jump(jump.code) {
-                        jump.imm
-                    } else {
-                        r[jump.src.get()]
-                    };
-                    let skip = jump_holds(jump.code, r[jump.dst.get()], b) == Some(true);
                     if PRECISE {
-                        jump_if!(jump, skip);
+                        // As the jump: on to the first move or past them.
+                        if skip_condition!(op) {
+                            ip = op_ptr.wrapping_add(op.slots());
+                        }
                     } else {
-                        let x = first.dst.get();
-                        let moved = match op.code {
-                            SkipMovImm => first.imm,
-                            SkipMovReg => r[first.src.get()],
-                            _ => {
-                                // SAFETY: as for `first`.
-                                let second = unsafe { &*op_ptr.wrapping_add(2) };
-                                alu64_imm(second.code, r[first.src.get()], second.imm)
-                                    .unwrap_or(r[x])
-                            }
-                        };
-                        r[x] = std::hint::select_unpredictable(skip, r[x], moved);
-                        // The run charged all the moves: give back the skipped ones.
-                        let skipped = op.insns() as u64 - 1;
-                        left += if skip { skipped } else { 0 };
-                        ip = op_ptr.wrapping_add(op.slots());
+                        skip_fast!(op, op_ptr);
+                    }
+                }
+                MovImmSkip | MovRegSkip => {
+                    r[d] = if op.code == MovImmSkip { op.imm } else { r[s] };
+                    if !PRECISE {
+                        // SAFETY: lowering fuses a move only with the
+                        // `SkipMov*` op in the slot after it.
+                        let skip_ptr = op_ptr.wrapping_add(1);
+                        let skip_op = unsafe { &*skip_ptr };
+                        skip_fast!(skip_op, skip_ptr);
                     }
                 }
                 LdPacket => {
@@ -522,12 +550,14 @@ fn exec<A: Access, const PRECISE: bool>(
                     r[10] = st.frame_pointer();
                     let stack = st.live_stack();
                     st.regions.set_stack(stack);
+                    reload_stack!();
                     goto!(op.target());
                     enter!();
                 }
                 CallHelper | CallX => {
                     let id = if op.code == CallHelper { op.imm } else { r[s] };
                     r[0] = call_helper(vm, st, &r, id, this!())?;
+                    reload_stack!();
                     if let Some(target) = st.tail_calls.take_pending() {
                         // r1 still holds the helper's first argument (the
                         // context): the target starts with it.
@@ -545,6 +575,7 @@ fn exec<A: Access, const PRECISE: bool>(
                             finish!(Flow::Stop(r0));
                         }
                         goto!(return_from_call(st, &mut r));
+                        reload_stack!();
                     }
                     enter!();
                 }
@@ -561,6 +592,7 @@ fn exec<A: Access, const PRECISE: bool>(
                         finish!(Flow::Exit);
                     }
                     goto!(return_from_call(st, &mut r));
+                    reload_stack!();
                     enter!();
                 }
                 Switch => {

@@ -5,7 +5,7 @@
 
 use crate::error::LoadError;
 use crate::op::{
-    alu64_imm, is_cond_jump, is_imm_jump, jump_holds, pack_atomic, Op, OpCode, SwitchTable,
+    alu64_imm, is_imm_jump, jump_holds, pack_atomic, CondMask, Op, OpCode, SwitchTable,
 };
 use ebee_isa::{
     AluOp, AtomicOp, ByteOrder, CallTarget, Imm64Kind, Insn, JmpCond, Operand, Size, Width,
@@ -50,12 +50,12 @@ pub(crate) fn lower(insns: &[Insn]) -> Result<Vec<Op>, LoadError> {
 /// the time; the fused op costs neither. Only the jump's slot changes (to
 /// the fused op, with a copy of the jump after the program for precise
 /// budget mode), so a jump to one of the skipped moves still runs them.
-fn fuse_skips(ops: &mut Vec<Op>, program_len: usize) {
+fn fuse_skips(ops: &mut [Op], program_len: usize) {
     for pc in 0..program_len {
         let jump = ops[pc];
-        if !is_cond_jump(jump.code) {
+        let Some(mask) = CondMask::of(jump.code) else {
             continue;
-        }
+        };
         let (Some(first), second) = (ops.get(pc + 1), ops.get(pc + 2)) else {
             continue;
         };
@@ -69,12 +69,23 @@ fn fuse_skips(ops: &mut Vec<Op>, program_len: usize) {
             }
             _ => continue,
         };
-        let Ok(copy) = i32::try_from(ops.len()) else {
-            return;
-        };
-        ops.push(jump);
         ops[pc].code = code;
-        ops[pc].off = copy;
+        ops[pc].off = mask;
+    }
+    // The move before a fused jump (clang's `x = a; if c goto +1; x = b`,
+    // a whole select) joins it: one dispatch for the three instructions.
+    for pc in 0..program_len.saturating_sub(1) {
+        let code = match (ops[pc].code, ops[pc + 1].code) {
+            (OpCode::Mov64Imm, OpCode::SkipMovImm | OpCode::SkipMovReg | OpCode::SkipMovAlu) => {
+                OpCode::MovImmSkip
+            }
+            (OpCode::Mov64Reg, OpCode::SkipMovImm | OpCode::SkipMovReg | OpCode::SkipMovAlu) => {
+                OpCode::MovRegSkip
+            }
+            _ => continue,
+        };
+        ops[pc].code = code;
+        ops[pc].off = ops[pc + 1].slots() as i32;
     }
 }
 
@@ -538,7 +549,7 @@ fn lower_jump(width: Width, cond: JmpCond, dst: u8, src: Operand, target: i32) -
 #[cfg(test)]
 mod tests {
     use super::lower;
-    use crate::op::{OpCode, SwitchTable};
+    use crate::op::{CondMask, OpCode, SwitchTable};
     use ebee_isa::{Insn, JmpCond, Operand, Reg, Width};
 
     fn jump(cond: JmpCond, k: i32, off: i16) -> Insn {
@@ -717,7 +728,7 @@ mod tests {
     }
 
     /// A jump over `x = imm`, `x = y` or `x = y; x op= imm` becomes one
-    /// fused op (the skipped moves and a copy of the jump stay); a jump
+    /// fused op (the skipped moves stay); a jump
     /// over anything else, or not exactly over the moves, stays a jump.
     #[test]
     fn jumps_over_moves_are_fused() {
@@ -762,15 +773,75 @@ mod tests {
             match fused {
                 Some(code) => {
                     assert_eq!(ops[0].code, code);
-                    let copy = ops[ops[0].target()];
-                    assert_eq!(
-                        (copy.code, copy.off, copy.imm),
-                        (original.code, original.off, 3)
-                    );
+                    assert_eq!(Some(ops[0].off), CondMask::of(original.code));
+                    assert_eq!((ops[0].dst, ops[0].imm), (original.dst, 3));
                     assert!(matches!(ops[1].code, OpCode::Mov64Imm | OpCode::Mov64Reg));
                 }
                 None => assert_eq!(ops[0].code, original.code),
             }
         }
+    }
+
+    /// The branch-free [`CondMask`] agrees with
+    /// [`jump_holds`](crate::op::jump_holds) for every conditional jump on
+    /// operands around every sign and width boundary.
+    #[test]
+    fn cond_masks_agree_with_jump_holds() {
+        use crate::op::jump_holds;
+        let edges: Vec<u64> = [
+            0u64,
+            1,
+            2,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            1 << 32,
+            1 << 63,
+        ]
+        .iter()
+        .flat_map(|&v| [v, v.wrapping_sub(1), v.wrapping_add(1), !v])
+        .collect();
+        let conds = [
+            JmpCond::Eq,
+            JmpCond::Gt,
+            JmpCond::Ge,
+            JmpCond::Set,
+            JmpCond::Ne,
+            JmpCond::Sgt,
+            JmpCond::Sge,
+            JmpCond::Lt,
+            JmpCond::Le,
+            JmpCond::Slt,
+            JmpCond::Sle,
+        ];
+        let mut codes = 0;
+        for width in [Width::W64, Width::W32] {
+            for cond in conds {
+                for src in [Operand::Imm(0), Operand::Reg(Reg::new(2).unwrap())] {
+                    let insn = Insn::Jump {
+                        width,
+                        cond,
+                        dst: Reg::new(1).unwrap(),
+                        src,
+                        off: 0,
+                    };
+                    let code = lower(&[insn, Insn::Exit]).unwrap()[0].code;
+                    let mask = CondMask::of(code).unwrap();
+                    assert_eq!(CondMask::is_reg(mask), matches!(src, Operand::Reg(_)));
+                    codes += 1;
+                    for &a in &edges {
+                        for &b in &edges {
+                            assert_eq!(
+                                Some(CondMask::holds(mask, a, b)),
+                                jump_holds(code, a, b),
+                                "{code:?} {a:#x} {b:#x}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(codes, 44);
+        assert_eq!(CondMask::of(OpCode::Ja), None);
     }
 }

@@ -110,9 +110,9 @@ pub(crate) enum OpCode {
     // If-conversions (see [`crate::lower`]'s `fuse_skips`): a conditional
     // jump over the next one or two register moves, as one op that does
     // the moves unless the jump's condition holds, choosing the result
-    // with a conditional move instead of a host branch. `off` is the index
-    // of a copy of the original jump after the program (run instead in
-    // precise budget mode); the moves are read from the slots after this.
+    // with a conditional move instead of a host branch. `dst`, `src` and
+    // `imm` are the jump's, `off` its condition as a [`CondMask`]; the
+    // moves are read from the slots after this.
     /// Skips `dst = imm` (the next slot, a `Mov64Imm`).
     SkipMovImm,
     /// Skips `dst = src` (the next slot, a `Mov64Reg`).
@@ -120,6 +120,13 @@ pub(crate) enum OpCode {
     /// Skips `a = b; a op= imm` (a `Mov64Reg` and a 64-bit ALU op with an
     /// immediate on the same register, see [`alu64_imm`]).
     SkipMovAlu,
+    /// `dst = imm` fused with the `SkipMov*` op after it (the idiom
+    /// `x = a; if c goto +1; x = b`): `off` is the number of slots that op
+    /// covers. In precise budget mode only the move.
+    MovImmSkip,
+    /// `dst = src` fused with the `SkipMov*` op after it, as
+    /// [`OpCode::MovImmSkip`].
+    MovRegSkip,
     /// Legacy packet load: `off` the size in bytes, negated when `src` is
     /// an index register (`ldind`) rather than unused (`ldabs`); `imm` the
     /// offset.
@@ -295,6 +302,7 @@ impl Op {
         match self.code {
             OpCode::SkipMovImm | OpCode::SkipMovReg => 2,
             OpCode::SkipMovAlu => 3,
+            OpCode::MovImmSkip | OpCode::MovRegSkip => 1 + self.off as u8,
             _ => 1,
         }
     }
@@ -305,6 +313,7 @@ impl Op {
         match self.code {
             OpCode::LdDw | OpCode::SkipMovImm | OpCode::SkipMovReg => 2,
             OpCode::SkipMovAlu => 3,
+            OpCode::MovImmSkip | OpCode::MovRegSkip => 1 + self.off as usize,
             _ => 1,
         }
     }
@@ -364,6 +373,110 @@ pub(crate) fn jump_holds(code: OpCode, a: u64, b: u64) -> Option<bool> {
         Jsle32Imm | Jsle32Reg => (a32 as i32) <= (b32 as i32),
         _ => return None,
     })
+}
+
+/// A conditional jump's condition in a form evaluated without a host
+/// branch: bits 0-15 say, for each combination of the four comparison
+/// flags (equal, unsigned less, signed less, any common bit set; index
+/// `eq | ult << 1 | slt << 2 | set << 3`), whether the jump is taken; bit
+/// 16 marks a 32-bit comparison, bit 17 a register operand.
+pub(crate) struct CondMask;
+
+impl CondMask {
+    const W32: i32 = 1 << 16;
+    const REG: i32 = 1 << 17;
+
+    /// The mask of conditional jump `code`; `None` for other ops.
+    pub fn of(code: OpCode) -> Option<i32> {
+        // Every condition is a function of the four flags: its mask is
+        // read off `jump_holds` on operands producing each combination.
+        use OpCode::*;
+        let is_reg = is_cond_jump(code) && !is_imm_jump(code);
+        let w32 = matches!(
+            code,
+            Jeq32Imm
+                | Jeq32Reg
+                | Jgt32Imm
+                | Jgt32Reg
+                | Jge32Imm
+                | Jge32Reg
+                | Jset32Imm
+                | Jset32Reg
+                | Jne32Imm
+                | Jne32Reg
+                | Jsgt32Imm
+                | Jsgt32Reg
+                | Jsge32Imm
+                | Jsge32Reg
+                | Jlt32Imm
+                | Jlt32Reg
+                | Jle32Imm
+                | Jle32Reg
+                | Jslt32Imm
+                | Jslt32Reg
+                | Jsle32Imm
+                | Jsle32Reg
+        );
+        // Operand pairs giving every possible combination of flags, in
+        // the whole values and in their low halves (equal with and without
+        // bits set; less and greater with the same signs; less unsigned
+        // but greater signed and the reverse; each with and without a
+        // common bit).
+        const H: u64 = 1 << 63;
+        const M: u64 = u64::MAX;
+        const H32: u64 = 1 << 31;
+        const M32: u64 = 0xffff_ffff;
+        let pairs: [(u64, u64); 14] = [
+            (0, 0),
+            (5, 5),
+            (1, 2),
+            (1, 3),
+            (2, 1),
+            (3, 1),
+            (1, M),
+            (0, M),
+            (M, 1),
+            (H, 1),
+            (1, M32),
+            (0, M32),
+            (M32, 1),
+            (H32, 1),
+        ];
+        let shift = if w32 { 32 } else { 0 };
+        let mut mask = 0i32;
+        for (a, b) in pairs {
+            if jump_holds(code, a, b)? {
+                mask |= 1 << CondMask::index(a, b, shift);
+            }
+        }
+        Some(mask | if w32 { CondMask::W32 } else { 0 } | if is_reg { CondMask::REG } else { 0 })
+    }
+
+    /// The flag combination of operands `a` and `b` shifted left by
+    /// `shift` (32 for a 32-bit comparison: the low halves then compare
+    /// as the whole values do).
+    #[inline(always)]
+    pub fn index(a: u64, b: u64, shift: u32) -> u32 {
+        let (a, b) = (a << shift, b << shift);
+        (a == b) as u32
+            | ((a < b) as u32) << 1
+            | (((a as i64) < (b as i64)) as u32) << 2
+            | ((a & b != 0) as u32) << 3
+    }
+
+    /// Whether the jump with mask `mask` is taken with `a` in its `dst` and
+    /// `b` as its operand.
+    #[inline(always)]
+    pub fn holds(mask: i32, a: u64, b: u64) -> bool {
+        let shift = ((mask & CondMask::W32) >> 11) as u32; // 32 or 0
+        mask >> CondMask::index(a, b, shift) & 1 == 1
+    }
+
+    /// Whether the operand is register `src` rather than `imm`.
+    #[inline(always)]
+    pub fn is_reg(mask: i32) -> bool {
+        mask & CondMask::REG != 0
+    }
 }
 
 /// `a op imm` for the 64-bit ALU ops with an immediate that
