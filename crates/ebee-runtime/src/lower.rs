@@ -118,6 +118,11 @@ fn build_switches(ops: &mut Vec<Op>, len: usize) {
     // clang puts a tree's root first); this bounds the tables' total size.
     let mut covered = vec![false; len];
     let mut budget_slots = 4 * len + 4096;
+    // Bounds the analysis itself (ops looked at), so that loading stays
+    // linear in the program's length whatever its jumps look like.
+    let mut work = 64 * len as u64 + (1 << 20);
+    // `seen[pc] == root`: pc was reached by the walk from `root`.
+    let mut seen = vec![usize::MAX; len];
     for root in 0..len {
         let op = ops[root];
         if covered[root] || !is_imm_jump(op.code) {
@@ -128,8 +133,12 @@ fn build_switches(ops: &mut Vec<Op>, len: usize) {
         // The tree's nodes, by a walk from the root.
         let mut nodes = Vec::new();
         let mut stack = vec![root];
-        let mut seen = vec![root];
+        seen[root] = root;
         while let Some(pc) = stack.pop() {
+            if work == 0 {
+                return;
+            }
+            work -= 1;
             let o = ops[pc];
             if !in_tree(&o) || nodes.len() >= MAX_SWITCH_ENTRIES as usize {
                 continue;
@@ -140,8 +149,8 @@ fn build_switches(ops: &mut Vec<Op>, len: usize) {
                 next.push(pc + 1);
             }
             for n in next {
-                if n < len && !seen.contains(&n) {
-                    seen.push(n);
+                if n < len && seen[n] != root {
+                    seen[n] = root;
                     stack.push(n);
                 }
             }
@@ -160,6 +169,11 @@ fn build_switches(ops: &mut Vec<Op>, len: usize) {
             continue;
         }
         let entries = hi - lo + 1;
+        let cost = entries * MAX_TREE_DEPTH;
+        if cost > work {
+            return;
+        }
+        work -= cost;
         let Some(table) = (0..entries)
             .map(|i| walk_tree(ops, root, x, lo.wrapping_add(i)))
             .collect::<Option<Vec<_>>>()
