@@ -112,6 +112,7 @@ const MIN_TREE_JUMPS: usize = 3;
 /// stay as they are, so a jump into the middle of the tree runs it op by
 /// op. The table is built by walking the tree with [`jump_holds`] for each
 /// value, so it is the tree's meaning by construction.
+#[inline(never)]
 fn build_switches(ops: &mut Vec<Op>, len: usize) {
     // Interior nodes of a tree already tabled: they are only tabled too if
     // a tree of their own starts there (they are visited in pc order, and
