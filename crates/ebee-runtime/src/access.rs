@@ -8,6 +8,13 @@ use crate::region::MemoryRegions;
 pub(crate) trait Access {
     /// Whether `size` bytes at `addr` may be read (or written).
     fn allows(regions: &mut MemoryRegions, addr: u64, size: u64, write: bool) -> bool;
+
+    /// Whether `size` bytes at `addr` lie inside the live stack, which
+    /// starts at `lo` and is `len` bytes long (it is writable): checked
+    /// before [`Access::allows`], whose one-entry cache a program
+    /// alternating between its stack and another region would miss on
+    /// every access.
+    fn in_stack(lo: u64, len: u64, addr: u64, size: u64) -> bool;
 }
 
 /// Checked mode: every access must fall inside a region.
@@ -18,6 +25,13 @@ impl Access for Checked {
     fn allows(regions: &mut MemoryRegions, addr: u64, size: u64, write: bool) -> bool {
         regions.allows(addr, size, write)
     }
+
+    #[inline(always)]
+    fn in_stack(lo: u64, len: u64, addr: u64, size: u64) -> bool {
+        // As `Region::contains`.
+        let off = addr.wrapping_sub(lo);
+        off < len && size <= len - off
+    }
 }
 
 /// Unchecked mode: the verifier proved every access safe.
@@ -26,6 +40,11 @@ pub(crate) struct Unchecked;
 impl Access for Unchecked {
     #[inline(always)]
     fn allows(_: &mut MemoryRegions, _: u64, _: u64, _: bool) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn in_stack(_: u64, _: u64, _: u64, _: u64) -> bool {
         true
     }
 }

@@ -6,7 +6,9 @@
 use crate::access::Access;
 use crate::error::ExecError;
 use crate::helper::{HelperContext, HelperError, RunAccess};
-use crate::op::{unpack_atomic, Op, OpCode, LONG_RUN};
+use crate::op::{
+    alu64_imm, jump_holds, unpack_atomic, CondMask, Op, OpCode, SwitchTable, LONG_RUN,
+};
 use crate::region::{MemoryRegions, Region};
 use crate::tail_call::TailCallState;
 use crate::vm::Vm;
@@ -201,6 +203,14 @@ fn exec<A: Access, const PRECISE: bool>(
     let mut ip: *const Op = base_ptr.wrapping_add(start);
     let mut r = *regs;
     let mut left = st.budget_left;
+    // The live stack's bounds, for `Access::in_stack` (re-read whenever
+    // the stack may have moved: after calls, returns and helpers).
+    let mut live_stack = st.regions.stack();
+    macro_rules! reload_stack {
+        () => {
+            live_stack = st.regions.stack()
+        };
+    }
 
     macro_rules! goto {
         ($pc:expr) => {
@@ -214,7 +224,9 @@ fn exec<A: Access, const PRECISE: bool>(
     }
     macro_rules! check {
         ($addr:expr, $size:expr, $write:expr, $pc:expr) => {
-            if !A::allows(&mut st.regions, $addr, $size, $write) {
+            if !A::in_stack(live_stack.start, live_stack.len, $addr, $size)
+                && !A::allows(&mut st.regions, $addr, $size, $write)
+            {
                 return Err(out_of_bounds(vm, &st.regions, $pc, $addr, $size, $write));
             }
         };
@@ -267,6 +279,43 @@ fn exec<A: Access, const PRECISE: bool>(
                 goto!($op.target());
             }
             enter!();
+        }};
+    }
+    // Whether the jump a `SkipMov*` op stands for is taken.
+    macro_rules! skip_condition {
+        ($op:expr) => {{
+            let b = std::hint::select_unpredictable(
+                CondMask::is_reg($op.off),
+                r[$op.src.get()],
+                $op.imm,
+            );
+            CondMask::holds($op.off, r[$op.dst.get()], b)
+        }};
+    }
+    // A `SkipMov*` op `$op` at `$ptr` (see `lower::fuse_skips`), outside
+    // precise mode: the moves (in the slots after it) unless the jump's
+    // condition holds, then on past the moves.
+    macro_rules! skip_fast {
+        ($op:expr, $ptr:expr) => {{
+            let skip = skip_condition!($op);
+            // SAFETY: lowering fuses only where the moves' slots exist
+            // (`slots()` slots from the op are inside `code`).
+            let first = unsafe { &*$ptr.wrapping_add(1) };
+            let x = first.dst.get();
+            let moved = match $op.code {
+                OpCode::SkipMovImm => first.imm,
+                OpCode::SkipMovReg => r[first.src.get()],
+                _ => {
+                    // SAFETY: as for `first`.
+                    let second = unsafe { &*$ptr.wrapping_add(2) };
+                    alu64_imm(second.code, r[first.src.get()], second.imm).unwrap_or(r[x])
+                }
+            };
+            r[x] = std::hint::select_unpredictable(skip, r[x], moved);
+            // The run charged all the moves: give back the skipped ones.
+            let skipped = $op.insns() as u64 - 1;
+            left += if skip { skipped } else { 0 };
+            ip = $ptr.wrapping_add($op.slots());
         }};
     }
     enter!();
@@ -400,6 +449,26 @@ fn exec<A: Access, const PRECISE: bool>(
                 StW => store!(op, u32, op.imm, this!()),
                 StDw => store!(op, u64, op.imm, this!()),
                 Atomic => atomic::<A>(vm, st, &mut r, op, this!())?,
+                SkipMovImm | SkipMovReg | SkipMovAlu => {
+                    if PRECISE {
+                        // As the jump: on to the first move or past them.
+                        if skip_condition!(op) {
+                            ip = op_ptr.wrapping_add(op.slots());
+                        }
+                    } else {
+                        skip_fast!(op, op_ptr);
+                    }
+                }
+                MovImmSkip | MovRegSkip => {
+                    r[d] = if op.code == MovImmSkip { op.imm } else { r[s] };
+                    if !PRECISE {
+                        // SAFETY: lowering fuses a move only with the
+                        // `SkipMov*` op in the slot after it.
+                        let skip_ptr = op_ptr.wrapping_add(1);
+                        let skip_op = unsafe { &*skip_ptr };
+                        skip_fast!(skip_op, skip_ptr);
+                    }
+                }
                 LdPacket => {
                     let Some(packet) = st.packet else {
                         return Err(ExecError::NoPacket { pc: this!() });
@@ -493,6 +562,7 @@ fn exec<A: Access, const PRECISE: bool>(
                     r[10] = st.frame_pointer();
                     let stack = st.live_stack();
                     st.regions.set_stack(stack);
+                    reload_stack!();
                     goto!(op.target());
                     enter!();
                 }
@@ -502,6 +572,7 @@ fn exec<A: Access, const PRECISE: bool>(
                     st.budget_left = left;
                     r[0] = call_helper::<A>(vm, st, &r, id, this!())?;
                     left = st.budget_left;
+                    reload_stack!();
                     if let Some(target) = st.tail_calls.take_pending() {
                         // r1 still holds the helper's first argument (the
                         // context): the target starts with it.
@@ -519,6 +590,7 @@ fn exec<A: Access, const PRECISE: bool>(
                             finish!(Flow::Stop(r0));
                         }
                         goto!(return_from_call(st, &mut r));
+                        reload_stack!();
                     }
                     enter!();
                 }
@@ -535,9 +607,42 @@ fn exec<A: Access, const PRECISE: bool>(
                         finish!(Flow::Exit);
                     }
                     goto!(return_from_call(st, &mut r));
+                    reload_stack!();
                     enter!();
                 }
-                Imm64Tail => {
+                Switch => {
+                    // The table (see `lower::build_switches`): the pc the
+                    // tree leads to for this value and the jumps it takes
+                    // after this one. Precise mode, a value outside the
+                    // table or a budget too low for the jumps run the
+                    // original root jump instead, and the tree op by op.
+                    let block = op.target();
+                    let i = r[d].wrapping_sub(op.imm);
+                    let entry = match code.get(block + 1) {
+                        Some(header) if !PRECISE && i < header.imm => {
+                            code.get(block + SwitchTable::HEADER_SLOTS + i as usize)
+                        }
+                        _ => None,
+                    };
+                    match entry {
+                        Some(e) if e.imm <= left => {
+                            left -= e.imm;
+                            goto!(e.target());
+                            enter!();
+                        }
+                        _ => {
+                            let Some(root) = code.get(block) else {
+                                return Err(ExecError::InvalidInstruction {
+                                    pc: this!(),
+                                    insn: vm.describe_insn(this!()),
+                                });
+                            };
+                            let taken = jump_holds(root.code, r[d], root.imm) == Some(true);
+                            jump_if!(root, taken);
+                        }
+                    }
+                }
+                Imm64Tail | Data => {
                     // Unreachable: lowering rejects jumps into lddw and lddw
                     // skips its tail. Kept an error rather than a panic.
                     return Err(ExecError::InvalidInstruction {

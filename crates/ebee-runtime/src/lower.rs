@@ -4,7 +4,9 @@
 //! `lddw` pairs, and instructions userspace cannot run.
 
 use crate::error::LoadError;
-use crate::op::{pack_atomic, Op, OpCode};
+use crate::op::{
+    alu64_imm, is_imm_jump, jump_holds, pack_atomic, CondMask, Op, OpCode, SwitchTable,
+};
 use ebee_isa::{
     AluOp, AtomicOp, ByteOrder, CallTarget, Imm64Kind, Insn, JmpCond, Operand, Size, Width,
 };
@@ -32,23 +34,217 @@ pub(crate) fn lower(insns: &[Insn]) -> Result<Vec<Op>, LoadError> {
         ops.push(lower_one(pc, insn)?);
     }
     ops.push(Op::new(OpCode::FellOffEnd, 0, 0, 0, 0));
+    let program_len = ops.len();
+    fuse_skips(&mut ops, program_len);
     set_runs(&mut ops);
+    build_switches(&mut ops, program_len);
     Ok(ops)
+}
+
+/// If-converts the pattern clang emits for a conditional assignment (BPF
+/// has no conditional move): `if cond goto L; x = y; [x op= imm;] L:`
+/// becomes one op ([`OpCode::SkipMovImm`], [`OpCode::SkipMovReg`],
+/// [`OpCode::SkipMovAlu`]) that computes the moved value and keeps it
+/// unless the condition holds. Run op by op, the jump costs a dispatch and,
+/// when the condition is data-dependent, a host branch misprediction half
+/// the time; the fused op costs neither. Only the jump's slot changes (to
+/// the fused op, with a copy of the jump after the program for precise
+/// budget mode), so a jump to one of the skipped moves still runs them.
+fn fuse_skips(ops: &mut [Op], program_len: usize) {
+    for pc in 0..program_len {
+        let jump = ops[pc];
+        let Some(mask) = CondMask::of(jump.code) else {
+            continue;
+        };
+        let (Some(first), second) = (ops.get(pc + 1), ops.get(pc + 2)) else {
+            continue;
+        };
+        let code = match (jump.target().wrapping_sub(pc), first.code, second) {
+            (2, OpCode::Mov64Imm, _) => OpCode::SkipMovImm,
+            (2, OpCode::Mov64Reg, _) => OpCode::SkipMovReg,
+            (3, OpCode::Mov64Reg, Some(s))
+                if s.dst == first.dst && alu64_imm(s.code, 0, 0).is_some() =>
+            {
+                OpCode::SkipMovAlu
+            }
+            _ => continue,
+        };
+        ops[pc].code = code;
+        ops[pc].off = mask;
+    }
+    // The move before a fused jump (clang's `x = a; if c goto +1; x = b`,
+    // a whole select) joins it: one dispatch for the three instructions.
+    for pc in 0..program_len.saturating_sub(1) {
+        let code = match (ops[pc].code, ops[pc + 1].code) {
+            (OpCode::Mov64Imm, OpCode::SkipMovImm | OpCode::SkipMovReg | OpCode::SkipMovAlu) => {
+                OpCode::MovImmSkip
+            }
+            (OpCode::Mov64Reg, OpCode::SkipMovImm | OpCode::SkipMovReg | OpCode::SkipMovAlu) => {
+                OpCode::MovRegSkip
+            }
+            _ => continue,
+        };
+        ops[pc].code = code;
+        ops[pc].off = ops[pc + 1].slots() as i32;
+    }
+}
+
+/// The most entries one switch table has (values from its lowest to its
+/// highest immediate).
+const MAX_SWITCH_ENTRIES: u64 = 256;
+/// The most jumps one path through a decision tree may take (a longer
+/// path, or a loop of jumps, leaves the tree as it is).
+const MAX_TREE_DEPTH: u64 = 64;
+/// The fewest conditional jumps a tree needs to be worth a table.
+const MIN_TREE_JUMPS: usize = 3;
+
+/// Replaces the root of every decision tree with an [`OpCode::Switch`].
+///
+/// A decision tree is a conditional jump comparing register `x` with an
+/// immediate, whose target and fall-through are again such jumps on `x`
+/// (or `ja`), and so on: the binary search clang emits for a `switch`
+/// (BPF has no indirect jump). Run op by op, each level costs a dispatch
+/// and, the condition being data-dependent, a host branch misprediction
+/// half the time. The table maps each value of `x` between the tree's
+/// lowest and highest immediate to the pc the tree leads to and the
+/// number of jumps it takes (charged to the budget, so counts stay
+/// exact); other values run the original root jump. The tree's other ops
+/// stay as they are, so a jump into the middle of the tree runs it op by
+/// op. The table is built by walking the tree with [`jump_holds`] for each
+/// value, so it is the tree's meaning by construction.
+#[inline(never)]
+fn build_switches(ops: &mut Vec<Op>, len: usize) {
+    // Interior nodes of a tree already tabled: they are only tabled too if
+    // a tree of their own starts there (they are visited in pc order, and
+    // clang puts a tree's root first); this bounds the tables' total size.
+    let mut covered = vec![false; len];
+    let mut budget_slots = 4 * len + 4096;
+    // Bounds the analysis itself (ops looked at), so that loading stays
+    // linear in the program's length whatever its jumps look like.
+    let mut work = 64 * len as u64 + (1 << 20);
+    // `seen[pc] == root`: pc was reached by the walk from `root`.
+    let mut seen = vec![usize::MAX; len];
+    for root in 0..len {
+        let op = ops[root];
+        if covered[root] || !is_imm_jump(op.code) {
+            continue;
+        }
+        let x = op.dst;
+        let in_tree = |o: &Op| (is_imm_jump(o.code) && o.dst == x) || o.code == OpCode::Ja;
+        // The tree's nodes, by a walk from the root.
+        let mut nodes = Vec::new();
+        let mut stack = vec![root];
+        seen[root] = root;
+        while let Some(pc) = stack.pop() {
+            if work == 0 {
+                return;
+            }
+            work -= 1;
+            let o = ops[pc];
+            if !in_tree(&o) || nodes.len() >= MAX_SWITCH_ENTRIES as usize {
+                continue;
+            }
+            nodes.push(pc);
+            let mut next = vec![o.target()];
+            if o.code != OpCode::Ja {
+                next.push(pc + 1);
+            }
+            for n in next {
+                if n < len && seen[n] != root {
+                    seen[n] = root;
+                    stack.push(n);
+                }
+            }
+        }
+        let jumps: Vec<&Op> = nodes
+            .iter()
+            .map(|&pc| &ops[pc])
+            .filter(|o| o.code != OpCode::Ja)
+            .collect();
+        if jumps.len() < MIN_TREE_JUMPS {
+            continue;
+        }
+        let lo = jumps.iter().map(|o| o.imm).min().unwrap_or(0);
+        let hi = jumps.iter().map(|o| o.imm).max().unwrap_or(0);
+        if hi - lo >= MAX_SWITCH_ENTRIES {
+            continue;
+        }
+        let entries = hi - lo + 1;
+        let cost = entries * MAX_TREE_DEPTH;
+        if cost > work {
+            return;
+        }
+        work -= cost;
+        let Some(table) = (0..entries)
+            .map(|i| walk_tree(ops, root, x, lo.wrapping_add(i)))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let slots = SwitchTable::HEADER_SLOTS + table.len();
+        if slots > budget_slots {
+            break;
+        }
+        budget_slots -= slots;
+        let block = ops.len();
+        ops.push(op);
+        ops.push(Op::new(OpCode::Data, 0, 0, 0, entries));
+        for (leaf, extra) in table {
+            ops.push(Op::new(OpCode::Data, 0, 0, leaf as i32, extra));
+        }
+        // `block` < the program's length bound (`MAX_INSNS` = i32::MAX)
+        // plus the tables' bound (4 * len + 4096 slots) only if that fits
+        // in an i32: otherwise leave the root as it is.
+        let Ok(block) = i32::try_from(block) else {
+            ops.truncate(block);
+            break;
+        };
+        ops[root].code = OpCode::Switch;
+        ops[root].off = block;
+        ops[root].imm = lo;
+        for &pc in &nodes {
+            covered[pc] = true;
+        }
+    }
+}
+
+/// Where the decision tree at `root` on register `x` leads when `x` holds
+/// `value`: the first op that is not one of its jumps, and how many jumps
+/// after the root it took. `None` if the walk is too long (a loop).
+fn walk_tree(ops: &[Op], root: usize, x: crate::op::RegIndex, value: u64) -> Option<(usize, u64)> {
+    let mut pc = root;
+    let mut steps = 0u64;
+    loop {
+        let o = &ops[pc];
+        let next = if o.code == OpCode::Ja {
+            o.target()
+        } else if is_imm_jump(o.code) && o.dst == x {
+            if jump_holds(o.code, value, o.imm)? {
+                o.target()
+            } else {
+                pc + 1
+            }
+        } else {
+            // The root itself is charged with the run it ends.
+            return Some((pc, steps.saturating_sub(1)));
+        };
+        steps += 1;
+        if steps > MAX_TREE_DEPTH {
+            return None;
+        }
+        pc = next;
+    }
 }
 
 /// Fills in [`Op::run`], from the last op backwards.
 fn set_runs(ops: &mut [Op]) {
     for i in (0..ops.len()).rev() {
-        let next = if ops[i].code == OpCode::LdDw {
-            i + 2
-        } else {
-            i + 1
-        };
+        let next = i + ops[i].slots();
         let run = if ops[i].ends_run() || next >= ops.len() {
             1
         } else {
             // Stops at `u8::MAX`, which is `LONG_RUN`: such runs are long.
-            ops[next].run.saturating_add(1)
+            ops[next].run.saturating_add(ops[i].insns())
         };
         ops[i].run = run;
     }
@@ -363,4 +559,304 @@ fn lower_jump(width: Width, cond: JmpCond, dst: u8, src: Operand, target: i32) -
         (Width::W32, JmpCond::Sle) => pick(Jsle32Imm, Jsle32Reg),
     };
     Op::new(code, dst, src_reg.unwrap_or(0), target, imm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lower;
+    use crate::op::{CondMask, OpCode, SwitchTable};
+    use ebee_isa::{Insn, JmpCond, Operand, Reg, Width};
+
+    fn jump(cond: JmpCond, k: i32, off: i16) -> Insn {
+        Insn::Jump {
+            width: Width::W64,
+            cond,
+            dst: Reg::new(1).unwrap(),
+            src: Operand::Imm(k),
+            off,
+        }
+    }
+
+    fn ret(k: i32) -> [Insn; 2] {
+        [
+            Insn::Alu {
+                width: Width::W64,
+                op: ebee_isa::AluOp::Mov,
+                dst: Reg::new(0).unwrap(),
+                src: Operand::Imm(k),
+            },
+            Insn::Exit,
+        ]
+    }
+
+    /// `switch (r1) { case 0: case 1: case 2: }` as clang lowers it: the
+    /// root becomes a switch whose table holds, per value, the leaf pc and
+    /// the jumps after the root.
+    #[test]
+    fn a_compare_tree_becomes_a_switch_table() {
+        let mut insns = vec![
+            jump(JmpCond::Sgt, 1, 3), // 0: -> 4
+            jump(JmpCond::Eq, 0, 4),  // 1: -> 6
+            jump(JmpCond::Eq, 1, 5),  // 2: -> 8
+            Insn::Ja {
+                off: 8,
+                long: false,
+            }, // 3: -> 12
+            jump(JmpCond::Eq, 2, 5),  // 4: -> 10
+            Insn::Ja {
+                off: 6,
+                long: false,
+            }, // 5: -> 12
+        ];
+        for k in 0..4 {
+            insns.extend(ret(k));
+        }
+        // 6: case 0, 8: case 1, 10: case 2, 12: default.
+        let ops = lower(&insns).unwrap();
+        assert_eq!(ops[0].code, OpCode::Switch);
+        assert_eq!(ops[0].imm, 0, "the table starts at the lowest immediate");
+        let block = ops[0].target();
+        assert_eq!(block, insns.len() + 1, "the table follows the sentinel");
+        assert_eq!(ops[block].code, OpCode::JsgtImm, "the original root");
+        assert_eq!(ops[block + 1].imm, 3, "entries for 0, 1 and 2");
+        let entries: Vec<(usize, u64)> = ops[block + SwitchTable::HEADER_SLOTS..]
+            .iter()
+            .map(|e| (e.target(), e.imm))
+            .collect();
+        assert_eq!(entries, [(6, 1), (8, 2), (10, 1)]);
+        // The inner nodes stay plain ops, for jumps into the middle.
+        assert_eq!(ops[1].code, OpCode::JeqImm);
+        assert_eq!(ops[4].code, OpCode::JeqImm);
+    }
+
+    /// No table for two jumps, for immediates too far apart, or for a
+    /// loop of jumps.
+    #[test]
+    fn small_wide_or_looping_trees_stay_jumps() {
+        let mut two = vec![jump(JmpCond::Eq, 0, 1), jump(JmpCond::Eq, 1, 0)];
+        two.extend(ret(0));
+        assert_eq!(lower(&two).unwrap()[0].code, OpCode::JeqImm);
+
+        let mut wide = vec![
+            jump(JmpCond::Eq, 0, 2),
+            jump(JmpCond::Eq, 1000, 1),
+            jump(JmpCond::Eq, 2, 0),
+        ];
+        wide.extend(ret(0));
+        assert_eq!(lower(&wide).unwrap()[0].code, OpCode::JeqImm);
+
+        // 0: if r1 == 0 goto 3; 1: if r1 == 1 goto 3; 2: if r1 == 2 goto 4;
+        // 3: goto 0 (for r1 = 0 or 1 the tree jumps forever).
+        let mut looping = vec![
+            jump(JmpCond::Eq, 0, 2),
+            jump(JmpCond::Eq, 1, 1),
+            jump(JmpCond::Eq, 2, 1),
+            Insn::Ja {
+                off: -4,
+                long: false,
+            },
+        ];
+        looping.extend(ret(0));
+        let ops = lower(&looping).unwrap();
+        assert!(ops.iter().all(|o| o.code != OpCode::Switch));
+        assert_eq!(ops.len(), looping.len() + 1, "no table slots");
+    }
+
+    /// [`jump_holds`](crate::op::jump_holds), which builds the tables,
+    /// agrees with the interpreter's jump handlers on every condition,
+    /// width and operand kind.
+    #[test]
+    fn jump_holds_agrees_with_the_interpreter() {
+        use crate::op::jump_holds;
+        let conds = [
+            JmpCond::Eq,
+            JmpCond::Gt,
+            JmpCond::Ge,
+            JmpCond::Set,
+            JmpCond::Ne,
+            JmpCond::Sgt,
+            JmpCond::Sge,
+            JmpCond::Lt,
+            JmpCond::Le,
+            JmpCond::Slt,
+            JmpCond::Sle,
+        ];
+        let values: [i64; 10] = [
+            0,
+            1,
+            2,
+            -1,
+            -2,
+            i32::MIN as i64,
+            i32::MAX as i64,
+            1 << 32,
+            (1 << 32) + 1,
+            i64::MIN,
+        ];
+        let lddw = |dst: u8, v: i64| {
+            [
+                Insn::LdImm64 {
+                    dst: Reg::new(dst).unwrap(),
+                    kind: ebee_isa::Imm64Kind::Imm,
+                    imm: v,
+                },
+                Insn::LdImm64Tail,
+            ]
+        };
+        for width in [Width::W64, Width::W32] {
+            for cond in conds {
+                for &a in &values {
+                    for &b in &values {
+                        for by_reg in [false, true] {
+                            let src = if by_reg {
+                                Operand::Reg(Reg::new(2).unwrap())
+                            } else if let Ok(k) = i32::try_from(b) {
+                                Operand::Imm(k)
+                            } else {
+                                continue;
+                            };
+                            let mut insns = lddw(1, a).to_vec();
+                            insns.extend(lddw(2, b));
+                            insns.push(Insn::Jump {
+                                width,
+                                cond,
+                                dst: Reg::new(1).unwrap(),
+                                src,
+                                off: 2,
+                            });
+                            insns.extend(ret(0));
+                            insns.extend(ret(1));
+                            let ops = lower(&insns).unwrap();
+                            let op = ops[4];
+                            let second = if by_reg { b as u64 } else { op.imm };
+                            let expected = jump_holds(op.code, a as u64, second).map(u64::from);
+                            let got = crate::Vm::new(insns).unwrap().run(&mut []).ok();
+                            assert_eq!(
+                                got, expected,
+                                "{width:?} {cond:?} {a:#x} {b:#x} reg {by_reg}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A jump over `x = imm`, `x = y` or `x = y; x op= imm` becomes one
+    /// fused op (the skipped moves stay); a jump
+    /// over anything else, or not exactly over the moves, stays a jump.
+    #[test]
+    fn jumps_over_moves_are_fused() {
+        let mov = |dst: u8, src: Operand| Insn::Alu {
+            width: Width::W64,
+            op: ebee_isa::AluOp::Mov,
+            dst: Reg::new(dst).unwrap(),
+            src,
+        };
+        let rsh = |dst: u8| Insn::Alu {
+            width: Width::W64,
+            op: ebee_isa::AluOp::Rsh,
+            dst: Reg::new(dst).unwrap(),
+            src: Operand::Imm(4),
+        };
+        let r = |n: u8| Operand::Reg(Reg::new(n).unwrap());
+        let cases = [
+            (
+                vec![jump(JmpCond::Gt, 3, 1), mov(2, Operand::Imm(1))],
+                Some(OpCode::SkipMovImm),
+            ),
+            (
+                vec![jump(JmpCond::Gt, 3, 1), mov(2, r(3))],
+                Some(OpCode::SkipMovReg),
+            ),
+            (
+                vec![jump(JmpCond::Lt, 3, 2), mov(2, r(3)), rsh(2)],
+                Some(OpCode::SkipMovAlu),
+            ),
+            // The shift is on another register.
+            (vec![jump(JmpCond::Lt, 3, 2), mov(2, r(3)), rsh(4)], None),
+            // The jump goes past the moves.
+            (
+                vec![jump(JmpCond::Gt, 3, 2), mov(2, r(3)), mov(4, r(3))],
+                None,
+            ),
+        ];
+        for (mut insns, fused) in cases {
+            let original = lower(&[insns[0], Insn::Exit, Insn::Exit, Insn::Exit]).unwrap()[0];
+            insns.extend(ret(0));
+            let ops = lower(&insns).unwrap();
+            match fused {
+                Some(code) => {
+                    assert_eq!(ops[0].code, code);
+                    assert_eq!(Some(ops[0].off), CondMask::of(original.code));
+                    assert_eq!((ops[0].dst, ops[0].imm), (original.dst, 3));
+                    assert!(matches!(ops[1].code, OpCode::Mov64Imm | OpCode::Mov64Reg));
+                }
+                None => assert_eq!(ops[0].code, original.code),
+            }
+        }
+    }
+
+    /// The branch-free [`CondMask`] agrees with
+    /// [`jump_holds`](crate::op::jump_holds) for every conditional jump on
+    /// operands around every sign and width boundary.
+    #[test]
+    fn cond_masks_agree_with_jump_holds() {
+        use crate::op::jump_holds;
+        let edges: Vec<u64> = [
+            0u64,
+            1,
+            2,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            1 << 32,
+            1 << 63,
+        ]
+        .iter()
+        .flat_map(|&v| [v, v.wrapping_sub(1), v.wrapping_add(1), !v])
+        .collect();
+        let conds = [
+            JmpCond::Eq,
+            JmpCond::Gt,
+            JmpCond::Ge,
+            JmpCond::Set,
+            JmpCond::Ne,
+            JmpCond::Sgt,
+            JmpCond::Sge,
+            JmpCond::Lt,
+            JmpCond::Le,
+            JmpCond::Slt,
+            JmpCond::Sle,
+        ];
+        let mut codes = 0;
+        for width in [Width::W64, Width::W32] {
+            for cond in conds {
+                for src in [Operand::Imm(0), Operand::Reg(Reg::new(2).unwrap())] {
+                    let insn = Insn::Jump {
+                        width,
+                        cond,
+                        dst: Reg::new(1).unwrap(),
+                        src,
+                        off: 0,
+                    };
+                    let code = lower(&[insn, Insn::Exit]).unwrap()[0].code;
+                    let mask = CondMask::of(code).unwrap();
+                    assert_eq!(CondMask::is_reg(mask), matches!(src, Operand::Reg(_)));
+                    codes += 1;
+                    for &a in &edges {
+                        for &b in &edges {
+                            assert_eq!(
+                                Some(CondMask::holds(mask, a, b)),
+                                jump_holds(code, a, b),
+                                "{code:?} {a:#x} {b:#x}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(codes, 44);
+        assert_eq!(CondMask::of(OpCode::Ja), None);
+    }
 }
