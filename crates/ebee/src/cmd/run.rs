@@ -40,6 +40,10 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// For an object: load it into the running kernel and run it with
+    /// BPF_PROG_TEST_RUN (the memory is the packet), maps read back.
+    #[arg(long)]
+    kernel: bool,
 }
 
 /// Runs `ebee run`.
@@ -61,6 +65,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             budget: args.budget,
             repeat: args.repeat,
             json: args.json,
+            kernel: args.kernel,
         };
         return super::run_object::run(r, &mut memory);
     }

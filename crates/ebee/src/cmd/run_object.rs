@@ -26,6 +26,8 @@ pub struct ObjectRun<'a> {
     pub repeat: u64,
     /// `--json`.
     pub json: bool,
+    /// `--kernel`: load and run it in the kernel instead ([`super::run_kernel`]).
+    pub kernel: bool,
 }
 
 /// At most this many entries of a map are printed.
@@ -109,6 +111,9 @@ fn entries(map: &Map) -> (Vec<Entry>, bool) {
 
 /// Runs `ebee run` on an object.
 pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
+    if r.kernel {
+        return super::run_kernel::run(r, memory);
+    }
     let obj = Object::parse(r.bytes).map_err(|e| Failure::Input(e.to_string()))?;
     let mut opts = LoadOptions::new();
     if r.unverified {
