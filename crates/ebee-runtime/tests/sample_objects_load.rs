@@ -89,11 +89,12 @@ fn sample_objects_load_in_the_runtime() {
     for (r, n) in &why {
         println!("  {n:4}  {r}");
     }
-    // Measured: 71 of 137 verified, 14 more unverified (the rest use map
+    // Measured: 76 of 137 verified, 14 more unverified (71 + 14 before
+    // perf event arrays, devmaps, cpumaps and xskmaps; the rest use map
     // types or helpers userspace does not provide).
-    assert!(verified >= 71, "{verified} objects load verified");
+    assert!(verified >= 76, "{verified} objects load verified");
     assert!(
-        verified + unverified >= 85,
+        verified + unverified >= 90,
         "{} objects load",
         verified + unverified
     );

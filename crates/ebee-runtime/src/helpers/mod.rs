@@ -15,6 +15,7 @@
 mod callback;
 mod format;
 mod map_ops;
+mod perf_event;
 mod probe_read;
 mod process;
 mod ringbuf;
@@ -195,6 +196,7 @@ pub fn standard_helpers(env: &Arc<HelperEnv>) -> HelperRegistry {
     let mut reg = HelperRegistry::new();
     map_ops::register(&mut reg, env);
     ringbuf::register(&mut reg, env);
+    perf_event::register(&mut reg, env);
     tail_call::register(&mut reg, env);
     callback::register(&mut reg, env);
     probe_read::register(&mut reg);

@@ -49,7 +49,10 @@
 //! `array`, `percpu_array`, `hash`, `percpu_hash`, `lru_hash`,
 //! `lru_percpu_hash`, `lpm_trie`, `queue`, `stack`, `bloom_filter`,
 //! `ringbuf` ([`ringbuf`]), `prog_array`, `array_of_maps`, `hash_of_maps`
-//! ([`Map::from_def`] creates them from an object's definitions). Other types (perf event arrays,
+//! ([`Map::from_def`] creates them from an object's definitions),
+//! `perf_event_array` ([`perf_event_array`]), and the redirect targets
+//! `devmap`, `devmap_hash`, `cpumap`, `xskmap` (host-side contents,
+//! [`Map::redirect_target`]). Other types (stack traces,
 //! socket maps, storage maps, `arena`...) are refused with `EINVAL`.
 //!
 //! # Wiring the helpers
@@ -94,14 +97,18 @@
 
 mod array;
 mod bloom;
+mod cpumap;
+mod devmap;
 mod hash;
 mod lpm_trie;
 mod lru;
 mod map_in_map;
+pub mod perf_event_array;
 mod prog_array;
 mod queue_stack;
 pub mod ringbuf;
 mod storage;
+mod xskmap;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -111,9 +118,13 @@ pub use ebee_object::MapType;
 
 use array::ArrayMap;
 use bloom::BloomFilter;
+use cpumap::CpuMap;
+use devmap::{DevMap, Slots};
+pub use devmap::{DevTarget, RedirectTarget};
 use hash::HashMap;
 use lpm_trie::LpmTrie;
 use map_in_map::HashOfMaps;
+pub use perf_event_array::{PerfBuffer, PerfEventArray, PerfRecord};
 use prog_array::HandleArray;
 use queue_stack::QueueStack;
 pub use ringbuf::RingBuf;
@@ -306,12 +317,13 @@ impl MapSpec {
         match def.map_type {
             MapType::Ringbuf | MapType::UserRingbuf => (key_size, value_size) = (0, 0),
             MapType::PerfEventArray => (key_size, value_size) = (4, 4),
+            MapType::Xskmap => (key_size, value_size) = (4, 4),
             t if (t.is_map_in_map() || t == MapType::ProgArray) && value_size == 0 => {
                 value_size = 4
             }
             _ => {}
         }
-        MapSpec {
+        let mut spec = MapSpec {
             map_type: def.map_type,
             key_size,
             value_size,
@@ -321,7 +333,13 @@ impl MapSpec {
             numa_node: def.numa_node,
             inner: def.inner.as_deref().map(|d| Box::new(MapSpec::from_def(d))),
             name: def.name.clone(),
+        };
+        // libbpf sizes a perf event array left at 0 to the possible CPUs
+        // (here: the runtime's).
+        if spec.map_type == MapType::PerfEventArray && spec.max_entries == 0 {
+            spec.max_entries = runtime_cpus() as u32;
         }
+        spec
     }
 }
 
@@ -331,6 +349,11 @@ pub fn is_percpu(t: MapType) -> bool {
         t,
         MapType::PercpuHash | MapType::PercpuArray | MapType::LruPercpuHash
     )
+}
+
+/// The runtime's CPUs: [`std::thread::available_parallelism`].
+pub fn runtime_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 static NEXT_CPU: AtomicUsize = AtomicUsize::new(0);
@@ -397,6 +420,10 @@ enum Kind {
     ProgArray(HandleArray<Vm>),
     ArrayOfMaps(HandleArray<Map>),
     HashOfMaps(HashOfMaps),
+    PerfEventArray(PerfEventArray),
+    DevMap(DevMap),
+    CpuMap(CpuMap),
+    XskMap(Slots),
 }
 
 /// A map of the userspace runtime (see the [module docs](self)).
@@ -455,7 +482,7 @@ impl Map {
             MapType::LpmTrie => Kind::LpmTrie(LpmTrie::new(spec)?),
             MapType::BloomFilter => Kind::Bloom(BloomFilter::new(spec)?),
             MapType::Ringbuf => Kind::Ringbuf(RingBuf::new(spec)?),
-            MapType::ProgArray | MapType::ArrayOfMaps => {
+            MapType::ProgArray | MapType::ArrayOfMaps | MapType::PerfEventArray => {
                 // `fd_array_map_alloc_check`, then the array's own checks.
                 if spec.value_size != 4 || spec.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) != 0
                 {
@@ -464,7 +491,8 @@ impl Map {
                 if spec.map_type == MapType::ArrayOfMaps {
                     map_in_map::check_template(spec.inner.as_deref()).map_err(fail)?;
                 }
-                if spec.flags & BPF_F_INNER_MAP != 0 {
+                // `array_map_alloc_check`: only plain arrays are mmapable.
+                if spec.flags & (BPF_F_INNER_MAP | BPF_F_MMAPABLE) != 0 {
                     return Err(fail(errno::EINVAL));
                 }
                 let as_array = MapSpec::new(MapType::Array, spec.key_size, 4, spec.max_entries)
@@ -473,6 +501,8 @@ impl Map {
                     .map_err(|e| fail(e.errno().unwrap_or(errno::EINVAL)))?;
                 if spec.map_type == MapType::ProgArray {
                     Kind::ProgArray(HandleArray::new(spec.max_entries))
+                } else if spec.map_type == MapType::PerfEventArray {
+                    Kind::PerfEventArray(PerfEventArray::new(spec.max_entries))
                 } else {
                     Kind::ArrayOfMaps(HandleArray::new(spec.max_entries))
                 }
@@ -488,6 +518,9 @@ impl Map {
                 HashMap::new(&as_hash, 1).map_err(|e| fail(e.errno().unwrap_or(errno::EINVAL)))?;
                 Kind::HashOfMaps(HashOfMaps::new(spec.max_entries))
             }
+            MapType::Devmap | MapType::DevmapHash => Kind::DevMap(DevMap::new(spec)?),
+            MapType::Cpumap => Kind::CpuMap(CpuMap::new(spec, ncpus)?),
+            MapType::Xskmap => Kind::XskMap(xskmap::new(spec)?),
             _ => return Err(fail(errno::EINVAL)),
         };
         Ok(Map {
@@ -607,9 +640,12 @@ impl Map {
             Kind::LpmTrie(t) => Ok(t.lookup(key)),
             Kind::Bloom(_) => Err(errno::EINVAL),
             Kind::Ringbuf(_) => Err(errno::ENOTSUPP),
-            Kind::ProgArray(_) | Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) => {
+            Kind::ProgArray(_) | Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) | Kind::XskMap(_) => {
                 Err(errno::EOPNOTSUPP)
             }
+            Kind::PerfEventArray(_) => Err(errno::ENOTSUPP),
+            Kind::DevMap(d) => Ok(d.lookup(key)),
+            Kind::CpuMap(c) => Ok(c.slots.get(key)),
         };
         r.map_err(|e| self.err("lookup", e))
     }
@@ -628,7 +664,13 @@ impl Map {
             Kind::LpmTrie(t) => t.update(key, value, flags),
             Kind::Bloom(b) => b.add(value, flags),
             Kind::Ringbuf(_) => Err(errno::ENOTSUPP),
-            Kind::ProgArray(_) | Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) => Err(errno::EINVAL),
+            Kind::ProgArray(_)
+            | Kind::ArrayOfMaps(_)
+            | Kind::HashOfMaps(_)
+            | Kind::PerfEventArray(_)
+            | Kind::XskMap(_) => Err(errno::EINVAL),
+            Kind::DevMap(d) => d.update(key, value, flags),
+            Kind::CpuMap(c) => c.update(key, value, flags),
         };
         r.map_err(|e| self.err("update", e))
     }
@@ -697,6 +739,10 @@ impl Map {
             Kind::ProgArray(a) => a.delete(key),
             Kind::ArrayOfMaps(a) => a.delete(key),
             Kind::HashOfMaps(h) => h.delete(key),
+            Kind::PerfEventArray(p) => p.slots().delete(key),
+            Kind::DevMap(d) => d.delete(key),
+            Kind::CpuMap(c) => c.slots.clear(key),
+            Kind::XskMap(x) => x.clear(key),
         };
         r.map_err(|e| self.err("delete", e))
     }
@@ -717,6 +763,10 @@ impl Map {
             Kind::ProgArray(a) => Ok(a.next_key(key)),
             Kind::ArrayOfMaps(a) => Ok(a.next_key(key)),
             Kind::HashOfMaps(h) => Ok(h.next_key(key)),
+            Kind::PerfEventArray(p) => Ok(p.slots().next_key(key)),
+            Kind::DevMap(d) => Ok(d.next_key(key)),
+            Kind::CpuMap(c) => Ok(c.slots.next_key(key)),
+            Kind::XskMap(x) => Ok(x.next_key(key)),
         };
         r.map_err(|e| self.err("next_key", e))
     }
@@ -834,6 +884,59 @@ impl Map {
         }
     }
 
+    /// The slots of a `perf_event_array` (open buffers on the host side,
+    /// `bpf_perf_event_output` from programs).
+    pub fn perf_event_array(&self) -> Option<&PerfEventArray> {
+        match &self.kind {
+            Kind::PerfEventArray(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// For `bpf_redirect_map`: what the `devmap`, `devmap_hash`, `cpumap`
+    /// or `xskmap` slot under `key` sends to (`None`: empty, or not such
+    /// a map).
+    pub fn redirect_target(&self, key: u32) -> Option<RedirectTarget> {
+        let k = key.to_ne_bytes();
+        match &self.kind {
+            Kind::DevMap(d) => d.target(&k).map(RedirectTarget::Device),
+            Kind::CpuMap(c) => c.slots.get(&k).map(|v| RedirectTarget::Cpu {
+                cpu: key,
+                qsize: u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
+            }),
+            Kind::XskMap(x) => x
+                .get(&k)
+                .map(|v| RedirectTarget::Socket(u32::from_ne_bytes([v[0], v[1], v[2], v[3]]))),
+            _ => None,
+        }
+    }
+
+    /// `xskmap`: puts the host's socket handle `socket` at `index` (the
+    /// kernel's update with an AF_XDP socket fd; `E2BIG` out of range,
+    /// `EEXIST`/`ENOENT` for `BPF_NOEXIST`/`BPF_EXIST` as in
+    /// `xsk_map_update_elem`).
+    pub fn set_xsk(&self, index: u32, socket: u32, flags: u64) -> Result<(), MapError> {
+        self.check_host_write("update")?;
+        let k = index.to_ne_bytes();
+        let r = match &self.kind {
+            Kind::XskMap(x) => {
+                if flags > BPF_EXIST {
+                    Err(errno::EINVAL)
+                } else if index as usize >= x.len() {
+                    Err(errno::E2BIG)
+                } else {
+                    match (x.get(&k).is_some(), flags) {
+                        (true, BPF_NOEXIST) => Err(errno::EEXIST),
+                        (false, BPF_EXIST) => Err(errno::ENOENT),
+                        _ => x.put(&k, Some(socket.to_ne_bytes().to_vec())),
+                    }
+                }
+            }
+            _ => Err(errno::EINVAL),
+        };
+        r.map_err(|e| self.err("update", e))
+    }
+
     /// `prog_array`: puts `program` at `index` (the kernel's update with a
     /// program fd; only `BPF_ANY`, `E2BIG` out of range).
     pub fn set_program(&self, index: u32, program: Arc<Vm>, flags: u64) -> Result<(), MapError> {
@@ -894,6 +997,10 @@ impl Map {
             Kind::ProgArray(a) => a.delete(key),
             Kind::ArrayOfMaps(a) => a.delete(key),
             Kind::HashOfMaps(h) => h.delete(key),
+            Kind::PerfEventArray(p) => p.slots().delete(key),
+            Kind::DevMap(d) => d.delete(key),
+            Kind::CpuMap(c) => c.slots.clear(key),
+            Kind::XskMap(x) => x.clear(key),
         };
         r.map_err(|e| self.err("delete", e))
     }

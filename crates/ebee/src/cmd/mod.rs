@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod disasm;
 pub mod inspect;
 pub mod run;
+pub mod run_kernel;
 pub mod run_object;
 pub mod run_packet;
 pub mod verify;

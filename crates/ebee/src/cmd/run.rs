@@ -49,6 +49,10 @@ pub struct Args {
     /// The engine: the JIT (checked mode) or the interpreter.
     #[arg(long, value_enum, default_value_t = ebee::Engine::Jit)]
     engine: ebee::Engine,
+    /// For an object: load it into the running kernel and run it with
+    /// BPF_PROG_TEST_RUN (the memory is the packet), maps read back.
+    #[arg(long, conflicts_with_all = ["packet", "packet_hex"])]
+    kernel: bool,
 }
 
 /// Runs `ebee run`.
@@ -78,6 +82,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 ),
                 (None, None) => None,
             },
+            kernel: args.kernel,
         };
         return super::run_object::run(r, &mut memory);
     }
@@ -86,9 +91,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         || args.unverified
         || args.packet.is_some()
         || args.packet_hex.is_some()
+        || args.kernel
     {
         return Err(Failure::Input(
-            "--section, --program and --unverified apply to ELF objects".to_string(),
+            "--section, --program, --unverified, --packet and --kernel apply to ELF objects"
+                .to_string(),
         ));
     }
     let program = read_program(&args.prog)?;

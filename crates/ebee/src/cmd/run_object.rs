@@ -28,6 +28,8 @@ pub struct ObjectRun<'a> {
     pub json: bool,
     /// `--packet` / `--packet-hex`: run on a packet as its program type.
     pub packet: Option<Vec<u8>>,
+    /// `--kernel`: load and run it in the kernel instead ([`super::run_kernel`]).
+    pub kernel: bool,
 }
 
 /// At most this many entries of a map are printed.
@@ -111,6 +113,9 @@ fn entries(map: &Map) -> (Vec<Entry>, bool) {
 
 /// Runs `ebee run` on an object.
 pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
+    if r.kernel {
+        return super::run_kernel::run(r, memory);
+    }
     let obj = Object::parse(r.bytes).map_err(|e| Failure::Input(e.to_string()))?;
     let mut opts = LoadOptions::new();
     if r.unverified {
