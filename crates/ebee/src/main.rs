@@ -36,6 +36,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes
+    // away (`ebee disasm x | head`) instead of panicking on a failed print.
+    // SAFETY: restoring the default disposition of SIGPIPE before any
+    // thread starts has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Asm(a) => cmd::asm::run(a),
