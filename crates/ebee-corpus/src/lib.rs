@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clang;
 pub mod conformance;
 pub mod data_file;
 

@@ -5,8 +5,6 @@
 //! `bpf_spin_lock` between threads.
 
 use std::path::Path;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ebee_object::Object;
@@ -15,28 +13,10 @@ use ebee_runtime::{ExecError, HelperRegistry};
 
 fn compile(name: &str, defines: &[&str]) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("loader-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let out = dir.join(format!("{name}-{}.o", SEQ.fetch_add(1, Ordering::Relaxed)));
-    let o = Command::new("clang-19")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-mcpu=v3",
-            "-I/usr/include/x86_64-linux-gnu",
-        ])
-        .args(defines)
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("clang-19");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    Object::parse(&std::fs::read(&out).unwrap()).unwrap()
+    let out =
+        ebee_corpus::clang::compile_bpf(&src, Path::new(env!("CARGO_TARGET_TMPDIR")), defines)
+            .unwrap_or_else(|e| panic!("{e}"));
+    Object::parse(&std::fs::read(&out).unwrap()).unwrap_or_else(|e| panic!("{name}.o: {e}"))
 }
 
 fn u64_of(obj: &LoadedObject, map: &str) -> u64 {

@@ -7,9 +7,7 @@
 //! Each test first asks [`ebee_kernel::probe`] and prints
 //! `skipped: <reason>` when this kernel has no usable bpf(2).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use ebee_kernel::{ObjectLoadOptions, RingBufReader, TestRun};
 use ebee_object::{MapType, Object};
@@ -27,26 +25,9 @@ macro_rules! require_bpf {
 
 fn compile_with(name: &str, defines: &[&str]) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rt-objects-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let out: PathBuf = dir.join(format!("{name}-{}.o", SEQ.fetch_add(1, Ordering::Relaxed)));
-    let o = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .args(defines)
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap_or_else(|e| panic!("running clang-19: {e}"));
-    assert!(
-        o.status.success(),
-        "clang-19 failed on {name}.c:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out =
+        ebee_corpus::clang::compile_bpf(&src, Path::new(env!("CARGO_TARGET_TMPDIR")), defines)
+            .unwrap_or_else(|e| panic!("{e}"));
     Object::parse(&std::fs::read(&out).unwrap()).unwrap_or_else(|e| panic!("{name}.o: {e}"))
 }
 

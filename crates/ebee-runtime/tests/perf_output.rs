@@ -4,7 +4,6 @@
 //! samples in the kernel's perf record layout.
 
 use std::path::Path;
-use std::process::Command;
 
 use ebee_object::Object;
 use ebee_runtime::loader::{LoadOptions, LoadedObject};
@@ -12,19 +11,9 @@ use ebee_runtime::map::PerfRecord;
 
 fn compile(name: &str) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("perf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("{name}.o"));
-    let o = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .args(["-I/usr/include/x86_64-linux-gnu", "-c"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("clang-19");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    Object::parse(&std::fs::read(&out).unwrap()).unwrap()
+    let out = ebee_corpus::clang::compile_bpf(&src, Path::new(env!("CARGO_TARGET_TMPDIR")), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    Object::parse(&std::fs::read(&out).unwrap()).unwrap_or_else(|e| panic!("{name}.o: {e}"))
 }
 
 #[test]

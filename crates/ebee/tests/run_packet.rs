@@ -8,27 +8,8 @@ use std::process::Command;
 fn compile(name: &str) -> std::path::PathBuf {
     let src =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../ebee-runtime/tests/c/{name}.c"));
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("run-packet-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("{name}.o"));
-    let o = Command::new("clang-19")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-mcpu=v3",
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("clang-19");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
+    ebee_corpus::clang::compile_bpf(&src, Path::new(env!("CARGO_TARGET_TMPDIR")), &[])
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ebee(args: &[&str]) -> std::process::Output {
