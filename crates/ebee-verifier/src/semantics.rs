@@ -525,11 +525,9 @@ fn alu(env: &mut Env, st: &mut State, width: Width, op: AluOp, d: u8, src: Opera
         }
         (RegState::Ptr(p), RegState::Ptr(_)) => {
             if op == AluOp::Sub {
-                RegState::scalar(if width == Width::W32 {
-                    Scalar::UNKNOWN.truncate(4)
-                } else {
-                    Scalar::UNKNOWN
-                })
+                // Linux (privileged) forgets all 64 bits, even of a 32-bit
+                // subtraction; so do we, to reject what it rejects.
+                RegState::UNKNOWN
             } else {
                 let _ = p;
                 return fault(
@@ -542,6 +540,12 @@ fn alu(env: &mut Env, st: &mut State, width: Width, op: AluOp, d: u8, src: Opera
                     &[d, sreg.unwrap_or(0)],
                 );
             }
+        }
+        (RegState::Scalar { .. }, RegState::Ptr(_)) if width == Width::W32 && op == AluOp::Sub => {
+            // `w0 -= w1` with a pointer in w1 (clang's `(int)(data - meta)`
+            // after a 32-bit copy of `data`): Linux (privileged) makes any
+            // 32-bit subtraction involving a pointer an unknown number.
+            RegState::UNKNOWN
         }
         (RegState::Scalar { value, .. }, RegState::Ptr(p)) => {
             if op == AluOp::Sub {
@@ -599,7 +603,8 @@ fn ptr_arith(
     let _ = st;
     if width == Width::W32 {
         if op == AluOp::Sub {
-            return Ok(RegState::scalar(Scalar::UNKNOWN.truncate(4)));
+            // Linux forgets all 64 bits here (no zero extension).
+            return Ok(RegState::UNKNOWN);
         }
         return fault(
             format!(

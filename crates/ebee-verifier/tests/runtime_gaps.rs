@@ -11,6 +11,7 @@ use ebee_isa::{AluOp::*, Imm64Kind, Insn, Size::*};
 use ebee_verifier::{verify, MapInfo, Maps, Options, Program, ProgramType};
 
 const SF: u32 = 1;
+const XDP: u32 = 6;
 
 /// Maps every case may use, by index.
 fn fixture_maps() -> Vec<MapInfo> {
@@ -75,6 +76,13 @@ fn value_call(map: u32, id: i32) -> Vec<Insn> {
     ]
 }
 
+/// r2 = data, r3 = data_end, r1 = data_meta (XDP), then `tail`.
+fn xdp(tail: Vec<Insn>) -> Vec<Insn> {
+    let mut v = prog![ldx(W, 2, 1, 0), ldx(W, 3, 1, 4), ldx(W, 1, 1, 8)];
+    v.extend(tail);
+    v
+}
+
 fn cases() -> Vec<Case> {
     vec![
         // ---- bpf_strtol / bpf_strtoul ----
@@ -113,6 +121,71 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case("queue pop", SF, true, value_call(1, 88)),
+        // ---- 32-bit arithmetic on pointers ----
+        case(
+            "clang's (int)(data - data_meta): w0 = w2; w0 -= w1",
+            XDP,
+            true,
+            xdp(prog![alu32r(Mov, 0, 2), alu32r(Sub, 0, 1), exit()]),
+        ),
+        case(
+            "w0 = w3; w0 -= w2 (end - data)",
+            XDP,
+            true,
+            xdp(prog![alu32r(Mov, 0, 3), alu32r(Sub, 0, 2), exit()]),
+        ),
+        case(
+            "w2 -= w1 on two packet pointers",
+            XDP,
+            true,
+            xdp(prog![alu32r(Sub, 2, 1), movr(0, 2), exit()]),
+        ),
+        case(
+            "w2 -= 14 on a packet pointer",
+            XDP,
+            true,
+            xdp(prog![alu32(Sub, 2, 14), movr(0, 2), exit()]),
+        ),
+        case(
+            "w0 = w2; w0 += w1 (32-bit scalar plus pointer)",
+            XDP,
+            false,
+            xdp(prog![alu32r(Mov, 0, 2), alu32r(Add, 0, 1), exit()]),
+        ),
+        case(
+            "w2 += 14 on a packet pointer",
+            XDP,
+            false,
+            xdp(prog![alu32(Add, 2, 14), movr(0, 2), exit()]),
+        ),
+        case(
+            "r0 = 5; r0 -= r2 (64-bit number minus pointer)",
+            XDP,
+            false,
+            xdp(prog![mov(0, 5), alur(Sub, 0, 2), exit()]),
+        ),
+        case(
+            "load through the result of w2 -= w1",
+            XDP,
+            false,
+            xdp(prog![alu32r(Sub, 2, 1), ldx(B, 0, 2, 0), exit()]),
+        ),
+        case(
+            "upper half of a 32-bit pointer difference used as a stack offset",
+            XDP,
+            false,
+            xdp(prog![
+                alu32r(Mov, 0, 2),
+                alu32r(Sub, 0, 1),
+                alu(Rsh, 0, 32),
+                movr(4, 10),
+                alu(Add, 4, -8),
+                alur(Add, 4, 0),
+                st(DW, 4, 0, 0),
+                mov(0, 2),
+                exit()
+            ]),
+        ),
         case(
             "bloom push of a value past the stack",
             SF,
