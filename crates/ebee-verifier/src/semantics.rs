@@ -1408,7 +1408,10 @@ fn exit(env: &mut Env, st: &mut State) -> R<Step> {
         if callee.is_callback {
             // Either the helper returns, or it calls the callback again
             // (re-executing the call with the caller's arguments intact).
-            let again = st.clone();
+            let mut again = st.clone();
+            let rounds = &mut again.cur_mut().callback_rounds;
+            *rounds = rounds.saturating_add(1);
+            st.cur_mut().callback_rounds = 0;
             st.set_reg(0, RegState::UNKNOWN);
             for r in 1..=5 {
                 st.set_reg(r, RegState::NotInit);
@@ -1948,6 +1951,7 @@ fn enter_callback(
         }
     }
     let mut skip = st.clone();
+    skip.cur_mut().callback_rounds = 0;
     for r in 1..=5 {
         skip.set_reg(r, RegState::NotInit);
     }

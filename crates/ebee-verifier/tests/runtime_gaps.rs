@@ -1,6 +1,7 @@
 //! Programs the runtime engineers found the kernel accepts but we refused
 //! (bpf_strtol/strtoul, bloom filter push/peek, 32-bit packet pointer
-//! subtraction, a loop in a bpf_loop callback), each next to a nearby unsafe
+//! subtraction; the bpf_loop callback case needs BTF and is in
+//! callback_rounds.rs), each next to a nearby unsafe
 //! program the kernel rejects. The kernel's verdict is recorded next to each
 //! and re-checked where bpf(2) works.
 
