@@ -263,12 +263,15 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
                             }
                             s.misses += 1;
                             evict |= s.branches == 0 && useless(s);
-                        } else if s.fingerprint == fingerprint && {
-                            let mut snap = path.state.clone();
-                            snap.clean_dead(&live);
-                            snap.clear_singular_scalar_ids();
-                            s.state.subsumes(&snap, true, uninit_ok)
-                        } {
+                        } else if s.fingerprint == fingerprint
+                            && same_callback_rounds(&s.state, &path.state)
+                            && {
+                                let mut snap = path.state.clone();
+                                snap.clean_dead(&live);
+                                snap.clear_singular_scalar_ids();
+                                s.state.subsumes(&snap, true, uninit_ok)
+                            }
+                        {
                             let f = Fault {
                                 message: "infinite loop detected: this state repeats without progress, so the loop cannot be shown to terminate".into(),
                                 regs: vec![],
@@ -472,6 +475,16 @@ pub fn explore(env: &mut Env, lines: Option<&[(usize, SourceLine)]>) -> Outcome 
         rejection,
         log,
     }
+}
+
+/// Whether the two states are in the same round of every callback they
+/// run: a state repeating in a later round (the helper calling the callback
+/// again) is no infinite loop, as Linux compares `callback_unroll_depth`.
+fn same_callback_rounds(a: &State, b: &State) -> bool {
+    a.frames
+        .iter()
+        .map(|f| f.callback_rounds)
+        .eq(b.frames.iter().map(|f| f.callback_rounds))
 }
 
 /// The live registers of each frame of `st` at `pc`: the running frame's

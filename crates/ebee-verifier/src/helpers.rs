@@ -82,6 +82,12 @@ pub enum Arg {
     ConstStr,
     /// A pointer to a `bpf_spin_lock` inside a map value.
     SpinLock,
+    /// A pointer to `size` bytes the helper writes, aligned to `size`
+    /// (the kernel's `ARG_PTR_TO_FIXED_SIZE_MEM | MEM_UNINIT | MEM_ALIGNED`).
+    FixedMemOut {
+        /// Bytes written, a power of two.
+        size: u32,
+    },
 }
 
 /// What `r0` holds after the call.
@@ -499,7 +505,7 @@ pub static HELPERS: &[HelperProto] = &[
             Ret::Integer,
             B,
         ),
-        &[mt::QUEUE, mt::STACK],
+        &[mt::QUEUE, mt::STACK, mt::BLOOM_FILTER],
     ),
     maps(
         h(88, "map_pop_elem", &[Map, MapValueOut], Ret::Integer, B),
@@ -507,7 +513,7 @@ pub static HELPERS: &[HelperProto] = &[
     ),
     maps(
         h(89, "map_peek_elem", &[Map, MapValueOut], Ret::Integer, B),
-        &[mt::QUEUE, mt::STACK],
+        &[mt::QUEUE, mt::STACK, mt::BLOOM_FILTER],
     ),
     h(93, "spin_lock", &[SpinLock], Ret::Void, B),
     h(94, "spin_unlock", &[SpinLock], Ret::Void, B),
@@ -607,6 +613,31 @@ pub static HELPERS: &[HelperProto] = &[
         182,
         "strncmp",
         &[MemIn { null_ok: false }, Size { zero_ok: false }, ConstStr],
+        Ret::Integer,
+        B,
+    ),
+    // `long bpf_strtol(const char *buf, size_t buf_len, u64 flags, long *res)`.
+    h(
+        105,
+        "strtol",
+        &[
+            MemIn { null_ok: false },
+            Size { zero_ok: false },
+            Anything,
+            FixedMemOut { size: 8 },
+        ],
+        Ret::Integer,
+        B,
+    ),
+    h(
+        106,
+        "strtoul",
+        &[
+            MemIn { null_ok: false },
+            Size { zero_ok: false },
+            Anything,
+            FixedMemOut { size: 8 },
+        ],
         Ret::Integer,
         B,
     ),

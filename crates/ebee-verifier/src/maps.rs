@@ -46,6 +46,8 @@ pub mod map_type {
     pub const DEVMAP_HASH: u32 = 25;
     /// `BPF_MAP_TYPE_RINGBUF`
     pub const RINGBUF: u32 = 27;
+    /// `BPF_MAP_TYPE_BLOOM_FILTER`: push adds a value, peek tests for one.
+    pub const BLOOM_FILTER: u32 = 30;
 }
 
 /// `BPF_F_RDONLY_PROG`: the program may only read the map's values.
@@ -84,6 +86,7 @@ impl MapInfo {
                 | map_type::CGROUP_ARRAY
                 | map_type::QUEUE
                 | map_type::STACK
+                | map_type::BLOOM_FILTER
                 | map_type::SOCKMAP
                 | map_type::SOCKHASH
                 | map_type::DEVMAP

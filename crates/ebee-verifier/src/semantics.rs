@@ -525,11 +525,9 @@ fn alu(env: &mut Env, st: &mut State, width: Width, op: AluOp, d: u8, src: Opera
         }
         (RegState::Ptr(p), RegState::Ptr(_)) => {
             if op == AluOp::Sub {
-                RegState::scalar(if width == Width::W32 {
-                    Scalar::UNKNOWN.truncate(4)
-                } else {
-                    Scalar::UNKNOWN
-                })
+                // Linux (privileged) forgets all 64 bits, even of a 32-bit
+                // subtraction; so do we, to reject what it rejects.
+                RegState::UNKNOWN
             } else {
                 let _ = p;
                 return fault(
@@ -542,6 +540,12 @@ fn alu(env: &mut Env, st: &mut State, width: Width, op: AluOp, d: u8, src: Opera
                     &[d, sreg.unwrap_or(0)],
                 );
             }
+        }
+        (RegState::Scalar { .. }, RegState::Ptr(_)) if width == Width::W32 && op == AluOp::Sub => {
+            // `w0 -= w1` with a pointer in w1 (clang's `(int)(data - meta)`
+            // after a 32-bit copy of `data`): Linux (privileged) makes any
+            // 32-bit subtraction involving a pointer an unknown number.
+            RegState::UNKNOWN
         }
         (RegState::Scalar { value, .. }, RegState::Ptr(p)) => {
             if op == AluOp::Sub {
@@ -599,7 +603,8 @@ fn ptr_arith(
     let _ = st;
     if width == Width::W32 {
         if op == AluOp::Sub {
-            return Ok(RegState::scalar(Scalar::UNKNOWN.truncate(4)));
+            // Linux forgets all 64 bits here (no zero extension).
+            return Ok(RegState::UNKNOWN);
         }
         return fault(
             format!(
@@ -1403,7 +1408,10 @@ fn exit(env: &mut Env, st: &mut State) -> R<Step> {
         if callee.is_callback {
             // Either the helper returns, or it calls the callback again
             // (re-executing the call with the caller's arguments intact).
-            let again = st.clone();
+            let mut again = st.clone();
+            let rounds = &mut again.cur_mut().callback_rounds;
+            *rounds = rounds.saturating_add(1);
+            st.cur_mut().callback_rounds = 0;
             st.set_reg(0, RegState::UNKNOWN);
             for r in 1..=5 {
                 st.set_reg(r, RegState::NotInit);
@@ -1625,6 +1633,34 @@ fn call_helper(env: &mut Env, st: &mut State, pc: usize, id: i32) -> R<Step> {
                 }
             }
             Arg::MemOut => pending_mem = Some((r, v, true)),
+            Arg::FixedMemOut { size } => {
+                let RegState::Ptr(p) = v else {
+                    return expect(&format!("a pointer to {size} writable bytes"));
+                };
+                // Linux checks strict alignment here, packets counting
+                // from their 2-byte IP alignment.
+                let base = if matches!(p.kind, PtrKind::Packet | PtrKind::PacketMeta) {
+                    2
+                } else {
+                    0
+                };
+                let n = *size as u64;
+                let total = p
+                    .var
+                    .var
+                    .add(crate::tnum::Tnum::constant((p.off as i64 + base) as u64));
+                if total.value & (n - 1) != 0 || total.mask & (n - 1) != 0 {
+                    return fault(
+                        format!(
+                            "{} must be aligned to {size} bytes for bpf_{}",
+                            reg_name(r),
+                            proto.name
+                        ),
+                        &[r],
+                    );
+                }
+                mem_arg(env, st, r, &v, n, true)?;
+            }
             Arg::Size { zero_ok } => {
                 let RegState::Scalar { value, .. } = v else {
                     return expect("a size (a number)");
@@ -1915,6 +1951,7 @@ fn enter_callback(
         }
     }
     let mut skip = st.clone();
+    skip.cur_mut().callback_rounds = 0;
     for r in 1..=5 {
         skip.set_reg(r, RegState::NotInit);
     }

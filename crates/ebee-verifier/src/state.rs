@@ -18,6 +18,10 @@ pub struct FuncState {
     pub entry: usize,
     /// Whether this frame runs a helper's callback (its exit returns to the helper call).
     pub is_callback: bool,
+    /// How many times the callback this frame's helper call runs has been
+    /// called again (Linux's `callback_unroll_depth`): states of different
+    /// rounds are not an infinite loop. Not compared when pruning.
+    pub callback_rounds: u32,
 }
 
 impl FuncState {
@@ -31,6 +35,7 @@ impl FuncState {
             callsite,
             entry,
             is_callback: false,
+            callback_rounds: 0,
         }
     }
 }
