@@ -51,6 +51,7 @@ fn a_rejected_program_is_a_load_error_with_the_diagnostic() {
 
 #[test]
 fn unknown_helpers_fail_at_load_with_id_and_name() {
+    // bpf_xdp_adjust_head called from a socket filter.
     let obj = compile("loader_cases", &["-DXDP_HELPER"]);
     let e = LoadedObject::load(&obj, &LoadOptions::new().unverified()).unwrap_err();
     let msg = e.to_string();

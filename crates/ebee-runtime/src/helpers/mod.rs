@@ -120,7 +120,7 @@ impl HelperEnv {
     }
 
     /// The map a program's handle names.
-    fn map(&self, handle: u64) -> Result<Arc<Map>, HelperError> {
+    pub(crate) fn map(&self, handle: u64) -> Result<Arc<Map>, HelperError> {
         self.maps
             .get(handle)
             .ok_or_else(|| HelperError(format!("{handle:#x} is not a map of this object")))

@@ -41,11 +41,12 @@ use crate::error::{ExecError, LoadError};
 use crate::helper::{Helper, HelperRegistry};
 use crate::helpers::{standard_helpers, HelperEnv};
 use crate::map::{Map, MapError, MapSpec, MapType, BPF_F_RDONLY_PROG};
+use crate::program_type::merge_helpers;
 use crate::region::Region;
 use crate::vm::{Invocation, Vm};
 use ebee_isa::{CallTarget, Insn};
 use ebee_object::btf::{Btf, TypeId, TypeKind};
-use ebee_object::{Object, RelocKind, SlotTarget};
+use ebee_object::{Object, ProgramType, RelocKind, SlotTarget};
 use ebee_verifier::{
     ContextKind, ContextLayout, FromObjectError, MapRef, ObjectProgram, Options, Verdict,
 };
@@ -287,14 +288,9 @@ impl LoadedObject {
         let maps = create_maps(obj)?;
         let handles: Vec<Arc<Map>> = maps.iter().map(|(_, m)| Arc::clone(m)).collect();
         let env = Arc::new(HelperEnv::with_maps(&handles));
-        let mut helpers = standard_helpers(&env);
-        for id in opts.host_helpers.ids() {
-            if let Some(h) = opts.host_helpers.get(id as i64 as u64) {
-                let h = h.clone();
-                let name = h.name().to_string();
-                helpers.register_with_context(id, &name, move |ctx, a| h.call(ctx, a));
-            }
-        }
+        let standard = standard_helpers(&env);
+        let xdp_helpers = crate::program_type::xdp::helpers_with_maps(&env);
+        let skb_helpers = crate::program_type::skb::helpers();
         let regions = Arc::new(map_regions(&handles));
         let mut programs = Vec::new();
         let mut all_raw_safe = true;
@@ -355,12 +351,23 @@ impl LoadedObject {
                     reason,
                 }
             })?;
+            // The kernel's helpers, those of the program's type (XDP,
+            // socket filter, tc), then the host's.
+            let mut helpers = standard.clone();
+            match p.kind.program_type {
+                ProgramType::Xdp => merge_helpers(&mut helpers, &xdp_helpers),
+                ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct => {
+                    merge_helpers(&mut helpers, &skb_helpers)
+                }
+                _ => {}
+            }
+            merge_helpers(&mut helpers, &opts.host_helpers);
             check_helpers(&p.name, &resolved, &helpers)?;
             let mut vm = Vm::new(resolved).map_err(|source| ObjectLoadError::Prepare {
                 program: p.name.clone(),
                 source,
             })?;
-            vm.set_helpers(helpers.clone());
+            vm.set_helpers(helpers);
             if let Some(b) = opts.budget {
                 vm.set_budget(b);
             }

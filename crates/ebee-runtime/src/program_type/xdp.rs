@@ -23,9 +23,12 @@
 use super::frame::LowFrame;
 use crate::error::ExecError;
 use crate::helper::{HelperContext, HelperError, HelperRegistry};
+use crate::helpers::HelperEnv;
+use crate::map::{MapType, RedirectTarget};
 use crate::region::Region;
 use crate::vm::{Invocation, Vm};
 use std::cell::Cell;
+use std::sync::Arc;
 
 /// Bytes before the packet (the kernel's `XDP_PACKET_HEADROOM`).
 pub const XDP_PACKET_HEADROOM: usize = 256;
@@ -59,7 +62,17 @@ pub mod helper_id {
     pub const XDP_ADJUST_META: i32 = 54;
     /// `bpf_xdp_adjust_tail`.
     pub const XDP_ADJUST_TAIL: i32 = 65;
+    /// `bpf_redirect_map`.
+    pub const REDIRECT_MAP: i32 = 51;
 }
+
+/// `bpf_redirect_map` flag: send to every device of the devmap.
+pub const BPF_F_BROADCAST: u64 = 1 << 3;
+/// `bpf_redirect_map` flag: with [`BPF_F_BROADCAST`], not to the ingress device.
+pub const BPF_F_EXCLUDE_INGRESS: u64 = 1 << 4;
+/// The flag bits `bpf_redirect_map` returns when the key has no entry
+/// (`XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX`).
+const ACTION_MASK: u64 = 3;
 
 /// `struct xdp_md` as the program reads it.
 #[repr(C)]
@@ -122,13 +135,18 @@ impl XdpAction {
     }
 }
 
-/// Where `bpf_redirect` asked the packet to go.
+/// Where `bpf_redirect` or `bpf_redirect_map` asked the packet to go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Redirect {
-    /// The target interface index.
+    /// The target interface index (`bpf_redirect`), or the map key
+    /// (`bpf_redirect_map`).
     pub ifindex: u32,
     /// The flags argument.
     pub flags: u64,
+    /// `bpf_redirect_map`: the map entry's target (`None` for
+    /// `bpf_redirect`, and for a [`BPF_F_BROADCAST`] redirect whose key
+    /// has no entry).
+    pub target: Option<RedirectTarget>,
 }
 
 /// The result of one XDP run.
@@ -297,9 +315,59 @@ fn redirect(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> 
         (*p).redirect = Some(Redirect {
             ifindex: a[0] as u32,
             flags: a[1],
+            target: None,
         })
     };
     Ok(4)
+}
+
+/// `bpf_redirect_map(map, key, flags)` (the kernel's
+/// `__bpf_xdp_redirect_map`): flag bits outside the action mask and the
+/// map type's own flags (devmaps: [`BPF_F_BROADCAST`],
+/// [`BPF_F_EXCLUDE_INGRESS`]; cpumaps, xskmaps: none) give `XDP_ABORTED`;
+/// a key without an entry gives `flags & 3` and forgets any earlier
+/// redirect (unless broadcasting); otherwise the target is recorded and
+/// the result is `XDP_REDIRECT`. The key is the low 32 bits of `key`.
+fn redirect_map(env: &HelperEnv, a: [u64; 5]) -> Result<u64, HelperError> {
+    let map = env.map(a[0])?;
+    let flag_mask = match map.map_type() {
+        MapType::Devmap | MapType::DevmapHash => BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS,
+        MapType::Cpumap | MapType::Xskmap => 0,
+        t => return Err(format!("bpf_redirect_map on a {t:?} map").into()),
+    };
+    let (key, flags) = (a[1] as u32, a[2]);
+    if flags & !(ACTION_MASK | flag_mask) != 0 {
+        return Ok(0);
+    }
+    let target = map.redirect_target(key);
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return Err("bpf_redirect_map called outside an XDP run".into());
+    }
+    // SAFETY: as in `with_run`.
+    let st = unsafe { &mut *p };
+    if target.is_none() && flags & BPF_F_BROADCAST == 0 {
+        st.redirect = None;
+        return Ok(flags & ACTION_MASK);
+    }
+    st.redirect = Some(Redirect {
+        ifindex: key,
+        flags,
+        target,
+    });
+    Ok(4)
+}
+
+/// [`helpers`] plus `bpf_redirect_map`, which looks map handles up in
+/// `env` (a loaded object's map table): what the loader gives XDP
+/// programs.
+pub fn helpers_with_maps(env: &Arc<HelperEnv>) -> HelperRegistry {
+    let mut h = helpers();
+    let e = Arc::clone(env);
+    h.register_with_context(helper_id::REDIRECT_MAP, "bpf_redirect_map", move |_, a| {
+        redirect_map(&e, a)
+    });
+    h
 }
 
 /// The helpers of XDP programs: `bpf_xdp_adjust_head`, `_meta`, `_tail`,
