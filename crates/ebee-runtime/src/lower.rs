@@ -668,19 +668,7 @@ mod tests {
     #[test]
     fn jump_holds_agrees_with_the_interpreter() {
         use crate::op::jump_holds;
-        let conds = [
-            JmpCond::Eq,
-            JmpCond::Gt,
-            JmpCond::Ge,
-            JmpCond::Set,
-            JmpCond::Ne,
-            JmpCond::Sgt,
-            JmpCond::Sge,
-            JmpCond::Lt,
-            JmpCond::Le,
-            JmpCond::Slt,
-            JmpCond::Sle,
-        ];
+        let conds = JmpCond::ALL;
         let values: [i64; 10] = [
             0,
             1,
@@ -816,19 +804,7 @@ mod tests {
         .iter()
         .flat_map(|&v| [v, v.wrapping_sub(1), v.wrapping_add(1), !v])
         .collect();
-        let conds = [
-            JmpCond::Eq,
-            JmpCond::Gt,
-            JmpCond::Ge,
-            JmpCond::Set,
-            JmpCond::Ne,
-            JmpCond::Sgt,
-            JmpCond::Sge,
-            JmpCond::Lt,
-            JmpCond::Le,
-            JmpCond::Slt,
-            JmpCond::Sle,
-        ];
+        let conds = JmpCond::ALL;
         let mut codes = 0;
         for width in [Width::W64, Width::W32] {
             for cond in conds {

@@ -12,19 +12,7 @@ use ebee_isa::{AluOp, Insn, JmpCond, Operand, Width};
 use ebee_kernel::{KernelProgram, LoadOptions, ProgramType, TestRun};
 use ebee_runtime::{ExecError, Vm};
 
-const CONDS: [JmpCond; 11] = [
-    JmpCond::Eq,
-    JmpCond::Gt,
-    JmpCond::Ge,
-    JmpCond::Set,
-    JmpCond::Ne,
-    JmpCond::Sgt,
-    JmpCond::Sge,
-    JmpCond::Lt,
-    JmpCond::Le,
-    JmpCond::Slt,
-    JmpCond::Sle,
-];
+const CONDS: [JmpCond; 11] = JmpCond::ALL;
 
 /// The moves a jump skips: each shape the interpreter fuses.
 fn shapes() -> Vec<Vec<Insn>> {
