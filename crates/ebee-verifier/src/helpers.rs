@@ -428,6 +428,13 @@ pub static HELPERS: &[HelperProto] = &[
         ),
         &[mt::DEVMAP, mt::DEVMAP_HASH, mt::CPUMAP, mt::XSKMAP],
     ),
+    pkt(h(
+        50,
+        "skb_adjust_room",
+        &[Ctx, Anything, Anything, Anything],
+        Ret::Integer,
+        TC,
+    )),
     pkt(h(54, "xdp_adjust_meta", &[Ctx, Anything], Ret::Integer, X)),
     pkt(h(65, "xdp_adjust_tail", &[Ctx, Anything], Ret::Integer, X)),
     maps(
