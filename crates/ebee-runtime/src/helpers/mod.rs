@@ -19,6 +19,7 @@ mod perf_event;
 mod probe_read;
 mod process;
 mod ringbuf;
+pub(crate) mod skb;
 mod spin_lock;
 mod string;
 mod tail_call;

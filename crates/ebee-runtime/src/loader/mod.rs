@@ -186,7 +186,20 @@ pub struct LoadedProgram {
     vm: Arc<Vm>,
     verified: bool,
     unchecked: bool,
+    program_type: ProgramType,
+    packet_unchecked: bool,
     regions: Arc<Vec<Region>>,
+}
+
+/// The packet program types a runner builds contexts for: the verifier's
+/// proof for one holds for runs with that runner's context (tc and
+/// tc-action programs share `__sk_buff` with the same rights).
+fn packet_family(t: ProgramType) -> Option<ProgramType> {
+    match t {
+        ProgramType::Xdp | ProgramType::SocketFilter | ProgramType::SchedCls => Some(t),
+        ProgramType::SchedAct => Some(ProgramType::SchedCls),
+        _ => None,
+    }
 }
 
 impl LoadedProgram {
@@ -214,6 +227,22 @@ impl LoadedProgram {
     /// Whether [`LoadedProgram::run`] runs it without memory checks.
     pub fn unchecked(&self) -> bool {
         self.unchecked
+    }
+
+    /// The program type its section names.
+    pub fn program_type(&self) -> ProgramType {
+        self.program_type
+    }
+
+    /// Whether the packet runners of its program type
+    /// ([`crate::program_type::xdp::Xdp::run_loaded`],
+    /// [`crate::program_type::skb::Skb::run_loaded`]) run it without
+    /// memory checks: it was verified for that type's context (the
+    /// verifier models `data`/`data_end` and the helpers that move them),
+    /// and so was every program of the object it can tail-call (all of
+    /// the object's programs have the same type).
+    pub fn packet_unchecked(&self) -> bool {
+        self.packet_unchecked
     }
 
     /// The memory every run may access besides its input and stack: the
@@ -251,12 +280,44 @@ impl LoadedProgram {
     /// Runs in checked mode with the embedder's invocation (a context of
     /// its program type); the object's array and global regions are added.
     pub fn run_with(&self, inv: &Invocation) -> Result<u64, ExecError> {
+        self.vm.run_with(&self.with_regions(inv))
+    }
+
+    fn with_regions(&self, inv: &Invocation) -> Invocation {
         let mut inv = inv.clone();
         for r in self.regions.iter() {
             // SAFETY: as in `run`: the maps outlive the run.
             unsafe { inv.add_region(*r) };
         }
-        self.vm.run_with(&inv)
+        inv
+    }
+
+    /// Runs with a packet runner's invocation for program type `family`
+    /// (`Xdp`, `SocketFilter` or `SchedCls`): unchecked when
+    /// [`LoadedProgram::packet_unchecked`] and the types agree, checked
+    /// otherwise.
+    ///
+    /// # Safety
+    /// `inv` must be exactly the context the runner of `family` builds:
+    /// `r1` pointing at a valid context of that type whose packet pointers
+    /// bound valid packet memory, and packet helpers of that runner.
+    pub(crate) unsafe fn run_packet(
+        &self,
+        inv: &Invocation,
+        family: ProgramType,
+    ) -> Result<u64, ExecError> {
+        let inv = self.with_regions(inv);
+        if self.packet_unchecked && packet_family(self.program_type) == Some(family) {
+            // SAFETY: the program and every program it can tail-call were
+            // verified for this program type's context, which the caller
+            // promises `inv` is; so every access stays inside the context,
+            // the packet between `data` and `data_end` (re-read after each
+            // packet-changing helper, as the verifier enforces), the stack,
+            // map values and the globals.
+            unsafe { self.vm.run_with_unchecked(&inv) }
+        } else {
+            self.vm.run_with(&inv)
+        }
     }
 }
 
@@ -377,14 +438,26 @@ impl LoadedObject {
                 vm: Arc::new(vm),
                 verified: opts.verify,
                 unchecked: false,
+                program_type: p.kind.program_type,
+                packet_unchecked: false,
                 regions: Arc::clone(&regions),
             });
         }
-        if opts.verify && all_raw_safe {
+        // Packet programs run unchecked under their runner when verified
+        // and when every tail call can only reach programs verified for
+        // the same context (all of the object's programs share the type).
+        let family = programs.first().and_then(|p| packet_family(p.program_type));
+        let packet_safe = opts.verify
+            && family.is_some()
+            && programs
+                .iter()
+                .all(|p| packet_family(p.program_type) == family);
+        if opts.verify && (all_raw_safe || packet_safe) {
             let vms: Vec<Arc<Vm>> = programs.iter().map(|p| Arc::clone(&p.vm)).collect();
             env.set_unchecked_targets(&vms);
             for p in &mut programs {
-                p.unchecked = true;
+                p.unchecked = all_raw_safe;
+                p.packet_unchecked = packet_safe;
             }
         }
         let loaded = LoadedObject {

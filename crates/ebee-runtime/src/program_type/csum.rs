@@ -51,3 +51,41 @@ pub fn fold16(sum: u32) -> u16 {
     let x = (sum & 0xffff) + (sum >> 16);
     ((x & 0xffff) + (x >> 16)) as u16
 }
+
+/// `a + b` in 32-bit ones'-complement arithmetic (the kernel's `csum_add`).
+pub fn csum_add(a: u32, b: u32) -> u32 {
+    let (s, c) = a.overflowing_add(b);
+    s.wrapping_add(c as u32)
+}
+
+/// Folds and complements a 32-bit sum into a checksum field (the kernel's
+/// `csum_fold`).
+pub fn csum_fold(sum: u32) -> u16 {
+    !fold16(sum)
+}
+
+/// A 16-bit checksum field (as stored, native byte order) after a 32-bit
+/// word of the covered data changed from `from` to `to` (the kernel's
+/// `csum_replace4`).
+pub fn csum_replace4(field: u16, from: u32, to: u32) -> u16 {
+    csum_fold(csum_add(csum_sub(!(field as u32), from), to))
+}
+
+/// The kernel's `csum16_add`: 16-bit ones'-complement addition.
+fn csum16_add(a: u16, b: u16) -> u16 {
+    let r = a.wrapping_add(b);
+    r.wrapping_add((r < b) as u16)
+}
+
+/// A checksum field after a 16-bit word changed from `from` to `to` (the
+/// kernel's `csum_replace2`, RFC 1624's `HC' = ~(~HC + ~m + m')`).
+pub fn csum_replace2(field: u16, from: u16, to: u16) -> u16 {
+    !csum16_add(csum16_add(!field, !from), to)
+}
+
+/// A checksum field after adding the 32-bit difference `diff` (as
+/// `bpf_csum_diff` returns it) to the covered data (the kernel's
+/// `csum_replace_by_diff`).
+pub fn csum_replace_by_diff(field: u16, diff: u32) -> u16 {
+    csum_fold(csum_add(diff, !(field as u32)))
+}

@@ -11,7 +11,10 @@ mod frame;
 pub mod skb;
 pub mod xdp;
 
-pub use csum::{csum_diff, csum_partial, fold16};
+pub use csum::{
+    csum_add, csum_diff, csum_fold, csum_partial, csum_replace2, csum_replace4,
+    csum_replace_by_diff, fold16,
+};
 pub use frame::LowFrame;
 
 use crate::helper::HelperRegistry;

@@ -19,10 +19,16 @@ use crate::vm::{Invocation, Vm};
 use std::cell::Cell;
 
 const ETH_HLEN: usize = 14;
-/// Bytes before the packet in the frame (headroom, unused by these helpers).
+/// Bytes before the packet in the frame, and after it in the frame's
+/// last pages: room for the helpers that grow the packet (which move it
+/// when one side runs out, as the kernel reallocates the head).
 const HEADROOM: usize = 256;
 /// The longest packet [`Skb`] runs on.
 pub const SKB_MAX_PACKET: usize = 65535;
+/// The longest packet `bpf_skb_change_tail`, `_change_head` and
+/// `_adjust_room` make (the kernel's `BPF_SKB_MAX_LEN`, `SKB_MAX_ALLOC`
+/// on 4 KiB pages: 16 KiB less the aligned `skb_shared_info`).
+pub const SKB_MAX_GROWN: usize = 16384 - 320;
 
 /// Helper ids (the kernel's).
 pub mod helper_id {
@@ -36,6 +42,22 @@ pub mod helper_id {
     pub const CSUM_DIFF: i32 = 28;
     /// `bpf_get_hash_recalc`.
     pub const GET_HASH_RECALC: i32 = 34;
+    /// `bpf_l3_csum_replace`.
+    pub const L3_CSUM_REPLACE: i32 = 10;
+    /// `bpf_l4_csum_replace`.
+    pub const L4_CSUM_REPLACE: i32 = 11;
+    /// `bpf_skb_change_proto`.
+    pub const SKB_CHANGE_PROTO: i32 = 31;
+    /// `bpf_skb_change_type`.
+    pub const SKB_CHANGE_TYPE: i32 = 32;
+    /// `bpf_skb_change_tail`.
+    pub const SKB_CHANGE_TAIL: i32 = 38;
+    /// `bpf_skb_pull_data`.
+    pub const SKB_PULL_DATA: i32 = 39;
+    /// `bpf_skb_change_head`.
+    pub const SKB_CHANGE_HEAD: i32 = 43;
+    /// `bpf_skb_adjust_room`.
+    pub const SKB_ADJUST_ROOM: i32 = 50;
 }
 
 /// `struct __sk_buff` (Linux UAPI layout, 192 bytes).
@@ -253,21 +275,114 @@ pub enum SkbError {
     Exec(#[from] ExecError),
 }
 
-struct RunState {
-    ctx: SkBuff,
-    kind: SkbKind,
-    /// `skb->data` and `skb->len` as the helpers use them.
-    data: u64,
-    len: u64,
-    redirect: Option<(u32, u64)>,
-    hash_invalidated: bool,
+/// The sk_buff of one run as the helpers see and change it. Positions
+/// are offsets into the frame; `data..data + len` is the packet the
+/// program sees (the whole packet is linear, as in the kernel's test run).
+pub(crate) struct RunState {
+    /// The context the program reads and writes.
+    pub(crate) ctx: SkBuff,
+    pub(crate) kind: SkbKind,
+    frame_start: u64,
+    frame_len: usize,
+    /// `skb->data` and `skb->len`.
+    pub(crate) data: usize,
+    pub(crate) len: usize,
+    /// `skb->mac_header`, `skb->network_header`, `skb->transport_header`
+    /// (`None`: not set, as in a fresh test-run skb).
+    pub(crate) mac: usize,
+    pub(crate) network: usize,
+    pub(crate) transport: Option<usize>,
+    /// `skb->encapsulation` (set by `bpf_skb_adjust_room`'s encap flags).
+    pub(crate) encapsulation: bool,
+    /// `skb->protocol` as stored (network byte order).
+    pub(crate) protocol: u16,
+    /// `skb->pkt_type`.
+    pub(crate) pkt_type: u32,
+    /// The packet region the run may access (follows `data`/`len`).
+    region: Region,
+    pub(crate) redirect: Option<(u32, u64)>,
+    pub(crate) hash_invalidated: bool,
+}
+
+impl RunState {
+    /// The whole frame.
+    pub(crate) fn frame(&mut self) -> &mut [u8] {
+        // SAFETY: the frame is the runner's `LowFrame`, valid for the
+        // whole run (the runner holds it mutably); while a helper runs the
+        // program does not, and no other Rust reference to it exists.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.frame_start as usize as *mut u8, self.frame_len)
+        }
+    }
+
+    /// The packet, `data..data + len`.
+    pub(crate) fn packet(&mut self) -> &mut [u8] {
+        let (d, l) = (self.data, self.len);
+        &mut self.frame()[d..d + l]
+    }
+
+    /// Makes at least `head` bytes of headroom and `tail` bytes of
+    /// tailroom, moving the packet (and its MAC header) inside the frame
+    /// if needed, as `pskb_expand_head` reallocates; `false` if the frame
+    /// is too small.
+    pub(crate) fn reserve(&mut self, head: usize, tail: usize) -> bool {
+        let start = self.mac.min(self.data);
+        let end = self.data + self.len;
+        if start >= head && self.frame_len - end >= tail {
+            return true;
+        }
+        let used = end - start;
+        let Some(slack) = self.frame_len.checked_sub(head + used + tail) else {
+            return false;
+        };
+        let new_start = head + slack.min(HEADROOM);
+        self.frame().copy_within(start..end, new_start);
+        let shift = |p: usize| p - start + new_start;
+        self.data = shift(self.data);
+        self.mac = shift(self.mac);
+        self.network = shift(self.network);
+        self.transport = self.transport.map(shift);
+        true
+    }
+
+    /// After a change of the packet's bounds: the context's `data`,
+    /// `data_end`, `data_meta`, `len`, `protocol`, `pkt_type` and `hash`
+    /// as the kernel's `bpf_compute_data_pointers` and context rewrites
+    /// show them, and the run's packet region.
+    pub(crate) fn commit(&mut self, ctx: &mut HelperContext<'_>) -> Result<(), HelperError> {
+        let data = self.frame_start + self.data as u64;
+        self.ctx.data = data as u32;
+        self.ctx.data_meta = data as u32;
+        self.ctx.data_end = (data + self.len as u64) as u32;
+        self.ctx.len = self.len as u32;
+        self.ctx.protocol = self.protocol as u32;
+        self.ctx.pkt_type = self.pkt_type;
+        if self.hash_invalidated {
+            self.ctx.hash = 0;
+        }
+        let new = Region::new(data, self.len as u64, self.kind == SkbKind::Tc, "packet");
+        if new != self.region {
+            // SAFETY: the new bounds lie inside the frame (`reserve` and
+            // the helpers keep them there), which outlives the run.
+            if !unsafe { ctx.replace_region(self.region, new) } {
+                return Err("the packet region is gone".into());
+            }
+            self.region = new;
+        }
+        Ok(())
+    }
 }
 
 thread_local! {
     static CURRENT: Cell<*mut RunState> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-fn with_run<T>(ctx: Option<u64>, f: impl FnOnce(&mut RunState) -> T) -> Result<T, HelperError> {
+/// Runs `f` on the current run's state, if there is one and `ctx` (when
+/// given) is its context pointer.
+pub(crate) fn with_run<T>(
+    ctx: Option<u64>,
+    f: impl FnOnce(&mut RunState) -> T,
+) -> Result<T, HelperError> {
     let p = CURRENT.with(|c| c.get());
     if p.is_null() {
         return Err("an sk_buff helper called outside an sk_buff run".into());
@@ -291,7 +406,9 @@ const EINVAL: u64 = -22i64 as u64;
 /// zeroed) outside the packet.
 fn load_bytes(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (off, to, len) = (a[1] as u32 as u64, a[2], a[3] as u32 as u64);
-    let (data, plen) = with_run(Some(a[0]), |st| (st.data, st.len))?;
+    let (data, plen) = with_run(Some(a[0]), |st| {
+        (st.frame_start + st.data as u64, st.len as u64)
+    })?;
     ctx.check(to, len, true)?;
     let mut buf = vec![0u8; len as usize];
     if off > 0xffff || off + len > plen {
@@ -314,7 +431,9 @@ fn load_bytes(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperErr
 /// `bpf_skb_store_bytes(skb, offset, from, len, flags)` (tc).
 fn store_bytes(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (off, from, len, flags) = (a[1] as u32 as u64, a[2], a[3] as u32 as u64, a[4]);
-    let (data, plen, kind) = with_run(Some(a[0]), |st| (st.data, st.len, st.kind))?;
+    let (data, plen, kind) = with_run(Some(a[0]), |st| {
+        (st.frame_start + st.data as u64, st.len as u64, st.kind)
+    })?;
     if kind != SkbKind::Tc {
         return Err("bpf_skb_store_bytes is not allowed for socket filters".into());
     }
@@ -332,7 +451,10 @@ fn store_bytes(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperEr
         std::ptr::copy_nonoverlapping(buf.as_ptr(), (data + off) as usize as *mut u8, len as usize)
     };
     if flags & 2 != 0 {
-        with_run(None, |st| st.hash_invalidated = true)?;
+        with_run(None, |st| {
+            st.hash_invalidated = true;
+            st.ctx.hash = 0;
+        })?;
     }
     Ok(0)
 }
@@ -363,7 +485,11 @@ fn redirect(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> 
 
 /// The helpers of socket filters and tc programs: `bpf_skb_load_bytes`,
 /// `bpf_skb_store_bytes` (tc only at run time), `bpf_csum_diff`,
-/// `bpf_get_hash_recalc`, `bpf_redirect`.
+/// `bpf_get_hash_recalc`, `bpf_redirect`, and the tc helpers that rewrite
+/// checksums or change the packet (`bpf_l3_csum_replace`,
+/// `bpf_l4_csum_replace`, `bpf_skb_change_proto`, `bpf_skb_change_type`,
+/// `bpf_skb_change_tail`, `bpf_skb_pull_data`, `bpf_skb_change_head`,
+/// `bpf_skb_adjust_room`; see `helpers/skb.rs`).
 pub fn helpers() -> HelperRegistry {
     let mut h = HelperRegistry::new();
     h.register_with_context(helper_id::SKB_LOAD_BYTES, "bpf_skb_load_bytes", load_bytes)
@@ -383,6 +509,7 @@ pub fn helpers() -> HelperRegistry {
             hash_recalc,
         )
         .register_with_context(helper_id::REDIRECT, "bpf_redirect", redirect);
+    crate::helpers::skb::register(&mut h);
     h
 }
 
@@ -403,7 +530,7 @@ impl Skb {
     pub fn new(kind: SkbKind) -> std::io::Result<Skb> {
         Ok(Skb {
             kind,
-            frame: LowFrame::new(HEADROOM + SKB_MAX_PACKET)?,
+            frame: LowFrame::new(2 * HEADROOM + SKB_MAX_PACKET)?,
             ctx: SkBuff {
                 ifindex: 1,
                 ..SkBuff::default()
@@ -416,13 +543,24 @@ impl Skb {
         self.run_inner(packet, |inv| vm.run_with(inv))
     }
 
-    /// Runs a program of a loaded object (its maps and globals included).
+    /// Runs a program of a loaded object (its maps and globals included):
+    /// unchecked if the loader verified it for this runner's program type
+    /// ([`crate::loader::LoadedProgram::packet_unchecked`]), checked
+    /// otherwise.
     pub fn run_loaded(
         &mut self,
         prog: &crate::loader::LoadedProgram,
         packet: &[u8],
     ) -> Result<SkbOutcome, SkbError> {
-        self.run_inner(packet, |inv| prog.run_with(inv))
+        let family = match self.kind {
+            SkbKind::SocketFilter => ebee_object::ProgramType::SocketFilter,
+            SkbKind::Tc => ebee_object::ProgramType::SchedCls,
+        };
+        // SAFETY: `run_inner` builds the `__sk_buff` of `self.kind` (data
+        // and data_end bounding the packet in the frame, kept current by
+        // the helpers), the context the verifier checked the program
+        // against for that type.
+        self.run_inner(packet, |inv| unsafe { prog.run_packet(inv, family) })
     }
 
     fn run_inner(
@@ -433,33 +571,44 @@ impl Skb {
         if packet.len() < ETH_HLEN || packet.len() > SKB_MAX_PACKET {
             return Err(SkbError::BadLength(packet.len()));
         }
-        let base = self.frame.addr() + HEADROOM as u64;
+        let base = self.frame.addr();
+        let frame_len = self.frame.len();
         self.frame.bytes_mut()[HEADROOM..HEADROOM + packet.len()].copy_from_slice(packet);
-        let start = match self.kind {
-            SkbKind::SocketFilter => base + ETH_HLEN as u64,
-            SkbKind::Tc => base,
+        let (data, network) = match self.kind {
+            SkbKind::SocketFilter => (HEADROOM + ETH_HLEN, HEADROOM + ETH_HLEN),
+            SkbKind::Tc => (HEADROOM, HEADROOM + ETH_HLEN),
         };
-        let end = base + packet.len() as u64;
-        let mut ctx = self.ctx;
-        ctx.len = (end - start) as u32;
-        ctx.data = start as u32;
-        ctx.data_end = end as u32;
-        ctx.data_meta = start as u32;
-        ctx.pkt_type = pkt_type(packet);
-        ctx.protocol = eth_protocol(packet) as u32;
         let mut st = RunState {
-            ctx,
+            ctx: self.ctx,
             kind: self.kind,
-            data: start,
-            len: end - start,
+            frame_start: base,
+            frame_len,
+            data,
+            len: HEADROOM + packet.len() - data,
+            mac: HEADROOM,
+            network,
+            transport: None,
+            encapsulation: false,
+            protocol: eth_protocol(packet),
+            pkt_type: pkt_type(packet),
+            region: Region::new(0, 0, false, ""),
             redirect: None,
             hash_invalidated: false,
         };
+        let start = base + data as u64;
+        st.region = Region::new(start, st.len as u64, self.kind == SkbKind::Tc, "packet");
+        st.ctx.len = st.len as u32;
+        st.ctx.data = start as u32;
+        st.ctx.data_end = (start + st.len as u64) as u32;
+        st.ctx.data_meta = start as u32;
+        st.ctx.pkt_type = st.pkt_type;
+        st.ctx.protocol = st.protocol as u32;
+        let ctx = st.ctx;
+        let data_region = st.region;
         let stp: *mut RunState = &raw mut st;
         // SAFETY: `stp` is valid; until the run ends `st` is only reached
         // through it.
         let ctx_addr = unsafe { &raw const (*stp).ctx } as u64;
-        let data = Region::new(start, end - start, self.kind == SkbKind::Tc, "packet");
         let mut inv = Invocation::new([ctx_addr, 0, 0, 0, 0]);
         // SAFETY: the context (in `st`) and the packet (in the frame, kept
         // by `&mut self`) stay valid and untouched by Rust code for the run.
@@ -470,8 +619,8 @@ impl Skb {
                 true,
                 "__sk_buff",
             ))
-            .add_region(data)
-            .set_packet(data);
+            .add_region(data_region)
+            .set_packet(data_region);
         }
         let prev = CURRENT.with(|c| c.replace(stp));
         let r = run(&inv);
@@ -484,9 +633,15 @@ impl Skb {
         if st.hash_invalidated {
             out.hash = 0;
         }
+        // A socket filter's output starts at the MAC header in front of
+        // `data` (the test run pushes it back); tc's at `data`.
+        let from = match self.kind {
+            SkbKind::SocketFilter => st.data - ETH_HLEN,
+            SkbKind::Tc => st.data,
+        };
         Ok(SkbOutcome {
             ret,
-            packet: self.frame.bytes()[HEADROOM..HEADROOM + packet.len()].to_vec(),
+            packet: self.frame.bytes()[from..st.data + st.len].to_vec(),
             ctx: out,
             redirect: st.redirect,
         })
@@ -510,7 +665,7 @@ fn pkt_type(p: &[u8]) -> u32 {
 
 /// `eth_type_trans`'s protocol (network byte order, as `__sk_buff`
 /// holds it): the EtherType, or 802.3 / 802.2 for length fields.
-fn eth_protocol(p: &[u8]) -> u16 {
+pub(crate) fn eth_protocol(p: &[u8]) -> u16 {
     let proto = u16::from_be_bytes([p[12], p[13]]);
     let be = if proto >= 0x600 {
         proto

@@ -426,13 +426,21 @@ impl Xdp {
         self.run_inner(packet, |inv| vm.run_with(inv))
     }
 
-    /// Runs a program of a loaded object (its maps and globals included).
+    /// Runs a program of a loaded object (its maps and globals included):
+    /// unchecked if the loader verified it as an XDP program
+    /// ([`crate::loader::LoadedProgram::packet_unchecked`]), checked
+    /// otherwise.
     pub fn run_loaded(
         &mut self,
         prog: &crate::loader::LoadedProgram,
         packet: &[u8],
     ) -> Result<XdpOutcome, XdpError> {
-        self.run_inner(packet, |inv| prog.run_with(inv))
+        // SAFETY: `run_inner` builds the XDP context (`xdp_md` whose
+        // pointers bound the packet in the frame) with this module's
+        // helpers, the context the verifier checked the program against.
+        self.run_inner(packet, |inv| unsafe {
+            prog.run_packet(inv, ebee_object::ProgramType::Xdp)
+        })
     }
 
     fn run_inner(
