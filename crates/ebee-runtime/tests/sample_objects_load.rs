@@ -89,14 +89,17 @@ fn sample_objects_load_in_the_runtime() {
     for (r, n) in &why {
         println!("  {n:4}  {r}");
     }
-    // Measured: 87 of 137 verified, 14 more unverified (76 + 14 before the
+    // Measured: 87 of 137 verified, 15 more unverified (14 before the tc
+    // checksum and packet-changing helpers: build/packet_reallocate.o, a
+    // socket filter calling bpf_skb_change_head, now loads unverified and
+    // fails cleanly when run, as the kernel refuses it; 76 + 14 before the
     // loader gave XDP, socket filter and tc programs their type's helpers;
     // 71 + 14 before perf event arrays, devmaps, cpumaps and xskmaps; the
     // rest use map types, program types or helpers userspace does not
     // provide).
     assert!(verified >= 87, "{verified} objects load verified");
     assert!(
-        verified + unverified >= 101,
+        verified + unverified >= 102,
         "{} objects load",
         verified + unverified
     );

@@ -239,8 +239,8 @@ impl LoadedProgram {
     /// [`crate::program_type::skb::Skb::run_loaded`]) run it without
     /// memory checks: it was verified for that type's context (the
     /// verifier models `data`/`data_end` and the helpers that move them),
-    /// and so was every program of the object it can tail-call (all of
-    /// the object's programs have the same type).
+    /// and so was every program of the object it can tail-call (the
+    /// object has no prog array, or all its programs have the same type).
     pub fn packet_unchecked(&self) -> bool {
         self.packet_unchecked
     }
@@ -445,19 +445,27 @@ impl LoadedObject {
         }
         // Packet programs run unchecked under their runner when verified
         // and when every tail call can only reach programs verified for
-        // the same context (all of the object's programs share the type).
+        // the same context: the object has no prog array (nor map-in-map
+        // that could hold one), or all its programs share the type.
         let family = programs.first().and_then(|p| packet_family(p.program_type));
-        let packet_safe = opts.verify
-            && family.is_some()
-            && programs
-                .iter()
-                .all(|p| packet_family(p.program_type) == family);
-        if opts.verify && (all_raw_safe || packet_safe) {
+        let same_family = programs
+            .iter()
+            .all(|p| packet_family(p.program_type) == family);
+        let no_tail_calls = handles
+            .iter()
+            .all(|m| m.map_type() != MapType::ProgArray && !m.map_type().is_map_in_map());
+        let mut any_packet_unchecked = false;
+        for p in &mut programs {
+            p.packet_unchecked = opts.verify
+                && packet_family(p.program_type).is_some()
+                && (no_tail_calls || same_family);
+            any_packet_unchecked |= p.packet_unchecked;
+        }
+        if opts.verify && (all_raw_safe || any_packet_unchecked) {
             let vms: Vec<Arc<Vm>> = programs.iter().map(|p| Arc::clone(&p.vm)).collect();
             env.set_unchecked_targets(&vms);
             for p in &mut programs {
                 p.unchecked = all_raw_safe;
-                p.packet_unchecked = packet_safe;
             }
         }
         let loaded = LoadedObject {
