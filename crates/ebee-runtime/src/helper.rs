@@ -203,6 +203,12 @@ pub(crate) trait RunAccess {
     fn tail_calls_ref(&self) -> &TailCallState;
     /// Runs the function at `pc` with `args` on a new frame.
     fn call_function(&mut self, pc: usize, args: [u64; 5]) -> Result<u64, HelperError>;
+    /// Makes `packet` the packet of legacy packet loads; `false` if the
+    /// engine keeps it elsewhere.
+    ///
+    /// # Safety
+    /// As [`crate::Invocation::set_packet`], for the rest of the run.
+    unsafe fn set_packet(&mut self, packet: Region) -> bool;
 }
 
 enum State<'a> {
@@ -341,6 +347,22 @@ impl<'a> HelperContext<'a> {
     pub unsafe fn replace_region(&mut self, old: Region, new: Region) -> bool {
         // SAFETY: forwarded to the caller.
         unsafe { self.regions_mut().replace(old, new) }
+    }
+
+    /// Makes `packet` the packet that `ldabs`/`ldind` read for the rest of
+    /// the run (a helper that moved or resized the packet); returns
+    /// whether the engine follows it (the interpreter does; an engine
+    /// building its context with [`HelperContext::new`] keeps its own).
+    ///
+    /// # Safety
+    /// As [`crate::Invocation::set_packet`]: the memory stays valid for
+    /// reads until the run ends.
+    pub unsafe fn set_packet(&mut self, packet: Region) -> bool {
+        match &mut self.state {
+            State::Parts { .. } => false,
+            // SAFETY: forwarded to the caller.
+            State::Run(r) => unsafe { r.set_packet(packet) },
+        }
     }
 
     /// Runs `f` with `region` accessible, then removes it (and every region

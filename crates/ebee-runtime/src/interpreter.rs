@@ -735,6 +735,11 @@ impl<A: Access> RunAccess for Callbacks<'_, '_, A> {
         run_callback::<A>(self.vm, self.st, pc, args)
             .map_err(|e| HelperError(format!("in the callback at {pc}: {e}")))
     }
+
+    unsafe fn set_packet(&mut self, packet: Region) -> bool {
+        self.st.packet = Some(packet);
+        true
+    }
 }
 
 /// Calls the function at `pc` on a new frame, as a bpf-to-bpf call from a

@@ -458,6 +458,7 @@ fn adjust_room_matches_the_kernel() {
     let ps = packets(7);
     let (n, ok) = compare(&l, "room_args", &ps, room_args, 8);
     assert!(ok > n / 20 && ok < n, "room_args: successes and errors");
+    compare(&l, "ldabs_after_room", &ps, room_args, 14);
     compare(&l, "ipip_encap", &ps, plain, 9);
     compare(&l, "ipip_decap", &ps, plain, 10);
 }

@@ -367,6 +367,11 @@ impl RunState {
             if !unsafe { ctx.replace_region(self.region, new) } {
                 return Err("the packet region is gone".into());
             }
+            // SAFETY: as above. Legacy loads read from `skb->data` with
+            // `skb->len` as the kernel's do (an engine keeping its own
+            // packet reads the old bounds; the runners use the
+            // interpreter).
+            unsafe { ctx.set_packet(new) };
             self.region = new;
         }
         Ok(())

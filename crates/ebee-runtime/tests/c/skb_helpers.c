@@ -234,6 +234,21 @@ int proto_args(struct __sk_buff *skb)
 	return r;
 }
 
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+unsigned long long load_word(void *skb, unsigned long long off) asm("llvm.bpf.load.word");
+
+// Legacy packet loads after the packet changed: bpf_skb_adjust_room
+// (len_diff cb[0], mode cb[1], flags cb[2]) then ldabs/ldind near both
+// ends of the new packet.
+SEC("tc")
+int ldabs_after_room(struct __sk_buff *skb)
+{
+	long r = bpf_skb_adjust_room(skb, (__s32)skb->cb[0], skb->cb[1], skb->cb[2]);
+	__u32 v = load_word(skb, 12) ^ load_byte(skb, skb->len - 1) << 24;
+	skb->cb[3] = v ^ load_byte(skb, skb->len - 2 + (skb->mark & 3));
+	return r;
+}
+
 // bpf_skb_change_type(cb[0]) and bpf_skb_pull_data(cb[1]).
 SEC("tc")
 int type_pull_args(struct __sk_buff *skb)
