@@ -59,6 +59,7 @@ pub struct LoadOptions {
     host_helpers: HelperRegistry,
     budget: Option<u64>,
     verifier: Options,
+    default_type: Option<ProgramType>,
 }
 
 impl Default for LoadOptions {
@@ -75,6 +76,7 @@ impl LoadOptions {
             host_helpers: HelperRegistry::new(),
             budget: None,
             verifier: Options::default(),
+            default_type: None,
         }
     }
 
@@ -108,6 +110,17 @@ impl LoadOptions {
     /// Sets the verifier's options.
     pub fn verifier_options(mut self, opts: Options) -> LoadOptions {
         self.verifier = opts;
+        self
+    }
+
+    /// The program type of programs whose section names none
+    /// ([`ProgramType::Unspec`], e.g. Cilium's `2/1` or the Linux
+    /// samples' `redirect_xmit`): the type their loader chooses, as
+    /// `tc filter add ... bpf obj X sec S` loads every section as
+    /// `sched_cls` and libbpf's `bpf_program__set_type` sets it. Programs
+    /// whose section names a type keep it.
+    pub fn program_type(mut self, t: ProgramType) -> LoadOptions {
+        self.default_type = Some(t);
         self
     }
 }
@@ -189,6 +202,13 @@ pub struct LoadedProgram {
     program_type: ProgramType,
     packet_unchecked: bool,
     regions: Arc<Vec<Region>>,
+}
+
+/// `p` as a program of type `t` (for [`LoadOptions::program_type`]).
+fn retyped(p: &ebee_object::Program, t: ProgramType) -> ebee_object::Program {
+    let mut q = p.clone();
+    q.kind.program_type = t;
+    q
 }
 
 /// The packet program types a runner builds contexts for: the verifier's
@@ -356,6 +376,14 @@ impl LoadedObject {
         let mut programs = Vec::new();
         let mut all_raw_safe = true;
         for p in obj.entry_programs() {
+            let typed;
+            let p = match opts.default_type {
+                Some(t) if p.kind.program_type == ProgramType::Unspec => {
+                    typed = retyped(p, t);
+                    &typed
+                }
+                _ => p,
+            };
             if let Some(r) = p
                 .relocs
                 .iter()
