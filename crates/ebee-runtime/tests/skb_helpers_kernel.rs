@@ -471,3 +471,105 @@ fn change_proto_type_and_pull_match_the_kernel() {
     assert!(ok > n / 20 && ok < n, "proto_args: successes and errors");
     compare(&l, "type_pull_args", &ps, type_pull_args, 13);
 }
+
+/// `packets(seed)` with one or two VLAN tags (802.1Q or 802.1ad) inserted
+/// into some, and frames too short to pop a tag from.
+fn vlan_packets(seed: u64) -> Vec<Vec<u8>> {
+    let mut rng = Rng(seed);
+    let mut ps = packets(seed);
+    for p in ps.iter_mut() {
+        for _ in 0..rng.below(3) {
+            let proto: [u8; 2] = if rng.below(2) == 0 {
+                [0x81, 0x00]
+            } else {
+                [0x88, 0xa8]
+            };
+            let tci = rng.bytes(2);
+            let tag = [proto[0], proto[1], tci[0], tci[1]];
+            p.splice(12..12, tag);
+        }
+    }
+    ps.push(vec![0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 0x81, 0x00, 0x00]);
+    ps.push(vec![0xff; 17].into_iter().chain([0x81, 0]).collect());
+    ps
+}
+
+/// VLAN protocols (as the program passes them, network order in the low
+/// 16 bits) and TCIs for `vlan_args`.
+fn vlan_args(rng: &mut Rng, _len: usize) -> SkBuff {
+    let ops = (0..4).fold(0, |acc, i| acc | pick(rng, &[1, 1, 2, 2, 0]) << (8 * i));
+    let proto = |rng: &mut Rng| {
+        let any = rand(rng, 0x10000);
+        pick(rng, &[0x0081, 0xa888, 0x0008, any])
+    };
+    let (p0, p1) = (proto(rng), proto(rng));
+    SkBuff {
+        cb: [ops, p0 | p1 << 16, rng.next() as u32, 0, 0],
+        ..SkBuff::default()
+    }
+}
+
+/// Flags, sizes and key contents for `tunnel_args`.
+fn tunnel_args(rng: &mut Rng, _len: usize) -> SkBuff {
+    let set_flags = {
+        let any = rand(rng, 0x100);
+        pick(rng, &[0, 1, 2, 4, 8, 16, 0x1f, any])
+    };
+    let get_flags = {
+        let any = rand(rng, 0x100);
+        pick(rng, &[0, 1, 16, 17, 2, any])
+    };
+    let set_size = pick(rng, &[44, 44, 8, 22, 24, 28, 40, 1]);
+    let get_size = pick(rng, &[44, 44, 8, 22, 24, 28, 40, 2]);
+    let skip_set = u32::from(rng.below(8) == 0) << 31;
+    let clear = pick(rng, &[0x40 | 0x80, 0x40 | 0x80, 0x40, 0x80, 0]);
+    SkBuff {
+        mark: rng.next() as u32,
+        priority: rng.next() as u32,
+        cb: [
+            set_flags | get_flags << 8 | set_size << 16 | skip_set,
+            rng.next() as u32,
+            rng.next() as u32,
+            rng.next() as u32,
+            get_size | clear,
+        ],
+        ..SkBuff::default()
+    }
+}
+
+/// Flags for `redirects`.
+fn redirect_args(rng: &mut Rng, _len: usize) -> SkBuff {
+    let flags = |rng: &mut Rng| {
+        let any = rand(rng, 1 << 16);
+        pick(rng, &[0, 1, 2, 3, any])
+    };
+    SkBuff {
+        cb: [flags(rng), flags(rng), rand(rng, 2), 0, 0],
+        ..SkBuff::default()
+    }
+}
+
+#[test]
+fn vlan_push_and_pop_match_the_kernel() {
+    let Some(l) = load() else { return };
+    let ps = vlan_packets(15);
+    let (n, ok) = compare(&l, "vlan_args", &ps, vlan_args, 16);
+    assert!(ok > 0 && ok < n, "vlan_args: successes and errors");
+}
+
+#[test]
+fn tunnel_keys_match_the_kernel() {
+    let Some(l) = load() else { return };
+    let ps: Vec<Vec<u8>> = packets(17).into_iter().filter(|p| p.len() >= 62).collect();
+    let (n, ok) = compare(&l, "tunnel_args", &ps, tunnel_args, 18);
+    assert!(ok > n / 20 && ok < n, "tunnel_args: successes and errors");
+}
+
+#[test]
+fn hash_invalid_and_redirects_match_the_kernel() {
+    let Some(l) = load() else { return };
+    let ps = packets(19);
+    compare(&l, "hash_invalid", &ps, plain, 20);
+    let (n, ok) = compare(&l, "redirects", &ps, redirect_args, 21);
+    assert!(ok > 0 && ok < n, "redirects: successes and errors");
+}

@@ -20,6 +20,7 @@ mod probe_read;
 mod process;
 mod ringbuf;
 pub(crate) mod skb;
+pub(crate) mod skb_meta;
 mod spin_lock;
 mod string;
 mod tail_call;

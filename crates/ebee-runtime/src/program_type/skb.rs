@@ -58,6 +58,18 @@ pub mod helper_id {
     pub const SKB_CHANGE_HEAD: i32 = 43;
     /// `bpf_skb_adjust_room`.
     pub const SKB_ADJUST_ROOM: i32 = 50;
+    /// `bpf_clone_redirect`.
+    pub const CLONE_REDIRECT: i32 = 13;
+    /// `bpf_skb_vlan_push`.
+    pub const SKB_VLAN_PUSH: i32 = 18;
+    /// `bpf_skb_vlan_pop`.
+    pub const SKB_VLAN_POP: i32 = 19;
+    /// `bpf_skb_get_tunnel_key`.
+    pub const SKB_GET_TUNNEL_KEY: i32 = 20;
+    /// `bpf_skb_set_tunnel_key`.
+    pub const SKB_SET_TUNNEL_KEY: i32 = 21;
+    /// `bpf_set_hash_invalid`.
+    pub const SET_HASH_INVALID: i32 = 41;
 }
 
 /// `struct __sk_buff` (Linux UAPI layout, 192 bytes).
@@ -254,6 +266,20 @@ pub struct SkbOutcome {
     pub ctx: SkBuff,
     /// The last `bpf_redirect` target and flags (tc).
     pub redirect: Option<(u32, u64)>,
+    /// The packets `bpf_clone_redirect` sent, in call order (tc).
+    pub clones: Vec<PacketClone>,
+}
+
+/// A copy of the packet sent by `bpf_clone_redirect`, for the host to
+/// deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketClone {
+    /// The target device's index.
+    pub ifindex: u32,
+    /// `BPF_F_INGRESS`: to the device's receive path, else its transmit.
+    pub ingress: bool,
+    /// The packet as it was at the call, from the MAC header.
+    pub packet: Vec<u8>,
 }
 
 impl SkbOutcome {
@@ -302,9 +328,24 @@ pub(crate) struct RunState {
     region: Region,
     pub(crate) redirect: Option<(u32, u64)>,
     pub(crate) hash_invalidated: bool,
+    /// The accelerated VLAN tag (`skb->vlan_proto`, network order, and
+    /// `skb->vlan_tci`), if set.
+    pub(crate) vlan: Option<(u16, u16)>,
+    /// Tunnel metadata set by `bpf_skb_set_tunnel_key`.
+    pub(crate) tunnel: Option<crate::helpers::skb_meta::TunnelInfo>,
+    /// Copies sent by `bpf_clone_redirect`.
+    pub(crate) clones: Vec<PacketClone>,
 }
 
 impl RunState {
+    /// `__sk_buff.vlan_present`, `vlan_tci`, `vlan_proto` from the tag.
+    fn set_vlan_fields(&mut self) {
+        let (proto, tci) = self.vlan.unwrap_or((0, 0));
+        self.ctx.vlan_present = u32::from(self.vlan.is_some());
+        self.ctx.vlan_proto = proto as u32;
+        self.ctx.vlan_tci = tci as u32;
+    }
+
     /// The whole frame.
     pub(crate) fn frame(&mut self) -> &mut [u8] {
         // SAFETY: the frame is the runner's `LowFrame`, valid for the
@@ -360,6 +401,7 @@ impl RunState {
         if self.hash_invalidated {
             self.ctx.hash = 0;
         }
+        self.set_vlan_fields();
         let new = Region::new(data, self.len as u64, self.kind == SkbKind::Tc, "packet");
         if new != self.region {
             // SAFETY: the new bounds lie inside the frame (`reserve` and
@@ -494,7 +536,10 @@ fn redirect(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> 
 /// checksums or change the packet (`bpf_l3_csum_replace`,
 /// `bpf_l4_csum_replace`, `bpf_skb_change_proto`, `bpf_skb_change_type`,
 /// `bpf_skb_change_tail`, `bpf_skb_pull_data`, `bpf_skb_change_head`,
-/// `bpf_skb_adjust_room`; see `helpers/skb.rs`).
+/// `bpf_skb_adjust_room`; see `helpers/skb.rs`), and those that change
+/// its metadata (`bpf_skb_vlan_push`, `bpf_skb_vlan_pop`,
+/// `bpf_skb_get_tunnel_key`, `bpf_skb_set_tunnel_key`,
+/// `bpf_set_hash_invalid`, `bpf_clone_redirect`; see `helpers/skb_meta.rs`).
 pub fn helpers() -> HelperRegistry {
     let mut h = HelperRegistry::new();
     h.register_with_context(helper_id::SKB_LOAD_BYTES, "bpf_skb_load_bytes", load_bytes)
@@ -515,6 +560,7 @@ pub fn helpers() -> HelperRegistry {
         )
         .register_with_context(helper_id::REDIRECT, "bpf_redirect", redirect);
     crate::helpers::skb::register(&mut h);
+    crate::helpers::skb_meta::register(&mut h);
     h
 }
 
@@ -599,7 +645,12 @@ impl Skb {
             region: Region::new(0, 0, false, ""),
             redirect: None,
             hash_invalidated: false,
+            vlan: (self.ctx.vlan_present != 0)
+                .then_some((self.ctx.vlan_proto as u16, self.ctx.vlan_tci as u16)),
+            tunnel: None,
+            clones: Vec::new(),
         };
+        st.set_vlan_fields();
         let start = base + data as u64;
         st.region = Region::new(start, st.len as u64, self.kind == SkbKind::Tc, "packet");
         st.ctx.len = st.len as u32;
@@ -649,6 +700,7 @@ impl Skb {
             packet: self.frame.bytes()[from..st.data + st.len].to_vec(),
             ctx: out,
             redirect: st.redirect,
+            clones: st.clones.clone(),
         })
     }
 }

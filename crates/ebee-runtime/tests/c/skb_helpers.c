@@ -258,3 +258,100 @@ int type_pull_args(struct __sk_buff *skb)
 	observe(skb);
 	return (a & 0xffff) | (b & 0xffff) << 16;
 }
+
+// Up to four VLAN operations, op i in byte i of cb[0] (1 push, 2 pop, else
+// stop); push k uses protocol cb[1] >> 16k and TCI cb[2] >> 16k. Byte i of
+// the result is op i's return value; mark and priority record the tag.
+SEC("tc")
+int vlan_args(struct __sk_buff *skb)
+{
+	__u32 r = 0, pushes = 0;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 op = (skb->cb[0] >> (8 * i)) & 0xff;
+		long ret;
+		if (op == 1) {
+			__u32 sh = 16 * (pushes++ & 1);
+			ret = bpf_skb_vlan_push(skb, (__be16)(skb->cb[1] >> sh), (__u16)(skb->cb[2] >> sh));
+		} else if (op == 2) {
+			ret = bpf_skb_vlan_pop(skb);
+		} else {
+			break;
+		}
+		r |= (__u32)(ret & 0xff) << (8 * i);
+	}
+	observe(skb);
+	skb->mark = skb->vlan_present | skb->vlan_tci << 16;
+	skb->priority = skb->vlan_proto;
+	return r;
+}
+
+// bpf_skb_set_tunnel_key (unless cb[0] bit 31) with flags cb[0] & 0xff and
+// size cb[0] >> 16 & 0x3f, then bpf_skb_get_tunnel_key with flags cb[0] >> 8
+// & 0xff and size cb[4] & 0x3f; the key read back goes into the packet at
+// offset 14. The key set comes from cb[1..4], mark and priority.
+SEC("tc")
+int tunnel_args(struct __sk_buff *skb)
+{
+	__u32 key[12] = {}, out[12] = {};
+	__u32 a = skb->cb[0];
+	__u32 ssize = (a >> 16) & 0x3f, gsize = skb->cb[4] & 0x3f;
+	long r = 0, g;
+	key[0] = skb->cb[1];
+	key[1] = skb->cb[2];
+	key[2] = skb->cb[3];
+	key[3] = skb->mark;
+	key[4] = skb->priority;
+	key[5] = skb->cb[1] ^ skb->cb[3];
+	key[6] = skb->cb[2] & 0x001fffff;
+	key[7] = skb->cb[3] ^ 0x5a5a5a5a;
+	key[8] = skb->cb[2] ^ skb->mark;
+	key[10] = skb->priority ^ 0x01020304;
+	if (skb->cb[4] & 0x40)
+		((__u16 *)key)[11] = 0;
+	if (skb->cb[4] & 0x80)
+		key[6] = 0;
+	if (!(a & 0x80000000)) {
+		// Two separate tests: clang would fold them into one on
+		// `ssize - 1`, a bound on a linked copy ebee's verifier does not
+		// carry back to ssize (the kernel's does).
+		if (ssize > sizeof(key))
+			return 0xffff;
+		asm volatile("" : "+r"(ssize));
+		if (ssize == 0)
+			return 0xffff;
+		r = bpf_skb_set_tunnel_key(skb, (void *)key, ssize, a & 0xff);
+	}
+	if (gsize > sizeof(out))
+		return 0xfffe;
+	asm volatile("" : "+r"(gsize));
+	if (gsize == 0)
+		return 0xfffe;
+	g = bpf_skb_get_tunnel_key(skb, (void *)out, gsize, (a >> 8) & 0xff);
+	if (skb->len >= ETH_HLEN + sizeof(out))
+		bpf_skb_store_bytes(skb, ETH_HLEN, out, sizeof(out), 0);
+	return (r & 0xff) | (g & 0xff) << 8;
+}
+
+// bpf_set_hash_invalid (void); cb[0] records the hash before, cb[1] after.
+SEC("tc")
+int hash_invalid(struct __sk_buff *skb)
+{
+	skb->cb[0] = skb->hash;
+	bpf_set_hash_invalid(skb);
+	skb->cb[1] = skb->hash;
+	return 0;
+}
+
+// bpf_clone_redirect(skb, 1, cb[0]) then bpf_redirect(1, cb[1]) (the
+// second only when cb[2] is set): byte 0 the first result, the rest the
+// second.
+SEC("tc")
+int redirects(struct __sk_buff *skb)
+{
+	long r = bpf_clone_redirect(skb, 1, skb->cb[0]) & 0xff;
+	if (skb->cb[2])
+		r |= bpf_redirect(1, skb->cb[1]) << 8;
+	observe(skb);
+	return r;
+}
