@@ -573,3 +573,25 @@ fn hash_invalid_and_redirects_match_the_kernel() {
     let (n, ok) = compare(&l, "redirects", &ps, redirect_args, 21);
     assert!(ok > 0 && ok < n, "redirects: successes and errors");
 }
+
+/// Sizes and skips for `tunnel_opt_args`.
+fn tunnel_opt_args(rng: &mut Rng, _len: usize) -> SkBuff {
+    let skip = pick(rng, &[0, 0, 0, 1 << 31, 1 << 30]);
+    let osize = pick(rng, &[4, 8, 12, 16, 32, 64, 3, 6]);
+    let gsize = pick(rng, &[64, 64, 16, 8, 4, 7, 1]);
+    SkBuff {
+        cb: [osize | skip, gsize, rng.next() as u32, rng.next() as u32, 0],
+        ..SkBuff::default()
+    }
+}
+
+#[test]
+fn tunnel_options_match_the_kernel() {
+    let Some(l) = load() else { return };
+    let ps: Vec<Vec<u8>> = (22..25)
+        .flat_map(packets)
+        .filter(|p| p.len() >= 122)
+        .collect();
+    let (n, _) = compare(&l, "tunnel_opt_args", &ps, tunnel_opt_args, 23);
+    assert!(n >= 150, "tunnel_opt_args: {n} packets");
+}

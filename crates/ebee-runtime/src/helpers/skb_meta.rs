@@ -11,6 +11,8 @@
 //!   tunnel metadata of the run, with the kernel's compat sizes, flag checks
 //!   and its field mapping (a key set as `remote` reads back as `local`:
 //!   set fills the transmit key's destination, get reads the source).
+//! - `bpf_skb_get_tunnel_opt` (29), `bpf_skb_set_tunnel_opt` (30): the
+//!   tunnel key's options.
 //! - `bpf_set_hash_invalid` (41): clears the flow hash.
 //! - `bpf_clone_redirect` (13): a copy of the packet as it is now, for the
 //!   host to deliver to `ifindex` ([`crate::program_type::skb::SkbOutcome::clones`]).
@@ -21,6 +23,7 @@ use crate::program_type::skb::{helper_id, with_run, PacketClone, RunState, SkbKi
 const EINVAL: u64 = -22i64 as u64;
 const ENOMEM: u64 = -12i64 as u64;
 const EPROTO: u64 = -71i64 as u64;
+const ENOENT: u64 = -2i64 as u64;
 
 const ETH_ALEN2: usize = 12;
 const ETH_HLEN: usize = 14;
@@ -53,10 +56,15 @@ const TUN_KEY: u32 = 2;
 const TUN_SEQ: u32 = 3;
 const TUN_DONT_FRAGMENT: u32 = 8;
 const TUN_NOCACHE: u32 = 13;
+/// `ip_tunnel_set_options_present`: the GENEVE, VXLAN, ERSPAN, GTP and
+/// PFCP option bits.
+const TUN_OPTIONS_PRESENT: u32 = 1 << 11 | 1 << 12 | 1 << 14 | 1 << 15 | 1 << 17;
+/// `IP_TUNNEL_OPTS_MAX`.
+const TUNNEL_OPTS_MAX: usize = 255;
 
 /// The tunnel metadata `bpf_skb_set_tunnel_key` attached to the run's skb
 /// (`struct ip_tunnel_key` of a transmit `ip_tunnel_info`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct TunnelInfo {
     ipv6: bool,
     id: u32,
@@ -70,6 +78,8 @@ pub(crate) struct TunnelInfo {
     /// IPv6 as the 16 bytes the program gave.
     src: [u8; 16],
     dst: [u8; 16],
+    /// Tunnel options (`bpf_skb_set_tunnel_opt`), at most 255 bytes.
+    opts: Vec<u8>,
 }
 
 /// Registers the helpers into `h` (called by
@@ -86,6 +96,16 @@ pub(crate) fn register(h: &mut HelperRegistry) {
             helper_id::SKB_SET_TUNNEL_KEY,
             "bpf_skb_set_tunnel_key",
             set_tunnel_key,
+        )
+        .register_with_context(
+            helper_id::SKB_GET_TUNNEL_OPT,
+            "bpf_skb_get_tunnel_opt",
+            get_tunnel_opt,
+        )
+        .register_with_context(
+            helper_id::SKB_SET_TUNNEL_OPT,
+            "bpf_skb_set_tunnel_opt",
+            set_tunnel_opt,
         )
         .register_with_context(
             helper_id::SET_HASH_INVALID,
@@ -274,7 +294,7 @@ fn set_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
 /// sizes, `-EPROTO` for the other address family).
 fn get_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (ptr, size, flags) = (a[1], a[2] as u32 as usize, a[3]);
-    let info = tc_only("bpf_skb_get_tunnel_key", a[0], |st| Ok(st.tunnel))?;
+    let info = tc_only("bpf_skb_get_tunnel_key", a[0], |st| Ok(st.tunnel.clone()))?;
     let mut key = [0u8; TUNNEL_KEY_SIZE];
     let ret = (|| {
         let Some(info) = info else { return EINVAL };
@@ -315,6 +335,57 @@ fn get_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
         ctx.check(ptr, size as u64, true)?;
         ctx.write(ptr, &vec![0; size])?;
     }
+    Ok(ret)
+}
+
+/// `bpf_skb_set_tunnel_opt(skb, opt, size)`: options for the tunnel key
+/// set before (`-EINVAL` without one or for a size not a multiple of 4,
+/// `-ENOMEM` beyond 255 bytes).
+fn set_tunnel_opt(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let (ptr, size) = (a[1], a[2] as u32 as usize);
+    let has_key = tc_only("bpf_skb_set_tunnel_opt", a[0], |st| Ok(st.tunnel.is_some()))?;
+    if !has_key || size % 4 != 0 {
+        return Ok(EINVAL);
+    }
+    if size > TUNNEL_OPTS_MAX {
+        return Ok(ENOMEM);
+    }
+    let mut opts = vec![0; size];
+    ctx.read(ptr, &mut opts)?;
+    with_run(None, |st| {
+        if let Some(t) = st.tunnel.as_mut() {
+            if size > 0 {
+                t.flags |= TUN_OPTIONS_PRESENT;
+            }
+            t.opts = opts;
+        }
+    })?;
+    Ok(0)
+}
+
+/// `bpf_skb_get_tunnel_opt(skb, opt, size)`: the options' length, the
+/// rest of `opt` zeroed; `-ENOENT` without options, `-ENOMEM` if they do
+/// not fit (`opt` zeroed on errors).
+fn get_tunnel_opt(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let (ptr, size) = (a[1], a[2] as u32 as usize);
+    let info = tc_only("bpf_skb_get_tunnel_opt", a[0], |st| Ok(st.tunnel.clone()))?;
+    ctx.check(ptr, size as u64, true)?;
+    let mut out = vec![0; size];
+    let ret = match info {
+        Some(t) if t.flags & TUN_OPTIONS_PRESENT != 0 => {
+            if size < t.opts.len() {
+                ENOMEM
+            } else {
+                out[..t.opts.len()].copy_from_slice(&t.opts);
+                t.opts.len() as u64
+            }
+        }
+        _ => ENOENT,
+    };
+    if ret == ENOMEM {
+        out.fill(0);
+    }
+    ctx.write(ptr, &out)?;
     Ok(ret)
 }
 

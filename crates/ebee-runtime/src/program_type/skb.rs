@@ -68,6 +68,10 @@ pub mod helper_id {
     pub const SKB_GET_TUNNEL_KEY: i32 = 20;
     /// `bpf_skb_set_tunnel_key`.
     pub const SKB_SET_TUNNEL_KEY: i32 = 21;
+    /// `bpf_skb_get_tunnel_opt`.
+    pub const SKB_GET_TUNNEL_OPT: i32 = 29;
+    /// `bpf_skb_set_tunnel_opt`.
+    pub const SKB_SET_TUNNEL_OPT: i32 = 30;
     /// `bpf_set_hash_invalid`.
     pub const SET_HASH_INVALID: i32 = 41;
 }
@@ -538,7 +542,7 @@ fn redirect(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> 
 /// `bpf_skb_change_tail`, `bpf_skb_pull_data`, `bpf_skb_change_head`,
 /// `bpf_skb_adjust_room`; see `helpers/skb.rs`), and those that change
 /// its metadata (`bpf_skb_vlan_push`, `bpf_skb_vlan_pop`,
-/// `bpf_skb_get_tunnel_key`, `bpf_skb_set_tunnel_key`,
+/// `bpf_skb_get_tunnel_key`, `bpf_skb_set_tunnel_key`, their `_opt`s,
 /// `bpf_set_hash_invalid`, `bpf_clone_redirect`; see `helpers/skb_meta.rs`).
 pub fn helpers() -> HelperRegistry {
     let mut h = HelperRegistry::new();

@@ -355,3 +355,40 @@ int redirects(struct __sk_buff *skb)
 	observe(skb);
 	return r;
 }
+
+// A tunnel key (unless cb[0] bit 31), options of size cb[0] & 0x7f from a
+// pattern (unless bit 30), read back with size cb[1] & 0x7f; the options
+// read and the key (with its flags) go into the packet from offset 14.
+SEC("tc")
+int tunnel_opt_args(struct __sk_buff *skb)
+{
+	__u32 key[11] = {}, opt[16], out[16] = {}, k2[11] = {};
+	__u32 a = skb->cb[0], osize = a & 0x7f, gsize = skb->cb[1] & 0x7f;
+	long r = 0, s = 0, g;
+	for (int i = 0; i < 16; i++)
+		opt[i] = skb->cb[2] * (i + 1) ^ skb->cb[3];
+	key[0] = skb->cb[2];
+	key[1] = skb->cb[3];
+	if (!(a & 0x80000000))
+		r = bpf_skb_set_tunnel_key(skb, (void *)key, sizeof(key), 0);
+	if (!(a & 0x40000000)) {
+		if (osize > sizeof(opt))
+			return 0xffff;
+		asm volatile("" : "+r"(osize));
+		if (osize == 0)
+			return 0xffff;
+		s = bpf_skb_set_tunnel_opt(skb, opt, osize);
+	}
+	if (gsize > sizeof(out))
+		return 0xfffe;
+	asm volatile("" : "+r"(gsize));
+	if (gsize == 0)
+		return 0xfffe;
+	g = bpf_skb_get_tunnel_opt(skb, out, gsize);
+	bpf_skb_get_tunnel_key(skb, (void *)k2, sizeof(k2), BPF_F_TUNINFO_FLAGS);
+	if (skb->len >= ETH_HLEN + sizeof(out) + sizeof(k2)) {
+		bpf_skb_store_bytes(skb, ETH_HLEN, out, sizeof(out), 0);
+		bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(out), k2, sizeof(k2), 0);
+	}
+	return (r & 0xff) | (s & 0xff) << 8 | (g & 0xff) << 16;
+}
