@@ -79,3 +79,47 @@ proptest! {
         let _ = vm.run(&mut input);
     }
 }
+
+/// `bpf_probe_write_user` writes the host's memory of the run (here its
+/// input) and refuses the program's own stack and addresses outside the
+/// run with `-EFAULT`, writing nothing.
+#[test]
+fn probe_write_user_writes_only_host_memory() {
+    let env = Arc::new(HelperEnv::new());
+    let text = "
+        r6 = r1
+        r1 = 0x1122334455667788 ll
+        *(u64 *)(r10 - 8) = r1
+        r1 = r6
+        r2 = r10
+        r2 += -8
+        r3 = 8
+        call 36
+        r7 = r0
+        r1 = r10
+        r1 += -16
+        r2 = r10
+        r2 += -8
+        r3 = 8
+        call 36
+        r8 = r0
+        r1 = 4096
+        r2 = r10
+        r2 += -8
+        r3 = 8
+        call 36
+        if r8 != -14 goto bad
+        if r0 != -14 goto bad
+        r0 = r7
+        exit
+    bad:
+        r0 = 99
+        exit";
+    let mut vm = Vm::new(ebee_isa::assemble(text).unwrap()).unwrap();
+    vm.set_helpers(standard_helpers(&env));
+    let mut input = vec![0u8; 16];
+    let r0 = vm.run(&mut input).unwrap();
+    assert_eq!(r0, 0, "stack and wild writes fail, the input write succeeds");
+    assert_eq!(&input[..8], &0x1122334455667788u64.to_le_bytes());
+    assert_eq!(&input[8..], &[0; 8]);
+}

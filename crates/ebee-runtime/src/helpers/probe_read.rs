@@ -2,6 +2,12 @@
 //! copies that fail with `-EFAULT` (and a zeroed destination, as in the
 //! kernel) when the source is outside the run's memory.
 //!
+//! `bpf_probe_write_user` is the reverse copy, into the host's memory the
+//! run may write (its input, context, packet and host-added regions: the
+//! userspace counterpart of user memory); the program's own stack and map
+//! values are the kernel's memory there, so writes to them fail with
+//! `-EFAULT` and nothing is written, as in the kernel.
+//!
 //! The `_kernel` forms fail with `-ERANGE` instead for a source below the
 //! x86-64 user/kernel split, as Linux's `copy_from_kernel_nofault` refuses
 //! user addresses before trying them.
@@ -76,7 +82,42 @@ fn probe_read_str(
     Ok(out.len() as u64)
 }
 
+/// `bpf_probe_write_user(dst, src, len)`: copies `len` bytes from the
+/// program's `src` to `dst`; `-EFAULT` when `dst` is not writable memory
+/// of the run (the kernel's `copy_to_user_nofault`, whose user memory is
+/// here the run's writable regions).
+fn probe_write_user(
+    ctx: &mut HelperContext<'_>,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> Result<u64, HelperError> {
+    let len = len as u32 as u64;
+    ctx.check(src, len, false)?;
+    let regions = ctx.regions();
+    let user = std::iter::once(regions.input())
+        .chain(regions.extra().iter().copied())
+        .any(|r| {
+            r.writable
+                && r.contains(dst, len)
+                && !matches!(
+                    r.name,
+                    "stack" | "map value" | "array map" | "ring buffer sample" | "key"
+                )
+        });
+    if dst >= TASK_SIZE_MAX || !user {
+        return Ok(neg(EFAULT));
+    }
+    let mut buf = vec![0u8; len as usize];
+    ctx.read(src, &mut buf)?;
+    ctx.write(dst, &buf)?;
+    Ok(0)
+}
+
 pub(super) fn register(reg: &mut HelperRegistry) {
+    add(reg, "probe_write_user", |ctx, a| {
+        probe_write_user(ctx, a[0], a[1], a[2])
+    });
     for (name, kernel) in [
         ("probe_read", false),
         ("probe_read_user", false),
