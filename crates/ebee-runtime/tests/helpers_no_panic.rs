@@ -119,7 +119,10 @@ fn probe_write_user_writes_only_host_memory() {
     vm.set_helpers(standard_helpers(&env));
     let mut input = vec![0u8; 16];
     let r0 = vm.run(&mut input).unwrap();
-    assert_eq!(r0, 0, "stack and wild writes fail, the input write succeeds");
+    assert_eq!(
+        r0, 0,
+        "stack and wild writes fail, the input write succeeds"
+    );
     assert_eq!(&input[..8], &0x1122334455667788u64.to_le_bytes());
     assert_eq!(&input[8..], &[0; 8]);
 }

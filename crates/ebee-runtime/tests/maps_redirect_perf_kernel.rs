@@ -1,5 +1,6 @@
 //! The map types added for the sample objects (`perf_event_array`,
-//! `devmap`, `devmap_hash`, `cpumap`, `xskmap`) against the kernel: the
+//! `devmap`, `devmap_hash`, `cpumap`, `xskmap`, `cgroup_array`,
+//! `stack_trace`) against the kernel: the
 //! same creation specs give the same error numbers, and host updates,
 //! lookups and deletes with devices/CPUs that exist give the same results.
 //!
@@ -46,6 +47,8 @@ fn creation_checks_agree_with_kernel() {
         MapType::DevmapHash,
         MapType::Cpumap,
         MapType::Xskmap,
+        MapType::CgroupArray,
+        MapType::StackTrace,
     ] {
         for (k, v, n) in [
             (4, 4, 4),
@@ -70,6 +73,21 @@ fn creation_checks_agree_with_kernel() {
             ] {
                 specs.push(MapSpec::new(t, k, v, n).with_flags(f));
             }
+        }
+    }
+    // Stack maps: value sizes around the 127-address limit, build ids,
+    // bucket counts.
+    for (v, n) in [
+        (16, 4),
+        (1016, 3),
+        (1024, 3),
+        (127 * 8, 1),
+        (128 * 8, 1),
+        (8, 1 << 16),
+        (24, 5),
+    ] {
+        for f in [0, 1 << 5, BPF_F_RDONLY | BPF_F_WRONLY, BPF_F_RDONLY_PROG] {
+            specs.push(MapSpec::new(MapType::StackTrace, 4, v, n).with_flags(f));
         }
     }
     let mut checked = 0;
@@ -167,8 +185,14 @@ fn fd_slot_maps_agree_with_kernel_without_fds() {
     require_bpf!();
     // Slots hold perf events and sockets: without one, every host update
     // fails and every slot is empty, identically.
-    for t in [MapType::PerfEventArray, MapType::Xskmap] {
-        let spec = MapSpec::new(t, 4, 4, 3);
+    for t in [
+        MapType::PerfEventArray,
+        MapType::Xskmap,
+        MapType::CgroupArray,
+        MapType::StackTrace,
+    ] {
+        let value = if t == MapType::StackTrace { 32 } else { 4 };
+        let spec = MapSpec::new(t, 4, value, 3);
         let k = KernelMap::create(&kernel_spec(&spec)).unwrap();
         let ours = Map::create(&spec).unwrap();
         for key in 0..5u32 {
@@ -188,6 +212,14 @@ fn fd_slot_maps_agree_with_kernel_without_fds() {
                 kr(k.next_key(Some(&kb))),
                 "{t:?} next_key {key}"
             );
+            if t == MapType::StackTrace {
+                let v = vec![1u8; 32];
+                assert_eq!(
+                    or(ours.update(&kb, &v, BPF_ANY)),
+                    kr(k.update(&kb, &v, BPF_ANY)),
+                    "{t:?} update {key}"
+                );
+            }
         }
     }
 }

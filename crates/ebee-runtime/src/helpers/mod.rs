@@ -13,6 +13,7 @@
 //! [`crate::ExecError::HelperFailed`].
 
 mod callback;
+pub(crate) mod cgroup;
 mod format;
 mod map_ops;
 mod perf_event;
@@ -22,6 +23,7 @@ mod ringbuf;
 pub(crate) mod skb;
 pub(crate) mod skb_meta;
 mod spin_lock;
+mod stack;
 mod string;
 mod tail_call;
 mod time;
@@ -207,6 +209,8 @@ pub fn standard_helpers(env: &Arc<HelperEnv>) -> HelperRegistry {
     trace::register(&mut reg, env);
     string::register(&mut reg);
     spin_lock::register(&mut reg);
+    stack::register(&mut reg, env);
+    cgroup::register(&mut reg, env);
     reg
 }
 

@@ -344,7 +344,7 @@ fn get_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
 fn set_tunnel_opt(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (ptr, size) = (a[1], a[2] as u32 as usize);
     let has_key = tc_only("bpf_skb_set_tunnel_opt", a[0], |st| Ok(st.tunnel.is_some()))?;
-    if !has_key || size % 4 != 0 {
+    if !has_key || !size.is_multiple_of(4) {
         return Ok(EINVAL);
     }
     if size > TUNNEL_OPTS_MAX {

@@ -97,6 +97,7 @@
 
 mod array;
 mod bloom;
+mod cgroup_array;
 mod cpumap;
 mod devmap;
 mod hash;
@@ -107,6 +108,7 @@ pub mod perf_event_array;
 mod prog_array;
 mod queue_stack;
 pub mod ringbuf;
+mod stack_trace;
 mod storage;
 mod xskmap;
 
@@ -118,6 +120,7 @@ pub use ebee_object::MapType;
 
 use array::ArrayMap;
 use bloom::BloomFilter;
+pub use cgroup_array::{cgroup2_root, Cgroup};
 use cpumap::CpuMap;
 use devmap::{DevMap, Slots};
 pub use devmap::{DevTarget, RedirectTarget};
@@ -128,6 +131,7 @@ pub use perf_event_array::{PerfBuffer, PerfEventArray, PerfRecord};
 use prog_array::HandleArray;
 use queue_stack::QueueStack;
 pub use ringbuf::RingBuf;
+pub use stack_trace::{BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID, PERF_MAX_STACK_DEPTH};
 
 use crate::Vm;
 
@@ -172,6 +176,8 @@ pub mod errno {
     pub const ENOENT: i32 = 2;
     /// Too big: index out of range, map full.
     pub const E2BIG: i32 = 7;
+    /// Bad file descriptor (a `cgroup_array` update with no cgroup).
+    pub const EBADF: i32 = 9;
     /// Try again (`bpf_ringbuf_output` found no room).
     pub const EAGAIN: i32 = 11;
     /// Out of memory.
@@ -194,6 +200,7 @@ pub mod errno {
         match errno {
             EPERM => "EPERM",
             ENOENT => "ENOENT",
+            EBADF => "EBADF",
             E2BIG => "E2BIG",
             EAGAIN => "EAGAIN",
             ENOMEM => "ENOMEM",
@@ -424,6 +431,8 @@ enum Kind {
     DevMap(DevMap),
     CpuMap(CpuMap),
     XskMap(Slots),
+    StackTrace(stack_trace::StackTraceMap),
+    CgroupArray(HandleArray<Cgroup>),
 }
 
 /// A map of the userspace runtime (see the [module docs](self)).
@@ -482,7 +491,10 @@ impl Map {
             MapType::LpmTrie => Kind::LpmTrie(LpmTrie::new(spec)?),
             MapType::BloomFilter => Kind::Bloom(BloomFilter::new(spec)?),
             MapType::Ringbuf => Kind::Ringbuf(RingBuf::new(spec)?),
-            MapType::ProgArray | MapType::ArrayOfMaps | MapType::PerfEventArray => {
+            MapType::ProgArray
+            | MapType::ArrayOfMaps
+            | MapType::PerfEventArray
+            | MapType::CgroupArray => {
                 // `fd_array_map_alloc_check`, then the array's own checks.
                 if spec.value_size != 4 || spec.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) != 0
                 {
@@ -503,6 +515,8 @@ impl Map {
                     Kind::ProgArray(HandleArray::new(spec.max_entries))
                 } else if spec.map_type == MapType::PerfEventArray {
                     Kind::PerfEventArray(PerfEventArray::new(spec.max_entries))
+                } else if spec.map_type == MapType::CgroupArray {
+                    Kind::CgroupArray(HandleArray::new(spec.max_entries))
                 } else {
                     Kind::ArrayOfMaps(HandleArray::new(spec.max_entries))
                 }
@@ -521,6 +535,7 @@ impl Map {
             MapType::Devmap | MapType::DevmapHash => Kind::DevMap(DevMap::new(spec)?),
             MapType::Cpumap => Kind::CpuMap(CpuMap::new(spec, ncpus)?),
             MapType::Xskmap => Kind::XskMap(xskmap::new(spec)?),
+            MapType::StackTrace => Kind::StackTrace(stack_trace::StackTraceMap::new(spec)?),
             _ => return Err(fail(errno::EINVAL)),
         };
         Ok(Map {
@@ -643,6 +658,8 @@ impl Map {
             Kind::ProgArray(_) | Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) | Kind::XskMap(_) => {
                 Err(errno::EOPNOTSUPP)
             }
+            Kind::CgroupArray(_) => Err(errno::ENOTSUPP),
+            Kind::StackTrace(t) => Ok(t.lookup(key)),
             Kind::PerfEventArray(_) => Err(errno::ENOTSUPP),
             Kind::DevMap(d) => Ok(d.lookup(key)),
             Kind::CpuMap(c) => Ok(c.slots.get(key)),
@@ -668,7 +685,9 @@ impl Map {
             | Kind::ArrayOfMaps(_)
             | Kind::HashOfMaps(_)
             | Kind::PerfEventArray(_)
-            | Kind::XskMap(_) => Err(errno::EINVAL),
+            | Kind::XskMap(_)
+            | Kind::StackTrace(_)
+            | Kind::CgroupArray(_) => Err(errno::EINVAL),
             Kind::DevMap(d) => d.update(key, value, flags),
             Kind::CpuMap(c) => c.update(key, value, flags),
         };
@@ -743,6 +762,8 @@ impl Map {
             Kind::DevMap(d) => d.delete(key),
             Kind::CpuMap(c) => c.slots.clear(key),
             Kind::XskMap(x) => x.clear(key),
+            Kind::StackTrace(t) => t.delete(key),
+            Kind::CgroupArray(a) => a.delete(key),
         };
         r.map_err(|e| self.err("delete", e))
     }
@@ -767,6 +788,8 @@ impl Map {
             Kind::DevMap(d) => Ok(d.next_key(key)),
             Kind::CpuMap(c) => Ok(c.slots.next_key(key)),
             Kind::XskMap(x) => Ok(x.next_key(key)),
+            Kind::StackTrace(t) => Ok(t.next_key(key)),
+            Kind::CgroupArray(a) => Ok(a.next_key(key)),
         };
         r.map_err(|e| self.err("next_key", e))
     }
@@ -937,6 +960,50 @@ impl Map {
         r.map_err(|e| self.err("update", e))
     }
 
+    /// `cgroup_array`: puts the cgroup whose directory is `dir` at
+    /// `index` (the kernel's update with a cgroup directory fd: `EBADF`
+    /// for a directory not of the v2 hierarchy, `E2BIG` out of range, only
+    /// `BPF_ANY`).
+    pub fn set_cgroup(
+        &self,
+        index: u32,
+        dir: &std::path::Path,
+        flags: u64,
+    ) -> Result<(), MapError> {
+        self.check_host_write("update")?;
+        match &self.kind {
+            Kind::CgroupArray(a) => match Cgroup::from_dir(dir) {
+                Some(c) => a.set(&index.to_ne_bytes(), Arc::new(c), flags, |_| Ok(())),
+                None => Err(errno::EBADF),
+            },
+            _ => Err(errno::EINVAL),
+        }
+        .map_err(|e| self.err("update", e))
+    }
+
+    /// `cgroup_array`: the cgroup at `index` (`Err(E2BIG)` out of range,
+    /// `Ok(None)` for an empty slot), for the cgroup helpers.
+    pub fn cgroup(&self, index: u32) -> Result<Option<Arc<Cgroup>>, Errno> {
+        match &self.kind {
+            Kind::CgroupArray(a) if index < self.spec.max_entries => {
+                Ok(a.get(&index.to_ne_bytes()))
+            }
+            Kind::CgroupArray(_) => Err(errno::E2BIG),
+            _ => Err(errno::EINVAL),
+        }
+    }
+
+    /// `stack_trace`: stores the call stack `ips` (innermost first, cut
+    /// to the value size) for `bpf_get_stackid` with its `flags`
+    /// ([`BPF_F_FAST_STACK_CMP`], [`BPF_F_REUSE_STACKID`]); the stack id,
+    /// or `EEXIST` when another stack holds its bucket.
+    pub fn store_stack(&self, ips: &[u64], flags: u64) -> Result<u32, Errno> {
+        match &self.kind {
+            Kind::StackTrace(t) => t.store(&ips[..ips.len().min(t.depth())], flags),
+            _ => Err(errno::EINVAL),
+        }
+    }
+
     /// `prog_array`: puts `program` at `index` (the kernel's update with a
     /// program fd; only `BPF_ANY`, `E2BIG` out of range).
     pub fn set_program(&self, index: u32, program: Arc<Vm>, flags: u64) -> Result<(), MapError> {
@@ -1001,6 +1068,8 @@ impl Map {
             Kind::DevMap(d) => d.delete(key),
             Kind::CpuMap(c) => c.slots.clear(key),
             Kind::XskMap(x) => x.clear(key),
+            Kind::StackTrace(t) => t.delete(key),
+            Kind::CgroupArray(a) => a.delete(key),
         };
         r.map_err(|e| self.err("delete", e))
     }
