@@ -114,7 +114,8 @@ fn sample_objects_load_in_the_runtime() {
     for f in &failed {
         println!("  {f}");
     }
-    // Measured: 104 of 137 verified, 15 more unverified (99 + 15 before
+    // Measured: 105 of 137 verified, 16 more unverified (104 + 15 before
+    // perf counters in perf event arrays and probe_write_user; 99 + 15 before
     // stack trace and cgroup array maps with their helpers; 87 + 15 before
     // untyped sections loaded as tc and the tc vlan, tunnel key/option,
     // hash-invalidation and clone-redirect helpers: Cilium's objects and
@@ -123,9 +124,9 @@ fn sample_objects_load_in_the_runtime() {
     // programs their type's helpers; 71 + 14 before perf event arrays,
     // devmaps, cpumaps and xskmaps; the rest use map types, program types
     // or helpers userspace does not provide).
-    assert!(verified >= 104, "{verified} objects load verified");
+    assert!(verified >= 105, "{verified} objects load verified");
     assert!(
-        verified + unverified >= 119,
+        verified + unverified >= 121,
         "{} objects load",
         verified + unverified
     );

@@ -197,13 +197,6 @@ pub static HELPERS: &[HelperProto] = &[
     ),
     h(3, "map_delete_elem", &[Map, MapKey], Ret::Integer, B),
     h(4, "probe_read", PROBE, Ret::Integer, T),
-    h(
-        36,
-        "probe_write_user",
-        &[Anything, MemIn { null_ok: false }, Size { zero_ok: false }],
-        Ret::Integer,
-        T,
-    ),
     h(5, "ktime_get_ns", &[], Ret::Integer, B),
     h(
         6,

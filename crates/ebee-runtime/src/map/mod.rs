@@ -127,7 +127,7 @@ pub use devmap::{DevTarget, RedirectTarget};
 use hash::HashMap;
 use lpm_trie::LpmTrie;
 use map_in_map::HashOfMaps;
-pub use perf_event_array::{PerfBuffer, PerfEventArray, PerfRecord};
+pub use perf_event_array::{PerfBuffer, PerfCounter, PerfEventArray, PerfRecord, PerfSlot};
 use prog_array::HandleArray;
 use queue_stack::QueueStack;
 pub use ringbuf::RingBuf;

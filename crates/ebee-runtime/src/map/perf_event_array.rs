@@ -179,10 +179,80 @@ pub fn decode(rec: &[u8]) -> Option<PerfRecord> {
 /// `ENOSPC` (the perf ring is full).
 const ENOSPC: Errno = errno::ENOSPC;
 
+/// What a slot of a `perf_event_array` holds: an output buffer (the
+/// kernel's `PERF_COUNT_SW_BPF_OUTPUT` event) or a counter
+/// (`bpf_perf_event_read`).
+#[derive(Debug)]
+pub enum PerfSlot {
+    /// Records from `bpf_perf_event_output`.
+    Buffer(Arc<PerfBuffer>),
+    /// A perf counter the host opened.
+    Counter(PerfCounter),
+}
+
+/// A perf event counting for the thread that opened it
+/// (`perf_event_open(2)` with pid 0, any CPU), read with its enabled and
+/// running times.
+#[derive(Debug)]
+pub struct PerfCounter {
+    fd: std::os::fd::OwnedFd,
+}
+
+/// `PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING`.
+const READ_TIMES: u64 = 1 | 2;
+
+impl PerfCounter {
+    /// Opens a counter of perf `type_` and `config` (e.g. 1 and 1,
+    /// `PERF_TYPE_SOFTWARE` / `PERF_COUNT_SW_TASK_CLOCK`) for the calling
+    /// thread, enabled.
+    pub fn open(type_: u32, config: u64) -> std::io::Result<PerfCounter> {
+        use std::os::fd::FromRawFd;
+        // `struct perf_event_attr` up to `PERF_ATTR_SIZE_VER0` (64 bytes):
+        // type, size, config, sample_period, sample_type, read_format,
+        // flags (all clear: enabled, not inherited), wakeup, bp_type.
+        let mut attr = [0u64; 8];
+        attr[0] = type_ as u64 | 64 << 32;
+        attr[1] = config;
+        attr[4] = READ_TIMES;
+        // SAFETY: `attr` is a valid 64-byte perf_event_attr of size 64;
+        // the other arguments are plain integers.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                attr.as_ptr(),
+                0 as libc::pid_t,
+                -1 as libc::c_int,
+                -1 as libc::c_int,
+                0 as libc::c_ulong,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: perf_event_open returned a new descriptor we own.
+        Ok(PerfCounter {
+            fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) },
+        })
+    }
+
+    /// The count with its enabled and running times in nanoseconds
+    /// (`struct bpf_perf_event_value`).
+    pub fn read(&self) -> std::io::Result<[u64; 3]> {
+        use std::os::fd::AsRawFd;
+        let mut v = [0u64; 3];
+        // SAFETY: `v` has room for the 24 bytes requested.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), v.as_mut_ptr().cast(), 24) };
+        if n != 24 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(v)
+    }
+}
+
 /// A `perf_event_array` map's slots.
 #[derive(Debug)]
 pub struct PerfEventArray {
-    slots: HandleArray<PerfBuffer>,
+    slots: HandleArray<PerfSlot>,
     max_entries: u32,
 }
 
@@ -194,33 +264,34 @@ impl PerfEventArray {
         }
     }
 
-    pub(super) fn slots(&self) -> &HandleArray<PerfBuffer> {
+    pub(super) fn slots(&self) -> &HandleArray<PerfSlot> {
         &self.slots
     }
 
-    /// Opens a buffer of `pages` data pages in slot `index` (replacing
-    /// any): `E2BIG` out of range, `EINVAL` for a page count that is not a
-    /// power of two.
-    pub fn open(&self, index: u32, pages: usize) -> Result<Arc<PerfBuffer>, Errno> {
-        let buf = Arc::new(PerfBuffer::new(pages).ok_or(errno::EINVAL)?);
+    /// Puts `counter` in slot `index` (replacing any): `E2BIG` out of
+    /// range.
+    pub fn set_counter(&self, index: u32, counter: PerfCounter) -> Result<(), Errno> {
         self.slots.set(
             &index.to_ne_bytes(),
-            Arc::clone(&buf),
+            Arc::new(PerfSlot::Counter(counter)),
             super::BPF_ANY,
             |_| Ok(()),
-        )?;
-        Ok(buf)
+        )
     }
 
-    /// The buffer in slot `index`, if one is open.
-    pub fn buffer(&self, index: u32) -> Option<Arc<PerfBuffer>> {
-        self.slots.get(&index.to_ne_bytes())
+    /// `bpf_perf_event_read_value`'s lookup: the counter of the slot
+    /// `flags` names (as for [`PerfEventArray::output`]) read now;
+    /// `EINVAL` for other flag bits, a buffer slot or a failed read,
+    /// `E2BIG` out of range, `ENOENT` for an empty slot.
+    pub fn read_counter(&self, flags: u64, cpu: u32) -> Result<[u64; 3], Errno> {
+        let slot = self.slot(flags, cpu)?;
+        match &*slot {
+            PerfSlot::Counter(c) => c.read().map_err(|_| errno::EINVAL),
+            PerfSlot::Buffer(_) => Err(errno::EINVAL),
+        }
     }
 
-    /// `bpf_perf_event_output` (the tracing variant): `flags` names the
-    /// slot (low 32 bits, [`BPF_F_CURRENT_CPU`] for `cpu`'s); other bits
-    /// are `EINVAL`, a slot out of range `E2BIG`, an empty slot `ENOENT`.
-    pub fn output(&self, flags: u64, cpu: u32, data: &[u8]) -> Result<(), Errno> {
+    fn slot(&self, flags: u64, cpu: u32) -> Result<Arc<PerfSlot>, Errno> {
         if flags & !BPF_F_INDEX_MASK != 0 {
             return Err(errno::EINVAL);
         }
@@ -231,7 +302,40 @@ impl PerfEventArray {
         if index >= self.max_entries {
             return Err(errno::E2BIG);
         }
-        self.buffer(index).ok_or(errno::ENOENT)?.output(data)
+        self.slots.get(&index.to_ne_bytes()).ok_or(errno::ENOENT)
+    }
+
+    /// Opens a buffer of `pages` data pages in slot `index` (replacing
+    /// any): `E2BIG` out of range, `EINVAL` for a page count that is not a
+    /// power of two.
+    pub fn open(&self, index: u32, pages: usize) -> Result<Arc<PerfBuffer>, Errno> {
+        let buf = Arc::new(PerfBuffer::new(pages).ok_or(errno::EINVAL)?);
+        self.slots.set(
+            &index.to_ne_bytes(),
+            Arc::new(PerfSlot::Buffer(Arc::clone(&buf))),
+            super::BPF_ANY,
+            |_| Ok(()),
+        )?;
+        Ok(buf)
+    }
+
+    /// The buffer in slot `index`, if one is open.
+    pub fn buffer(&self, index: u32) -> Option<Arc<PerfBuffer>> {
+        match &*self.slots.get(&index.to_ne_bytes())? {
+            PerfSlot::Buffer(b) => Some(Arc::clone(b)),
+            PerfSlot::Counter(_) => None,
+        }
+    }
+
+    /// `bpf_perf_event_output` (the tracing variant): `flags` names the
+    /// slot (low 32 bits, [`BPF_F_CURRENT_CPU`] for `cpu`'s); other bits
+    /// are `EINVAL`, a slot out of range `E2BIG`, an empty slot `ENOENT`,
+    /// a counter slot `EINVAL` (not an output event).
+    pub fn output(&self, flags: u64, cpu: u32, data: &[u8]) -> Result<(), Errno> {
+        match &*self.slot(flags, cpu)? {
+            PerfSlot::Buffer(b) => b.output(data),
+            PerfSlot::Counter(_) => Err(errno::EINVAL),
+        }
     }
 }
 
