@@ -22,6 +22,7 @@ mod process;
 mod ringbuf;
 pub(crate) mod skb;
 pub(crate) mod skb_meta;
+pub mod sockopt;
 mod spin_lock;
 mod stack;
 mod string;

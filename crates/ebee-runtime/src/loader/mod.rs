@@ -372,6 +372,7 @@ impl LoadedObject {
         let standard = standard_helpers(&env);
         let xdp_helpers = crate::program_type::xdp::helpers_with_maps(&env);
         let skb_helpers = crate::program_type::skb::helpers();
+        let sock_ops_helpers = crate::program_type::sock_ops::helpers();
         let regions = Arc::new(map_regions(&handles));
         let mut programs = Vec::new();
         let mut all_raw_safe = true;
@@ -441,13 +442,14 @@ impl LoadedObject {
                 }
             })?;
             // The kernel's helpers, those of the program's type (XDP,
-            // socket filter, tc), then the host's.
+            // socket filter, tc, sock_ops), then the host's.
             let mut helpers = standard.clone();
             match p.kind.program_type {
                 ProgramType::Xdp => merge_helpers(&mut helpers, &xdp_helpers),
                 ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct => {
                     merge_helpers(&mut helpers, &skb_helpers)
                 }
+                ProgramType::SockOps => merge_helpers(&mut helpers, &sock_ops_helpers),
                 _ => {}
             }
             merge_helpers(&mut helpers, &opts.host_helpers);

@@ -3,12 +3,14 @@
 //!
 //! - [`xdp`]: `struct xdp_md`, packet in a low-4-GiB [`LowFrame`].
 //! - [`skb`]: `struct __sk_buff` for socket filters and tc.
+//! - [`sock_ops`]: `struct bpf_sock_ops` for TCP socket callbacks.
 //! - [`custom`]: types the embedder defines (context layout + helpers).
 
 mod csum;
 pub mod custom;
 mod frame;
 pub mod skb;
+pub mod sock_ops;
 pub mod xdp;
 
 pub use csum::{
