@@ -140,8 +140,6 @@ const SOCK_MIN_SNDBUF: i32 = 4608;
 const SOCK_MIN_RCVBUF: i32 = 2304;
 /// `TCP_CA_NAME_MAX`.
 const TCP_CA_NAME_MAX: usize = 16;
-/// Jiffies per second (`CONFIG_HZ`) the `TCP_BPF_*` timeouts convert with.
-const HZ: u64 = 1000;
 
 /// The options of the socket a sock_ops program runs for, as the host
 /// knows them; `bpf_setsockopt` changes the record and `bpf_getsockopt`
@@ -156,6 +154,9 @@ pub struct SockOptions {
     pub wmem_max: i32,
     /// `net.core.rmem_max` (caps `SO_RCVBUF`; default 212992).
     pub rmem_max: i32,
+    /// The kernel's `CONFIG_HZ`, which the `TCP_BPF_DELACK_MAX` and
+    /// `TCP_BPF_RTO_MIN` bounds are in (default 250, Debian's).
+    pub hz: u32,
 }
 
 impl Default for SockOptions {
@@ -210,6 +211,7 @@ impl SockOptions {
             congestion_controls: vec!["reno".into(), "cubic".into()],
             wmem_max: 212992,
             rmem_max: 212992,
+            hz: 250,
         }
     }
 
@@ -317,6 +319,18 @@ impl SockOptions {
             (SOL_TCP, TCP_KEEPCNT) if !(1..=MAX_TCP_KEEPCNT).contains(&v0) => return Err(EINVAL),
             (SOL_TCP, TCP_SYNCNT) if !(1..=MAX_TCP_SYNCNT).contains(&v0) => return Err(EINVAL),
             (SOL_TCP, TCP_USER_TIMEOUT) if v0 < 0 => return Err(EINVAL),
+            (SOL_TCP, TCP_WINDOW_CLAMP) => {
+                // `tcp_set_window_clamp`: 0 only on a closed socket, else
+                // at least SOCK_MIN_RCVBUF / 2.
+                if v0 == 0 && sk.state != 7 {
+                    return Err(EINVAL);
+                }
+                int(if v0 == 0 {
+                    0
+                } else {
+                    v0.max(SOCK_MIN_RCVBUF / 2)
+                })
+            }
             (SOL_TCP, TCP_SAVE_SYN) => {
                 if !(0..=2).contains(&v0) {
                     return Err(EINVAL);
@@ -342,16 +356,16 @@ impl SockOptions {
             }
             (SOL_TCP, TCP_BPF_DELACK_MAX) => {
                 // TCP_TIMEOUT_MIN (2 jiffies) ..= TCP_DELACK_MAX (HZ/5).
-                let j = usecs_to_jiffies(v0);
-                if !(2..=HZ / 5).contains(&j) {
+                let j = usecs_to_jiffies(v0, self.hz);
+                if !(2..=u64::from(self.hz) / 5).contains(&j) {
                     return Err(EINVAL);
                 }
                 int(v0)
             }
             (SOL_TCP, TCP_BPF_RTO_MIN) => {
                 // TCP_TIMEOUT_MIN ..= TCP_RTO_MIN (HZ/5).
-                let j = usecs_to_jiffies(v0);
-                if !(2..=HZ / 5).contains(&j) {
+                let j = usecs_to_jiffies(v0, self.hz);
+                if !(2..=u64::from(self.hz) / 5).contains(&j) {
                     return Err(EINVAL);
                 }
                 int(v0)
@@ -463,7 +477,7 @@ impl SockOptions {
             }
             (SOL_TCP, TCP_SAVED_SYN) => {
                 // No SYN was saved (userspace sees no handshake packets).
-                Err(ENOENT)
+                Err(EINVAL)
             }
             _ => {
                 let v = self.get(level, name).ok_or(ENOPROTOOPT)?;
@@ -474,8 +488,8 @@ impl SockOptions {
     }
 }
 
-fn usecs_to_jiffies(us: i32) -> u64 {
-    (us as u32 as u64).div_ceil(1_000_000 / HZ)
+fn usecs_to_jiffies(us: i32, hz: u32) -> u64 {
+    (us as u32 as u64).div_ceil(1_000_000 / u64::from(hz.max(1)))
 }
 
 /// The level / name / length checks of the kernel's `__bpf_setsockopt`
