@@ -7,7 +7,8 @@
 //! 2. the longest matching route, lowest metric first among equals; none
 //!    is `NOT_FWDED`, a blackhole, unreachable or prohibit route its code,
 //!    a local or broadcast route `NOT_FWDED`;
-//! 3. the MTU (the route's, else the egress interface's): a larger
+//! 3. the MTU (the route's where the kernel uses it, else the egress
+//!    interface's): a larger
 //!    `tot_len` is `FRAG_NEEDED` with `mtu_result` set;
 //! 4. `rt_metric`, the egress `ifindex` and, for a gateway route, the
 //!    gateway as `ipv4_dst`/`ipv6_dst` are written; with
@@ -115,8 +116,12 @@ pub struct Route {
     pub gateway: Option<IpAddr>,
     /// The metric (`fib_priority`).
     pub metric: u32,
-    /// The route's MTU, if it has one (else the interface's).
+    /// The route's MTU metric, if it has one. Lookups use it only when it
+    /// is locked (`mtu lock N`), as the kernel's `ip_mtu_from_fib_result`
+    /// and `ip6_mtu_from_fib6`; otherwise the egress interface's MTU.
     pub mtu: Option<u32>,
+    /// Whether the MTU metric is locked.
+    pub mtu_locked: bool,
 }
 
 /// A neighbour (ARP / NDP entry in a valid state).
@@ -227,7 +232,8 @@ impl Fib {
         let Some(out) = self.interface(route.ifindex) else {
             return ret::NOT_FWDED;
         };
-        let mtu = route.mtu.unwrap_or(out.mtu);
+        let route_mtu = route.mtu.filter(|_| route.mtu_locked);
+        let mtu = route_mtu.unwrap_or(out.mtu);
         let tot_len = u16::from_ne_bytes([p[TOT_LEN], p[TOT_LEN + 1]]);
         if u32::from(tot_len) > mtu {
             p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(mtu as u16).to_ne_bytes());
