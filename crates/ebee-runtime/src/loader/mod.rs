@@ -372,6 +372,9 @@ impl LoadedObject {
         let standard = standard_helpers(&env);
         let xdp_helpers = crate::program_type::xdp::helpers_with_maps(&env);
         let skb_helpers = crate::program_type::skb::helpers();
+        let sock_ops_helpers = crate::program_type::sock_ops::helpers();
+        let kprobe_helpers = crate::program_type::tracing::kprobe_helpers();
+        let perf_event_helpers = crate::program_type::tracing::perf_event_helpers();
         let regions = Arc::new(map_regions(&handles));
         let mut programs = Vec::new();
         let mut all_raw_safe = true;
@@ -441,13 +444,16 @@ impl LoadedObject {
                 }
             })?;
             // The kernel's helpers, those of the program's type (XDP,
-            // socket filter, tc), then the host's.
+            // socket filter, tc, sock_ops, kprobe, perf_event), then the host's.
             let mut helpers = standard.clone();
             match p.kind.program_type {
                 ProgramType::Xdp => merge_helpers(&mut helpers, &xdp_helpers),
                 ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct => {
                     merge_helpers(&mut helpers, &skb_helpers)
                 }
+                ProgramType::SockOps => merge_helpers(&mut helpers, &sock_ops_helpers),
+                ProgramType::Kprobe => merge_helpers(&mut helpers, &kprobe_helpers),
+                ProgramType::PerfEvent => merge_helpers(&mut helpers, &perf_event_helpers),
                 _ => {}
             }
             merge_helpers(&mut helpers, &opts.host_helpers);

@@ -3,12 +3,16 @@
 //!
 //! - [`xdp`]: `struct xdp_md`, packet in a low-4-GiB [`LowFrame`].
 //! - [`skb`]: `struct __sk_buff` for socket filters and tc.
+//! - [`sock_ops`]: `struct bpf_sock_ops` for TCP socket callbacks.
+//! - [`tracing`]: `pt_regs` for kprobes, `bpf_perf_event_data` for perf events.
 //! - [`custom`]: types the embedder defines (context layout + helpers).
 
 mod csum;
 pub mod custom;
 mod frame;
 pub mod skb;
+pub mod sock_ops;
+pub mod tracing;
 pub mod xdp;
 
 pub use csum::{
