@@ -90,7 +90,7 @@ pub(super) fn relocate(
         .map_err(|source| ObjectLoadError::Core {
             program: p.name.clone(),
             target: what.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let relos: HashMap<usize, &ebee_object::program::ProgramCoreRelo> =
         p.core_relos.iter().map(|r| (r.pc, r)).collect();

@@ -240,7 +240,7 @@ pub enum ObjectLoadError {
         target: String,
         /// The resolver's error (it names the pc, access string and type).
         #[source]
-        source: ebee_object::ObjectError,
+        source: Box<ebee_object::ObjectError>,
     },
     /// The verifier found a path that runs a poisoned CO-RE relocation.
     #[error(
