@@ -7,7 +7,9 @@
 //! is compared with vmlinux's types. `tests/c/core_shifted.c` proves a
 //! user-given target BTF moves an access (in ebee and in the kernel, given
 //! the same target), and that without it the access is poisoned: refused
-//! by the verifier, and failing the run cleanly when unverified.
+//! by the verifier (and by the kernel), and failing the run cleanly when
+//! unverified. `tests/c/core_custom.c` runs at a host-defined hook whose
+//! context the host declares in BTF.
 
 mod prog_type;
 
@@ -392,4 +394,53 @@ fn a_poisoned_access_is_refused_or_fails_the_run_cleanly() {
     if ebee_kernel::probe().is_ok() {
         assert!(ebee_kernel::LoadedObject::load(&obj, &Default::default()).is_err());
     }
+}
+
+#[test]
+fn a_host_type_declares_its_context_in_btf() {
+    use ebee_verifier::{Access, ContextLayout, CtxField, FieldKind};
+    let obj = compile("core_custom");
+    // The host's context: key, extra, value (no flags), 12 bytes.
+    let mut b = BtfBuilder::new();
+    let u32_t = b.int("unsigned int", 4, false);
+    b.add_struct(
+        "ebee_host_ctx",
+        &[
+            Field::new("key", u32_t),
+            Field::new("extra", u32_t),
+            Field::new("value", u32_t),
+        ],
+    );
+    let f = |name, offset, write| CtxField {
+        name,
+        offset,
+        size: 4,
+        read: Access::Exact,
+        write,
+        kind: FieldKind::Scalar,
+    };
+    let host = CustomType::new(
+        ContextLayout {
+            name: "ebee_host_ctx",
+            size: 12,
+            fields: vec![
+                f("key", 0, Access::Denied),
+                f("extra", 4, Access::Denied),
+                f("value", 8, Access::Exact),
+            ],
+        },
+        ebee_runtime::HelperRegistry::new(),
+    )
+    .with_btf(b.build().unwrap());
+    let u = LoadedObject::load(&obj, &LoadOptions::new().unverified().custom_type(&host)).unwrap();
+    let vm = u.program("host_prog").unwrap().vm();
+    let mut ctx = [0u8; 12];
+    for (i, v) in [1u32, 2, 5].iter().enumerate() {
+        ctx[4 * i..4 * i + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    // value (at 8 in the host's layout) * 10, + 7 as flags is missing;
+    // the local layout would have read `extra` and `value` as value, flags.
+    assert_eq!(host.run(vm, &mut ctx).unwrap(), 57);
+    assert_eq!(u32::from_ne_bytes(ctx[8..12].try_into().unwrap()), 57);
+    assert_eq!(u32::from_ne_bytes(ctx[4..8].try_into().unwrap()), 2);
 }
