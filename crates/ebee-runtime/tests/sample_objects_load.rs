@@ -38,6 +38,7 @@ fn reason(e: &ObjectLoadError) -> String {
         ObjectLoadError::UnknownHelper { name, .. } => format!("helper {}", name.unwrap_or("?")),
         ObjectLoadError::Unresolved { .. } => "unresolved reference".into(),
         ObjectLoadError::Prepare { .. } => "interpreter refused".into(),
+        ObjectLoadError::Engine { .. } => "engine refused".into(),
     }
 }
 
