@@ -184,7 +184,7 @@ extern "C" fn call_helper(
     }))
     .unwrap_or_else(|_| {
         // SAFETY: as above; the unwound call dropped its references.
-        unsafe { with_state(ctx, (), |c, s| record_panic(c, s)) };
+        unsafe { with_state(ctx, (), record_panic) };
         HelperOutcome::Return(0)
     });
     let (target, r0) = match outcome {

@@ -68,6 +68,9 @@ fn user_maps(l: &LoadedObject) -> Maps {
     out
 }
 
+/// An XDP run's `r0` and output packet.
+type Verdict = (u64, Vec<u8>);
+
 fn kernel_maps(k: &ebee_kernel::LoadedObject, obj: &Object) -> Maps {
     let mut out = Maps::new();
     for def in obj.maps() {
@@ -163,7 +166,7 @@ fn callbacks_agree_on_every_engine_and_the_kernel() {
 fn xdp_rewrite_behind_a_tail_call_agrees_everywhere() {
     let obj = compile("xdp_tail");
     let packets: Vec<Vec<u8>> = (0..24).map(packet).collect();
-    let mut reference: Option<(Vec<(u64, Vec<u8>)>, Maps)> = None;
+    let mut reference: Option<(Vec<Verdict>, Maps)> = None;
     for (label, opts) in engines(&xdp::helpers()) {
         let l = LoadedObject::load(&obj, &opts).unwrap_or_else(|e| panic!("{label}: {e}"));
         let p = l.program("xdp_entry").unwrap();
@@ -171,7 +174,7 @@ fn xdp_rewrite_behind_a_tail_call_agrees_everywhere() {
             assert!(p.packet_unchecked(), "verified as XDP, run without checks");
         }
         let mut x = Xdp::new().unwrap();
-        let outs: Vec<(u64, Vec<u8>)> = packets
+        let outs: Vec<Verdict> = packets
             .iter()
             .enumerate()
             .map(|(i, pk)| {
