@@ -21,6 +21,9 @@ use std::sync::OnceLock;
 pub(crate) struct CodeMemory {
     module: Option<JITModule>,
     entry: *const u8,
+    /// Every native function (the entry's included) by its eBPF pc, for
+    /// callbacks.
+    functions: HashMap<usize, *const u8>,
     code_bytes: usize,
 }
 
@@ -31,10 +34,15 @@ unsafe impl Send for CodeMemory {}
 unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
-    /// Compiles `insns` for the host.
-    pub fn compile(insns: &[Insn], mode: TranslateMode) -> Result<CodeMemory, JitError> {
+    /// Compiles `insns` for the host, with a native function for each pc
+    /// of `callbacks` too.
+    pub fn compile(
+        insns: &[Insn],
+        callbacks: &[usize],
+        mode: TranslateMode,
+    ) -> Result<CodeMemory, JitError> {
         let isa = host_isa(mode.optimize)?;
-        let (entries, _) = plan(insns)?;
+        let (entries, _) = plan(insns, callbacks)?;
         let mut module = JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()));
         let sig = bpf_function_signature(isa.default_call_conv());
         let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(e.to_string());
@@ -75,9 +83,14 @@ impl CodeMemory {
         )?;
         module.finalize_definitions().map_err(codegen)?;
         let entry = module.get_finalized_function(ids[&0]);
+        let functions = ids
+            .iter()
+            .map(|(&pc, &id)| (pc, module.get_finalized_function(id)))
+            .collect();
         Ok(CodeMemory {
             module: Some(module),
             entry,
+            functions,
             code_bytes,
         })
     }
@@ -89,32 +102,60 @@ impl CodeMemory {
     /// of this run, and the program's memory accesses must be allowed (by
     /// its checks in checked mode, by the verifier otherwise).
     pub unsafe fn call_entry(&self, ctx: *mut JitContext, frame_top: u64, regs: [u64; 10]) -> u64 {
-        type EntryFn = unsafe extern "C" fn(
-            *mut JitContext,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-        ) -> u64;
-        // SAFETY: the entry pointer is finalised code with exactly this
-        // signature (`bpf_function_signature` in the host's C convention).
-        let f: EntryFn = unsafe { std::mem::transmute(self.entry) };
-        let [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9] = regs;
         // SAFETY: forwarded from the caller.
-        unsafe { f(ctx, frame_top, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9) }
+        unsafe { call_native(self.entry, ctx, frame_top, regs) }
+    }
+
+    /// Calls the native function compiled for `pc` (a callback), as
+    /// [`CodeMemory::call_entry`]; `None` when no function starts there.
+    ///
+    /// # Safety
+    /// As [`CodeMemory::call_entry`].
+    pub unsafe fn call_function(
+        &self,
+        pc: usize,
+        ctx: *mut JitContext,
+        frame_top: u64,
+        regs: [u64; 10],
+    ) -> Option<u64> {
+        let f = *self.functions.get(&pc)?;
+        // SAFETY: forwarded from the caller.
+        Some(unsafe { call_native(f, ctx, frame_top, regs) })
     }
 
     /// Machine code size in bytes.
     pub fn code_bytes(&self) -> usize {
         self.code_bytes
     }
+}
+
+/// Calls the native eBPF function at `f` with `r0`–`r9` = `regs` and
+/// `r10` = `frame_top`.
+///
+/// # Safety
+/// `f` is finalised code of a function compiled by [`CodeMemory::compile`]
+/// that is still mapped; otherwise as [`CodeMemory::call_entry`].
+unsafe fn call_native(f: *const u8, ctx: *mut JitContext, frame_top: u64, regs: [u64; 10]) -> u64 {
+    type EntryFn = unsafe extern "C" fn(
+        *mut JitContext,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+    ) -> u64;
+    // SAFETY: `f` is finalised code with exactly this signature
+    // (`bpf_function_signature` in the host's C convention).
+    let f: EntryFn = unsafe { std::mem::transmute(f) };
+    let [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9] = regs;
+    // SAFETY: forwarded from the caller.
+    unsafe { f(ctx, frame_top, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9) }
 }
 
 /// The address of the process-wide slow-path stub (see `translate/stub.rs`),
@@ -184,7 +225,7 @@ mod tests {
                 checked,
                 optimize: true,
             };
-            let code = CodeMemory::compile(&insns, mode).unwrap();
+            let code = CodeMemory::compile(&insns, &[], mode).unwrap();
             let perms = permissions_at(code.entry as usize).expect("code is mapped");
             assert!(perms.starts_with("r-x"), "checked={checked}: {perms}");
         }

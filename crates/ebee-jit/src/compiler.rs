@@ -139,12 +139,16 @@ pub(crate) fn check_stub_function(isa: &dyn TargetIsa) -> ir::Function {
     func
 }
 
-/// The native-function entry pcs of `insns`, and their name indices.
-pub(crate) fn plan(insns: &[Insn]) -> Result<(Vec<usize>, HashMap<usize, u32>), JitError> {
+/// The native-function entry pcs of `insns` with the callbacks at
+/// `callbacks`, and their name indices.
+pub(crate) fn plan(
+    insns: &[Insn],
+    callbacks: &[usize],
+) -> Result<(Vec<usize>, HashMap<usize, u32>), JitError> {
     if insns.is_empty() {
         return Err(JitError::Load(ebee_runtime::LoadError::Empty));
     }
-    let entries = function_entries(insns);
+    let entries = function_entries(insns, callbacks);
     let index_of: HashMap<usize, u32> = entries
         .iter()
         .enumerate()
@@ -160,7 +164,7 @@ pub(crate) fn compile_to_bytes(
     mode: TranslateMode,
     isa: &dyn TargetIsa,
 ) -> Result<Vec<Vec<u8>>, JitError> {
-    let (entries, index_of) = plan(insns)?;
+    let (entries, index_of) = plan(insns, &[])?;
     let mut out = Vec::new();
     let mut compile = |func: ir::Function| -> Result<(), JitError> {
         let mut ctx = Context::for_function(func);

@@ -65,13 +65,27 @@
 //! - **Helpers and tail calls** go through a Rust trampoline into the
 //!   `Vm`'s registry; a tail call compiles its target on first use (in the
 //!   caller's mode, cached) and runs it in the caller's frame.
+//! - **Callbacks** (`bpf_loop`, `bpf_for_each_map_elem`): every function
+//!   the program loads the address of (`lddw rX, func`, which
+//!   [`ebee_runtime::Vm::new`] turns into a handle and lists in
+//!   [`ebee_runtime::Vm::function_refs`]) is compiled as a native function
+//!   too. The helper calls it back through the trampoline's
+//!   [`ebee_runtime::RunAccess`]: `r1`–`r5` its arguments, a new frame
+//!   below the helper caller's (the call-depth limit applies), the run's
+//!   budget, regions and tail-call state, and the interpreter's errors
+//!   (`in the callback at PC: ...`).
 //! - **Division** never traps (guarded divisors, results selected);
 //!   atomics are host atomics, misaligned ones fail as in the interpreter.
 //! - **Code memory** is written while mapped read-write and switched to
 //!   read-execute before it runs (`cranelift-jit`); never both at once.
 //!
-//! Not supported yet: `bpf_loop` callbacks (the interpreter rejects the
-//! `lddw` of a function they need, too).
+//!
+//! # Objects
+//!
+//! [`JitEngine`] is the JIT as the runtime loader's engine
+//! ([`ebee_runtime::loader::LoadOptions::engine`]): a loaded object's
+//! programs, with their maps, helpers, tail calls and packet contexts,
+//! run as native code, verified programs in verified mode.
 
 #![warn(missing_docs)]
 
@@ -79,6 +93,7 @@ mod code_memory;
 mod compiler;
 mod context;
 mod control_flow;
+mod engine;
 mod error;
 mod loop_shape;
 mod program;
@@ -87,6 +102,7 @@ mod runtime_calls;
 mod translate;
 
 pub use ebee_runtime::ExecError;
+pub use engine::JitEngine;
 pub use error::JitError;
 pub use program::{JitOptions, JitProgram};
 

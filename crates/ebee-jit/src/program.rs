@@ -82,7 +82,7 @@ impl JitProgram {
             checked: options.checked,
             optimize: options.optimize,
         };
-        let code = CodeMemory::compile(vm.insns(), mode)?;
+        let code = CodeMemory::compile(vm.insns(), vm.function_refs(), mode)?;
         Ok(JitProgram {
             vm,
             code,
@@ -198,6 +198,22 @@ impl JitProgram {
         unsafe { self.code.call_entry(ctx, frame_top, regs) }
     }
 
+    /// Calls this program's function at `pc` (a callback) in an existing
+    /// run; `None` when the program has no function there.
+    ///
+    /// # Safety
+    /// As [`CodeMemory::call_entry`].
+    pub(crate) unsafe fn call_function(
+        &self,
+        pc: usize,
+        ctx: *mut JitContext,
+        frame_top: u64,
+        regs: [u64; 10],
+    ) -> Option<u64> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.code.call_function(pc, ctx, frame_top, regs) }
+    }
+
     /// # Safety
     /// See [`JitProgram::run_unchecked`].
     unsafe fn execute(&self, inv: &Invocation) -> Result<u64, ExecError> {
@@ -215,6 +231,7 @@ impl JitProgram {
         }
         let mut state = RunState {
             current: self.vm.clone(),
+            current_code: None,
             root: self,
             regions,
             tail_calls: TailCallState::new(),
@@ -254,7 +271,10 @@ impl JitProgram {
                 pc: 0,
                 insn: "the JIT stopped without recording why".into(),
             })),
-            _ => unreachable!("status is one of four values"),
+            _ => Err(ExecError::InvalidInstruction {
+                pc: 0,
+                insn: format!("the JIT stopped with unknown status {}", ctx.status),
+            }),
         }
     }
 }

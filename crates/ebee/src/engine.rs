@@ -1,6 +1,8 @@
-//! Which engine runs a program: the interpreter or the JIT (checked mode,
-//! since `ebee run` does not verify: every access is checked and the
-//! instruction budget enforced, exactly as in the interpreter).
+//! Which engine runs a program: the interpreter or the JIT. Raw programs
+//! run in checked mode, since `ebee run` does not verify them: every access
+//! is checked and the instruction budget enforced, exactly as in the
+//! interpreter. Objects run through the loader, which verifies them: the
+//! JIT compiles verified programs without checks ([`Engine::for_objects`]).
 
 use crate::failure::Failure;
 use ebee_jit::{JitOptions, JitProgram};
@@ -25,6 +27,23 @@ pub enum Runner {
 }
 
 impl Engine {
+    /// The runtime loader's engine for objects: the interpreter, or the JIT
+    /// (verified programs in verified mode, unverified ones checked).
+    pub fn for_objects(self) -> Arc<dyn ebee_runtime::Engine> {
+        match self {
+            Engine::Interp => Arc::new(ebee_runtime::Interpreter),
+            Engine::Jit => Arc::new(ebee_jit::JitEngine::new()),
+        }
+    }
+
+    /// The name printed with a run's mode.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Jit => "jit",
+            Engine::Interp => "interpreter",
+        }
+    }
+
     /// Prepares `vm` (compiles it, for the JIT).
     pub fn prepare(self, vm: Vm) -> Result<Runner, Failure> {
         match self {

@@ -46,7 +46,8 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
-    /// The engine: the JIT (checked mode) or the interpreter.
+    /// The engine: the JIT or the interpreter. Raw programs run checked;
+    /// an object's verified programs run compiled without checks.
     #[arg(long, value_enum, default_value_t = ebee::Engine::Jit)]
     engine: ebee::Engine,
     /// For an object: load it into the running kernel and run it with
@@ -95,6 +96,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 ),
                 None => None,
             },
+            engine: args.engine,
         };
         return super::run_object::run(r, &mut memory);
     }
