@@ -127,6 +127,7 @@ pub(crate) fn check_stub_function(isa: &dyn TargetIsa) -> ir::Function {
         mode: TranslateMode {
             checked: true,
             optimize: true,
+            blind: None,
         },
         rt: RuntimeFns {
             call_conv: isa.default_call_conv(),

@@ -67,6 +67,9 @@
 //!   caller's mode, cached) and runs it in the caller's frame.
 //! - **Division** never traps (guarded divisors, results selected);
 //!   atomics are host atomics, misaligned ones fail as in the interpreter.
+//! - **Constant blinding** ([`JitOptions::blind_constants`], `blinding.rs`):
+//!   immediates are emitted XORed with a random per-compile key and
+//!   un-XORed at run time, as the kernel's `bpf_jit_harden`.
 //! - **Code memory** is written while mapped read-write and switched to
 //!   read-execute before it runs (`cranelift-jit`); never both at once.
 //!
@@ -75,6 +78,7 @@
 
 #![warn(missing_docs)]
 
+mod blinding;
 mod code_memory;
 mod compiler;
 mod context;
@@ -99,12 +103,35 @@ pub fn compile_for_target(
     isa_name: &str,
     checked: bool,
 ) -> Result<Vec<Vec<u8>>, JitError> {
+    let options = if checked {
+        JitOptions::CHECKED
+    } else {
+        JitOptions::VERIFIED
+    };
+    compile_for_target_with(insns, isa_name, options)
+}
+
+/// [`compile_for_target`] with every option: checked or verified mode and
+/// constant blinding (under a fresh random key; the code reads the key from
+/// an address that is only valid in a real compile, so these bytes are for
+/// inspection, not for running). `optimize` is ignored: these compiles are
+/// always optimised, like the ones that run.
+pub fn compile_for_target_with(
+    insns: &[ebee_isa::Insn],
+    isa_name: &str,
+    options: JitOptions,
+) -> Result<Vec<Vec<u8>>, JitError> {
     let isa = compiler::isa_by_name(isa_name)?;
+    let blind = options.blind_constants.then(|| blinding::Blinding {
+        key: blinding::random_key(),
+        key_addr: 0,
+    });
     compiler::compile_to_bytes(
         insns,
         translate::TranslateMode {
-            checked,
+            checked: options.checked,
             optimize: true,
+            blind,
         },
         &*isa,
     )

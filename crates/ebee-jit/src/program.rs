@@ -24,6 +24,9 @@ pub struct JitOptions {
     /// Let Cranelift optimise (on by default). Off roughly halves compile
     /// time, for many short-lived programs; clang already optimised them.
     pub optimize: bool,
+    /// Constant blinding (off by default; see
+    /// [`JitOptions::blind_constants`]).
+    pub blind_constants: bool,
 }
 
 impl JitOptions {
@@ -31,12 +34,29 @@ impl JitOptions {
     pub const CHECKED: JitOptions = JitOptions {
         checked: true,
         optimize: true,
+        blind_constants: false,
     };
     /// Verified mode, optimised.
     pub const VERIFIED: JitOptions = JitOptions {
         checked: false,
         optimize: true,
+        blind_constants: false,
     };
+
+    /// These options with constant blinding on or off, as the kernel's
+    /// `bpf_jit_harden`: every immediate of an ALU, jump, store or `lddw`
+    /// instruction is XORed with a random key drawn for each compile and
+    /// un-XORed at run time with the key read from memory, so no constant
+    /// the program chose appears in executable memory (no JIT spraying).
+    /// Results are unchanged; the cost is an XOR per immediate, and in
+    /// checked mode loops are not versioned (their guards would compute
+    /// constants from the immediates).
+    pub const fn blind_constants(self, on: bool) -> JitOptions {
+        JitOptions {
+            blind_constants: on,
+            ..self
+        }
+    }
 }
 
 impl Default for JitOptions {
@@ -81,8 +101,9 @@ impl JitProgram {
         let mode = TranslateMode {
             checked: options.checked,
             optimize: options.optimize,
+            blind: None,
         };
-        let code = CodeMemory::compile(vm.insns(), mode)?;
+        let code = CodeMemory::compile(vm.insns(), mode, options.blind_constants)?;
         Ok(JitProgram {
             vm,
             code,

@@ -46,7 +46,7 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn store(&mut self, pc: usize, size: Size, dst: Reg, off: i16, src: Operand) {
         let value = match src {
             Operand::Reg(r) => self.reg(r),
-            Operand::Imm(i) => self.b.ins().iconst(I64, i as i64),
+            Operand::Imm(i) => self.imm_const(I64, i as i64),
         };
         let addr = self.access_address(pc, dst, off, size.bytes(), true);
         let f = program_mem_flags();
