@@ -5,8 +5,10 @@
 
 use crate::benchmark::Benchmark;
 use crate::input::InputRng;
+use crate::program::Code;
 use ebee_isa::{AluOp, Insn, JmpCond, Operand, Reg, Size, Width};
 use ebee_jit::{JitOptions, JitProgram};
+use ebee_runtime::loader::{LoadOptions, LoadedObject};
 use ebee_runtime::Vm;
 use std::time::Duration;
 
@@ -114,7 +116,20 @@ pub fn measure_compile(name: &str, vm: &Vm, rounds: usize) -> Result<CompileTime
 pub fn all(benches: &[Benchmark], rounds: usize) -> Vec<Result<CompileTime, String>> {
     let mut out = Vec::new();
     for b in benches {
-        let vm = Vm::from_bytes(b.program.bytecode).map_err(|e| e.to_string());
+        let vm = match b.program {
+            Code::Raw(p) => Vm::from_bytes(p.bytecode).map_err(|e| e.to_string()),
+            // The entry program as the runtime's loader resolved it (map
+            // references become constants; the object must stay loaded
+            // for the helpers' map table, not for compiling).
+            Code::Object(code) => code.parse().and_then(|obj| {
+                let loaded =
+                    LoadedObject::load(&obj, &LoadOptions::new()).map_err(|e| e.to_string())?;
+                let p = loaded
+                    .program(code.entry)
+                    .ok_or_else(|| format!("no program {}", code.entry))?;
+                Ok(Vm::clone(p.vm()))
+            }),
+        };
         out.push(vm.and_then(|vm| measure_compile(b.name, &vm, rounds)));
     }
     let generated = generated_program(1000);
