@@ -20,6 +20,7 @@ const PROGRAMS: &[&str] = &[
     "switch64",
     "log2",
     "xdp_parse",
+    "unrolled_mix",
 ];
 
 /// Programs built for the kernel (the kernel JIT column), by file stem,

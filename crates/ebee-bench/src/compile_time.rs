@@ -1,7 +1,8 @@
 //! JIT compile time: how long `ebee_jit` takes to turn a program into
-//! native code, for each benchmark program and for a generated program of
-//! about 1,000 instructions shaped like compiler output (arithmetic on
-//! live registers, loads from the input, short forward branches).
+//! native code, for each benchmark program, for a clang-built program of
+//! about 1,000 instructions (`programs/unrolled_mix.c`) and for a generated
+//! one shaped like compiler output (arithmetic on live registers, loads
+//! from the input, short forward branches).
 
 use crate::benchmark::Benchmark;
 use crate::input::InputRng;
@@ -132,6 +133,8 @@ pub fn all(benches: &[Benchmark], rounds: usize) -> Vec<Result<CompileTime, Stri
         };
         out.push(vm.and_then(|vm| measure_compile(b.name, &vm, rounds)));
     }
+    let clang = Vm::from_bytes(crate::program::UNROLLED_MIX.bytecode).map_err(|e| e.to_string());
+    out.push(clang.and_then(|vm| measure_compile("unrolled_mix (clang)", &vm, rounds)));
     let generated = generated_program(1000);
     let vm = Vm::new(generated).map_err(|e| e.to_string());
     out.push(vm.and_then(|vm| measure_compile("generated (1,000 insns)", &vm, rounds)));
@@ -141,6 +144,22 @@ pub fn all(benches: &[Benchmark], rounds: usize) -> Vec<Result<CompileTime, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clang_built_thousand_runs_alike_in_the_interpreter_and_the_jit() {
+        let p = crate::program::UNROLLED_MIX;
+        assert!((950..1200).contains(&p.slots()), "{} slots", p.slots());
+        let vm = Vm::from_bytes(p.bytecode).unwrap();
+        let mut mem = crate::input::with_header(12345, 64);
+        for (i, b) in mem[8..].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(73) ^ 0x5c;
+        }
+        let want = vm.run(&mut mem.clone()).unwrap();
+        let checked = JitProgram::compile(&vm, JitOptions::CHECKED).unwrap();
+        assert_eq!(checked.run(&mut mem.clone()).unwrap(), want);
+        let blinded = JitProgram::compile(&vm, JitOptions::CHECKED.blind_constants(true)).unwrap();
+        assert_eq!(blinded.run(&mut mem.clone()).unwrap(), want);
+    }
 
     #[test]
     fn the_generated_program_runs_alike_in_the_interpreter_and_the_jit() {

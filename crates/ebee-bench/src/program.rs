@@ -35,6 +35,9 @@ pub const SWITCH64: Program = program!("switch64");
 pub const LOG2: Program = program!("log2");
 /// The XDP parser on the benchmark input (`programs/xdp_parse.c`).
 pub const XDP_PARSE: Program = program!("xdp_parse");
+/// About 1,000 instructions of clang output, for the JIT compile time
+/// (`programs/unrolled_mix.c`; not a table row).
+pub const UNROLLED_MIX: Program = program!("unrolled_mix");
 /// The XDP parser as a kernel XDP program (`programs/xdp_parse_kernel.c`,
 /// section `xdp`).
 pub const XDP_PARSE_KERNEL: Program = program!("xdp_parse_kernel");
