@@ -24,6 +24,11 @@ pub struct CompileTime {
     pub checked: Duration,
     /// Verified mode.
     pub verified: Duration,
+    /// Checked mode, unoptimised (`JitOptions::optimize` off: compiled
+    /// for compile speed).
+    pub checked_unoptimised: Duration,
+    /// Verified mode, unoptimised.
+    pub verified_unoptimised: Duration,
 }
 
 /// A generated program of `n` instructions (plus a few): `r1` is the
@@ -110,6 +115,14 @@ pub fn measure_compile(name: &str, vm: &Vm, rounds: usize) -> Result<CompileTime
         insns: vm.insns().len(),
         checked: best(JitOptions::CHECKED)?,
         verified: best(JitOptions::VERIFIED)?,
+        checked_unoptimised: best(JitOptions {
+            optimize: false,
+            ..JitOptions::CHECKED
+        })?,
+        verified_unoptimised: best(JitOptions {
+            optimize: false,
+            ..JitOptions::VERIFIED
+        })?,
     })
 }
 

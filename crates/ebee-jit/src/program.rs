@@ -21,8 +21,11 @@ pub struct JitOptions {
     /// mode) for programs the verifier proved, which then run through
     /// [`JitProgram::run_unchecked`].
     pub checked: bool,
-    /// Let Cranelift optimise (on by default). Off roughly halves compile
-    /// time, for many short-lived programs; clang already optimised them.
+    /// Let Cranelift optimise (on by default). Off compiles for speed of
+    /// compilation: no e-graph pass and the single-pass register allocator,
+    /// about 2.5x faster to compile on large programs (a 1,000-instruction
+    /// clang-built program in under 1 ms), while the code runs 1.5x to 5x
+    /// slower: for large or short-lived programs run a few times.
     pub optimize: bool,
     /// Constant blinding (off by default; see
     /// [`JitOptions::blind_constants`]).

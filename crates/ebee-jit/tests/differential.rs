@@ -7,7 +7,7 @@
 //! of bounds often, so checked mode is compared on faults too; verified
 //! mode runs only the programs the checked interpreter ran cleanly.
 //! Garbage programs must never crash checked mode. Every comparison is
-//! made with and without constant blinding.
+//! made with and without constant blinding, checked mode also unoptimised.
 
 use ebee_isa::{encode, AluOp, AtomicOp, ByteOrder, Insn, JmpCond, Operand, Reg, Size, Width};
 use ebee_jit::{JitOptions, JitProgram};
@@ -381,9 +381,17 @@ fn compare(gens: &[Gen], seed: u8) -> Result<bool, TestCaseError> {
     let mut mem = input(seed);
     let want = outcome(vm.run(&mut mem), mem);
 
-    // Each mode also with constant blinding, which must not change results.
-    for blind in [false, true] {
-        let options = JitOptions::CHECKED.blind_constants(blind);
+    // Each mode also with constant blinding, and checked mode also
+    // unoptimised (other Cranelift settings), which must not change results.
+    let unoptimised = JitOptions {
+        optimize: false,
+        ..JitOptions::CHECKED
+    };
+    for options in [
+        JitOptions::CHECKED,
+        JitOptions::CHECKED.blind_constants(true),
+        unoptimised,
+    ] {
         let checked = JitProgram::compile(&vm, options)
             .map_err(|e| TestCaseError::fail(format!("compile: {e}")))?;
         let mut mem = input(seed);
@@ -391,8 +399,8 @@ fn compare(gens: &[Gen], seed: u8) -> Result<bool, TestCaseError> {
         prop_assert_eq!(
             &got,
             &want,
-            "checked mode (blind {}) differs on {:#?}",
-            blind,
+            "checked mode ({:?}) differs on {:#?}",
+            options,
             insns
         );
     }
