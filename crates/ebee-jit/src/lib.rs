@@ -35,7 +35,8 @@
 //!   the SSA builder and the register allocator.
 //! - **Frames**: the interpreter's layout, eight 512-byte frames growing down
 //!   from the entry frame (`r10` = its top); the callee's frame top is the
-//!   caller's minus 512, which doubles as the depth counter.
+//!   caller's minus 512, which doubles as the depth counter. A run zeroes
+//!   only the frames its call graph reaches (`frames.rs`).
 //! - **Checked accesses**: an inline compare against the current frame or the
 //!   input buffer (bounds kept in registers), proven statically for `r10`
 //!   plus a constant when the function never writes `r10`; anything else
@@ -84,6 +85,7 @@ mod compiler;
 mod context;
 mod control_flow;
 mod error;
+mod frames;
 mod loop_shape;
 mod program;
 mod run_state;

@@ -3,6 +3,7 @@
 use crate::code_memory::CodeMemory;
 use crate::context::{JitContext, FAULTED, FRAME_SIZE, RUNNING, STOPPED, TAIL_CALLED};
 use crate::error::JitError;
+use crate::frames::frames_needed;
 use crate::run_state::RunState;
 use crate::translate::TranslateMode;
 use ebee_runtime::{
@@ -87,6 +88,8 @@ pub struct JitProgram {
     code: CodeMemory,
     options: JitOptions,
     compile_time: Duration,
+    /// Stack frames a run can reach through local calls (`frames.rs`).
+    frames: usize,
     /// Tail-call targets compiled on first use, by the target's address.
     tail_targets: Mutex<TailTargets>,
 }
@@ -107,10 +110,12 @@ impl JitProgram {
             blind: None,
         };
         let code = CodeMemory::compile(vm.insns(), mode, options.blind_constants)?;
+        let frames = frames_needed(vm.insns());
         Ok(JitProgram {
             vm,
             code,
             options,
+            frames,
             compile_time: start.elapsed(),
             tail_targets: Mutex::new(HashMap::new()),
         })
@@ -192,6 +197,12 @@ impl JitProgram {
         unsafe { self.execute(&raw_invocation(mem)) }
     }
 
+    /// The stack frames a run of this program can reach (without tail
+    /// calls).
+    pub(crate) fn frames(&self) -> usize {
+        self.frames
+    }
+
     /// The compiled code for a tail call to `target`, compiled on first use
     /// in this program's mode.
     pub(crate) fn tail_call_target(&self, target: &Arc<Vm>) -> Result<Arc<JitProgram>, JitError> {
@@ -226,7 +237,9 @@ impl JitProgram {
     /// See [`JitProgram::run_unchecked`].
     unsafe fn execute(&self, inv: &Invocation) -> Result<u64, ExecError> {
         // u64 elements keep the frames 8-byte aligned, as in the interpreter.
-        let mut stack = [0u64; STACK_BYTES / 8];
+        // Only the frames the program can reach are zeroed (`frames.rs`);
+        // a tail call zeroes those its target needs (`RunState::zero_frames`).
+        let mut stack = std::mem::MaybeUninit::<[u64; STACK_BYTES / 8]>::uninit();
         let stack_lo = stack.as_mut_ptr() as u64;
         let stack_top = stack_lo + STACK_BYTES as u64;
         let input = inv.input();
@@ -243,9 +256,11 @@ impl JitProgram {
             regions,
             tail_calls: TailCallState::new(),
             stack_top,
+            zeroed_frames: 0,
             packet: inv.packet(),
             fault: None,
         };
+        state.zero_frames(self.frames);
         // The inline check allows reads and writes, so a read-only input
         // buffer is left to the slow path (bounds of zero match nothing).
         let mem_bound = if input.writable {
