@@ -27,11 +27,19 @@ pub enum Runner {
 impl Engine {
     /// Prepares `vm` (compiles it, for the JIT).
     pub fn prepare(self, vm: Vm) -> Result<Runner, Failure> {
+        self.prepare_blinded(vm, false)
+    }
+
+    /// [`Engine::prepare`], for the JIT with constant blinding when
+    /// `blind` (the interpreter has no machine code to blind).
+    pub fn prepare_blinded(self, vm: Vm, blind: bool) -> Result<Runner, Failure> {
         match self {
             Engine::Interp => Ok(Runner::Interp(Arc::new(vm))),
-            Engine::Jit => JitProgram::compile_shared(Arc::new(vm), JitOptions::CHECKED)
-                .map(|p| Runner::Jit(Box::new(p)))
-                .map_err(|e| Failure::Input(format!("JIT: {e}"))),
+            Engine::Jit => {
+                JitProgram::compile_shared(Arc::new(vm), JitOptions::CHECKED.blind_constants(blind))
+                    .map(|p| Runner::Jit(Box::new(p)))
+                    .map_err(|e| Failure::Input(format!("JIT: {e}")))
+            }
         }
     }
 }
