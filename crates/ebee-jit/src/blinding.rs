@@ -1,6 +1,6 @@
 //! Constant blinding, as the kernel's `bpf_jit_blind_constants`
-//! (kernel/bpf/core.c): no immediate of the program (ALU, jump, store and
-//! `lddw` operands) is written into executable memory as is, so a program
+//! (kernel/bpf/core.c): no immediate of the program (ALU, jump, store,
+//! `lddw` and `LD_ABS`/`LD_IND` operands) is written into executable memory as is, so a program
 //! cannot plant chosen bytes (JIT spraying gadgets) in the code pages.
 //!
 //! Each compile draws a random 64-bit key. An immediate `imm` is emitted as

@@ -48,8 +48,8 @@ impl JitOptions {
     };
 
     /// These options with constant blinding on or off, as the kernel's
-    /// `bpf_jit_harden`: every immediate of an ALU, jump, store or `lddw`
-    /// instruction is XORed with a random key drawn for each compile and
+    /// `bpf_jit_harden`: every immediate of an ALU, jump, store, `lddw` or
+    /// legacy packet-load instruction is XORed with a random key drawn for each compile and
     /// un-XORed at run time with the key read from memory, so no constant
     /// the program chose appears in executable memory (no JIT spraying).
     /// Results are unchanged; the cost is an XOR per immediate, and in

@@ -7,11 +7,13 @@ use ebee_jit::{compile_for_target_with, JitOptions, JitProgram};
 use ebee_runtime::Vm;
 
 /// Distinctive immediates of each kind the kernel blinds: a 32-bit ALU
-/// operand, a 64-bit `lddw`, a store immediate and a jump operand.
+/// operand, a 64-bit `lddw`, a store immediate, a jump operand and a
+/// legacy packet-load offset.
 const ALU_IMM: u32 = 0x1357_9bdf;
 const LDDW_IMM: u64 = 0x1122_3344_5566_7788;
 const STORE_IMM: u32 = 0x0bad_f00d;
 const JUMP_IMM: u32 = 0x2468_ace0;
+const LD_ABS_IMM: u32 = 0x3c1d_5e7f;
 
 /// Reads the input so nothing folds away at compile time.
 fn program() -> Vec<ebee_isa::Insn> {
@@ -49,6 +51,22 @@ fn contains(code: &[u8], pattern: &[u8]) -> bool {
 fn immediates_are_absent_from_blinded_code() {
     let insns = program();
     for base in [JitOptions::VERIFIED, JitOptions::CHECKED] {
+        // The packet load, alone (it fails at run time; only its code counts).
+        let ld_abs =
+            ebee_isa::assemble(&format!("r0 = *(u8 *)skb[{LD_ABS_IMM:#x}]\nexit")).unwrap();
+        let pattern = LD_ABS_IMM.to_le_bytes();
+        let plain = compile_for_target_with(&ld_abs, "x86_64", base)
+            .unwrap()
+            .concat();
+        let blinded = compile_for_target_with(&ld_abs, "x86_64", base.blind_constants(true))
+            .unwrap()
+            .concat();
+        assert!(contains(&plain, &pattern), "ld_abs offset in plain code");
+        assert!(
+            !contains(&blinded, &pattern),
+            "ld_abs offset in blinded code"
+        );
+
         let plain = compile_for_target_with(&insns, "x86_64", base)
             .unwrap()
             .concat();
@@ -116,5 +134,23 @@ fn blinded_program_matches_the_interpreter() {
         // The first input takes the jump (skipping `r0 += 1`), the others
         // do not.
         assert_eq!(want as u32 == JUMP_IMM, input == hit, "input {input:?}");
+    }
+}
+
+/// Blinded legacy packet loads read the same bytes as the interpreter, and
+/// fail the same way past the packet's end.
+#[test]
+fn blinded_packet_loads_match_the_interpreter() {
+    for src in [
+        "r0 = *(u8 *)skb[0x2]\nexit",
+        "r6 = 1\nr0 = *(u16 *)skb[r6+0x1]\nexit",
+        "r0 = *(u32 *)skb[0x7]\nexit",
+    ] {
+        let vm = Vm::new(ebee_isa::assemble(src).unwrap()).unwrap();
+        let input = [1u8, 2, 3, 4, 5, 6];
+        let want = vm.run(&mut input.clone()).map_err(|e| e.to_string());
+        let prog = JitProgram::compile(&vm, JitOptions::CHECKED.blind_constants(true)).unwrap();
+        let got = prog.run(&mut input.clone()).map_err(|e| e.to_string());
+        assert_eq!(got, want, "{src}");
     }
 }
