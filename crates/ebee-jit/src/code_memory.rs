@@ -6,6 +6,7 @@
 //! and executable at the same time. [`CodeMemory`] owns the module and
 //! unmaps its pages when dropped.
 
+use crate::blinding::{random_key, Blinding};
 use crate::compiler::{build_functions, check_stub_function, host_isa, plan};
 use crate::context::JitContext;
 use crate::error::JitError;
@@ -25,6 +26,8 @@ pub(crate) struct CodeMemory {
     /// callbacks.
     functions: HashMap<usize, *const u8>,
     code_bytes: usize,
+    /// The constant-blinding key the code reads (by address) at run time.
+    _blind_key: Option<Box<u64>>,
 }
 
 // SAFETY: after finalisation the code pages are immutable; the module is
@@ -35,12 +38,19 @@ unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
     /// Compiles `insns` for the host, with a native function for each pc
-    /// of `callbacks` too.
+    /// of `callbacks` too; with `blind`, under a fresh random
+    /// constant-blinding key (any key in `mode` is replaced).
     pub fn compile(
         insns: &[Insn],
         callbacks: &[usize],
-        mode: TranslateMode,
+        mut mode: TranslateMode,
+        blind: bool,
     ) -> Result<CodeMemory, JitError> {
+        let blind_key = blind.then(|| Box::new(random_key()));
+        mode.blind = blind_key.as_ref().map(|key| Blinding {
+            key: **key,
+            key_addr: &**key as *const u64 as u64,
+        });
         let isa = host_isa(mode.optimize)?;
         let (entries, _) = plan(insns, callbacks)?;
         let mut module = JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()));
@@ -92,6 +102,7 @@ impl CodeMemory {
             entry,
             functions,
             code_bytes,
+            _blind_key: blind_key,
         })
     }
 
@@ -220,12 +231,13 @@ mod tests {
     #[test]
     fn code_pages_are_executable_and_not_writable() {
         let insns = ebee_isa::assemble("r0 = *(u8 *)(r1 + 0)\nexit").unwrap();
-        for checked in [false, true] {
+        for (checked, blind) in [(false, false), (true, false), (true, true)] {
             let mode = TranslateMode {
                 checked,
                 optimize: true,
+                blind: None,
             };
-            let code = CodeMemory::compile(&insns, &[], mode).unwrap();
+            let code = CodeMemory::compile(&insns, &[], mode, blind).unwrap();
             let perms = permissions_at(code.entry as usize).expect("code is mapped");
             assert!(perms.starts_with("r-x"), "checked={checked}: {perms}");
         }

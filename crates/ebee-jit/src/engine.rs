@@ -26,12 +26,16 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug, Clone, Copy)]
 pub struct JitEngine {
     optimize: bool,
+    blind: bool,
 }
 
 impl JitEngine {
     /// Optimised code (Cranelift's `speed` level).
     pub fn new() -> JitEngine {
-        JitEngine { optimize: true }
+        JitEngine {
+            optimize: true,
+            blind: false,
+        }
     }
 
     /// Whether Cranelift optimises (on by default; off compiles faster).
@@ -40,10 +44,18 @@ impl JitEngine {
         self
     }
 
+    /// Constant blinding for every program compiled
+    /// ([`JitOptions::blind_constants`]; off by default).
+    pub fn blind_constants(mut self, on: bool) -> JitEngine {
+        self.blind = on;
+        self
+    }
+
     fn options(&self, checked: bool) -> JitOptions {
         JitOptions {
             checked,
             optimize: self.optimize,
+            blind_constants: self.blind,
         }
     }
 }

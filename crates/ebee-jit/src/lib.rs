@@ -35,7 +35,8 @@
 //!   the SSA builder and the register allocator.
 //! - **Frames**: the interpreter's layout, eight 512-byte frames growing down
 //!   from the entry frame (`r10` = its top); the callee's frame top is the
-//!   caller's minus 512, which doubles as the depth counter.
+//!   caller's minus 512, which doubles as the depth counter. A run zeroes
+//!   only the frames its call graph reaches (`frames.rs`).
 //! - **Checked accesses**: an inline compare against the current frame or the
 //!   input buffer (bounds kept in registers), proven statically for `r10`
 //!   plus a constant when the function never writes `r10`; anything else
@@ -76,6 +77,9 @@
 //!   (`in the callback at PC: ...`).
 //! - **Division** never traps (guarded divisors, results selected);
 //!   atomics are host atomics, misaligned ones fail as in the interpreter.
+//! - **Constant blinding** ([`JitOptions::blind_constants`], `blinding.rs`):
+//!   immediates are emitted XORed with a random per-compile key and
+//!   un-XORed at run time, as the kernel's `bpf_jit_harden`.
 //! - **Code memory** is written while mapped read-write and switched to
 //!   read-execute before it runs (`cranelift-jit`); never both at once.
 //!
@@ -89,12 +93,14 @@
 
 #![warn(missing_docs)]
 
+mod blinding;
 mod code_memory;
 mod compiler;
 mod context;
 mod control_flow;
 mod engine;
 mod error;
+mod frames;
 mod loop_shape;
 mod program;
 mod run_state;
@@ -115,12 +121,35 @@ pub fn compile_for_target(
     isa_name: &str,
     checked: bool,
 ) -> Result<Vec<Vec<u8>>, JitError> {
+    let options = if checked {
+        JitOptions::CHECKED
+    } else {
+        JitOptions::VERIFIED
+    };
+    compile_for_target_with(insns, isa_name, options)
+}
+
+/// [`compile_for_target`] with every option: checked or verified mode and
+/// constant blinding (under a fresh random key; the code reads the key from
+/// an address that is only valid in a real compile, so these bytes are for
+/// inspection, not for running). `optimize` is ignored: these compiles are
+/// always optimised, like the ones that run.
+pub fn compile_for_target_with(
+    insns: &[ebee_isa::Insn],
+    isa_name: &str,
+    options: JitOptions,
+) -> Result<Vec<Vec<u8>>, JitError> {
     let isa = compiler::isa_by_name(isa_name)?;
+    let blind = options.blind_constants.then(|| blinding::Blinding {
+        key: blinding::random_key(),
+        key_addr: 0,
+    });
     compiler::compile_to_bytes(
         insns,
         translate::TranslateMode {
-            checked,
+            checked: options.checked,
             optimize: true,
+            blind,
         },
         &*isa,
     )

@@ -28,6 +28,8 @@ pub(crate) struct RunState<'a> {
     pub tail_calls: TailCallState,
     /// One past the highest byte of the frame area (the entry frame's top).
     pub stack_top: u64,
+    /// Frames zeroed so far, counted from the entry frame (`frames.rs`).
+    pub zeroed_frames: usize,
     /// The packet of legacy packet loads.
     pub packet: Option<Region>,
     pub fault: Option<ExecError>,
@@ -114,9 +116,14 @@ impl RunState<'_> {
         ctx: &mut JitContext,
         target: Arc<Vm>,
         (pc, id): (usize, u64),
+        frame_top: u64,
     ) -> Option<(Arc<JitProgram>, Outer)> {
         match self.root.tail_call_target(&target) {
             Ok(code) => {
+                // The target runs in this frame (index `frame` counted
+                // from the entry frame's 0) and may call deeper.
+                let frame = (self.stack_top.wrapping_sub(frame_top) / FRAME_SIZE) as usize;
+                self.zero_frames(frame.saturating_add(code.frames()));
                 let outer = Outer {
                     vm: std::mem::replace(&mut self.current, target),
                     code: self.current_code.replace(code.clone()),
@@ -139,6 +146,23 @@ impl RunState<'_> {
                 None
             }
         }
+    }
+
+    /// Zeroes the frames up to `frames` (from the entry frame, at most
+    /// all of them) that are not zeroed yet.
+    pub fn zero_frames(&mut self, frames: usize) {
+        let frames = frames.min(ebee_runtime::MAX_CALL_FRAMES);
+        if frames <= self.zeroed_frames {
+            return;
+        }
+        let lo = self.stack_top - frames as u64 * FRAME_SIZE;
+        let len = (frames - self.zeroed_frames) as u64 * FRAME_SIZE;
+        // SAFETY: the frame area of this run spans MAX_CALL_FRAMES frames
+        // below `stack_top` (`JitProgram::execute`), so these frames lie
+        // in it; no frame below `zeroed_frames` is live yet, so no program
+        // access or reference overlaps the bytes written.
+        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, len as usize) };
+        self.zeroed_frames = frames;
     }
 
     /// Ends a tail call: the caller's program is current again, and unless

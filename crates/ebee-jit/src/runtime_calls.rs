@@ -195,7 +195,11 @@ extern "C" fn call_helper(
     // interpreter; no borrow of the context or the state is held while its
     // code runs (it calls back into them).
     // SAFETY: as above.
-    let started = unsafe { with_state(ctx, None, |c, s| s.start_tail_call(c, target, (pc, id))) };
+    let started = unsafe {
+        with_state(ctx, None, |c, s| {
+            s.start_tail_call(c, target, (pc, id), frame_top)
+        })
+    };
     let Some((code, outer)) = started else {
         return 0;
     };

@@ -164,3 +164,39 @@ fn a_handle_of_no_referenced_function_is_a_clear_jit_error() {
         "{msg}"
     );
 }
+
+/// A callback runs a frame deeper than its caller, in a frame no local call
+/// reaches: it reads as zero there on the first run and after a run that
+/// left bytes in it, as in the interpreter (which zeroes every frame).
+#[test]
+fn a_callback_frame_reads_as_zero() {
+    // The callback returns 1 (stop) after folding its frame's unwritten
+    // slot into *ctx, then dirties that slot for the next run.
+    let src = "
+        r1 = 1
+        r2 = func(cb) ll
+        r3 = r10
+        r3 += -8
+        *(u64 *)(r10 - 8) = 5
+        r4 = 0
+        call 181
+        r0 = *(u64 *)(r10 - 8)
+        exit
+    cb:
+        r4 = *(u64 *)(r10 - 16)
+        r5 = *(u64 *)(r2 + 0)
+        r5 += r4
+        *(u64 *)(r2 + 0) = r5
+        r4 = 0x7777
+        *(u64 *)(r10 - 16) = r4
+        r0 = 1
+        exit
+    ";
+    let vm = vm(src, None);
+    let jit = JitProgram::compile(&vm, JitOptions::CHECKED).unwrap();
+    for _ in 0..3 {
+        let mut mem = [0u8; 16];
+        assert_eq!(vm.run(&mut mem), Ok(5));
+        assert_eq!(jit.run(&mut mem), Ok(5));
+    }
+}

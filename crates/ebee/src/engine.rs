@@ -28,11 +28,12 @@ pub enum Runner {
 
 impl Engine {
     /// The runtime loader's engine for objects: the interpreter, or the JIT
-    /// (verified programs in verified mode, unverified ones checked).
-    pub fn for_objects(self) -> Arc<dyn ebee_runtime::Engine> {
+    /// (verified programs in verified mode, unverified ones checked), with
+    /// constant blinding when `blind`.
+    pub fn for_objects(self, blind: bool) -> Arc<dyn ebee_runtime::Engine> {
         match self {
             Engine::Interp => Arc::new(ebee_runtime::Interpreter),
-            Engine::Jit => Arc::new(ebee_jit::JitEngine::new()),
+            Engine::Jit => Arc::new(ebee_jit::JitEngine::new().blind_constants(blind)),
         }
     }
 
@@ -46,11 +47,19 @@ impl Engine {
 
     /// Prepares `vm` (compiles it, for the JIT).
     pub fn prepare(self, vm: Vm) -> Result<Runner, Failure> {
+        self.prepare_blinded(vm, false)
+    }
+
+    /// [`Engine::prepare`], for the JIT with constant blinding when
+    /// `blind` (the interpreter has no machine code to blind).
+    pub fn prepare_blinded(self, vm: Vm, blind: bool) -> Result<Runner, Failure> {
         match self {
             Engine::Interp => Ok(Runner::Interp(Arc::new(vm))),
-            Engine::Jit => JitProgram::compile_shared(Arc::new(vm), JitOptions::CHECKED)
-                .map(|p| Runner::Jit(Box::new(p)))
-                .map_err(|e| Failure::Input(format!("JIT: {e}"))),
+            Engine::Jit => {
+                JitProgram::compile_shared(Arc::new(vm), JitOptions::CHECKED.blind_constants(blind))
+                    .map(|p| Runner::Jit(Box::new(p)))
+                    .map_err(|e| Failure::Input(format!("JIT: {e}")))
+            }
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct ObjectRun<'a> {
     pub btf: Option<ebee_object::btf::Btf>,
     /// `--engine`: the JIT or the interpreter.
     pub engine: ebee::Engine,
+    /// `--blind`: constant blinding in the JIT.
+    pub blind: bool,
 }
 
 /// At most this many entries of a map are printed.
@@ -122,7 +124,7 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
         return super::run_kernel::run(r, memory);
     }
     let obj = Object::parse(r.bytes).map_err(|e| Failure::Input(e.to_string()))?;
-    let mut opts = LoadOptions::new().engine(r.engine.for_objects());
+    let mut opts = LoadOptions::new().engine(r.engine.for_objects(r.blind));
     if r.unverified {
         opts = opts.unverified();
     }
