@@ -242,10 +242,9 @@ pub enum ObjectLoadError {
         #[source]
         source: Box<ebee_object::ObjectError>,
     },
-    /// The verifier found a path that runs a poisoned CO-RE relocation.
-    #[error(
-        "program {program:?}: instruction {pc} runs a poisoned CO-RE relocation: {relocation}"
-    )]
+    /// The verifier found a path that runs an instruction a CO-RE
+    /// relocation poisoned.
+    #[error("program {program:?}: a path reaches instruction {pc}, poisoned by {relocation}")]
     Poisoned {
         /// The program's name.
         program: String,
