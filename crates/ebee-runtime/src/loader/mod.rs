@@ -3,8 +3,10 @@
 //! legacy definitions, inner-map templates, global data with its initial
 //! contents, `.rodata` frozen, prog-array and map-in-map slots filled),
 //! every entry program verified with `ebee-verifier`, its map, global and
-//! callback references resolved to plain constants, and its helpers
-//! checked to exist.
+//! callback references resolved to plain constants, its CO-RE
+//! relocations resolved (against [`LoadOptions::target_btf`], a host
+//! type's BTF, or the program type's context BTF; see `core.rs`), and its
+//! helpers checked to exist.
 //!
 //! ```no_run
 //! use ebee_object::Object;
