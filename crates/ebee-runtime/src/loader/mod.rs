@@ -3,8 +3,10 @@
 //! legacy definitions, inner-map templates, global data with its initial
 //! contents, `.rodata` frozen, prog-array and map-in-map slots filled),
 //! every entry program verified with `ebee-verifier`, its map, global and
-//! callback references resolved to plain constants, and its helpers
-//! checked to exist.
+//! callback references resolved to plain constants, its CO-RE
+//! relocations resolved (against [`LoadOptions::target_btf`], a host
+//! type's BTF, or the program type's context BTF; see `core.rs`), and its
+//! helpers checked to exist.
 //!
 //! ```no_run
 //! use ebee_object::Object;
@@ -253,10 +255,9 @@ pub enum ObjectLoadError {
         #[source]
         source: Box<ebee_object::ObjectError>,
     },
-    /// The verifier found a path that runs a poisoned CO-RE relocation.
-    #[error(
-        "program {program:?}: instruction {pc} runs a poisoned CO-RE relocation: {relocation}"
-    )]
+    /// The verifier found a path that runs an instruction a CO-RE
+    /// relocation poisoned.
+    #[error("program {program:?}: a path reaches instruction {pc}, poisoned by {relocation}")]
     Poisoned {
         /// The program's name.
         program: String,
