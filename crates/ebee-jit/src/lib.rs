@@ -80,7 +80,6 @@
 //! - **Code memory** is written while mapped read-write and switched to
 //!   read-execute before it runs (`cranelift-jit`); never both at once.
 //!
-//!
 //! # Objects
 //!
 //! [`JitEngine`] is the JIT as the runtime loader's engine
