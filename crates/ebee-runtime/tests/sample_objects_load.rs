@@ -38,6 +38,8 @@ fn reason(e: &ObjectLoadError) -> String {
         ObjectLoadError::UnknownHelper { name, .. } => format!("helper {}", name.unwrap_or("?")),
         ObjectLoadError::Unresolved { .. } => "unresolved reference".into(),
         ObjectLoadError::Prepare { .. } => "interpreter refused".into(),
+        ObjectLoadError::Core { .. } => "CO-RE relocation failed".into(),
+        ObjectLoadError::Poisoned { .. } => "reaches a poisoned CO-RE relocation".into(),
         ObjectLoadError::Engine { .. } => "engine refused".into(),
     }
 }
@@ -115,7 +117,10 @@ fn sample_objects_load_in_the_runtime() {
     for f in &failed {
         println!("  {f}");
     }
-    // Measured: 105 of 137 verified, 16 more unverified (104 + 15 before
+    // Measured: 112 of 137 verified, 18 more unverified (105 + 16 before
+    // the sock_ops program type with its socket option helpers, and the
+    // kprobe / perf_event runners with override_return and
+    // perf_prog_read_value; 104 + 15 before
     // perf counters in perf event arrays and probe_write_user; 99 + 15 before
     // stack trace and cgroup array maps with their helpers; 87 + 15 before
     // untyped sections loaded as tc and the tc vlan, tunnel key/option,
@@ -125,9 +130,9 @@ fn sample_objects_load_in_the_runtime() {
     // programs their type's helpers; 71 + 14 before perf event arrays,
     // devmaps, cpumaps and xskmaps; the rest use map types, program types
     // or helpers userspace does not provide).
-    assert!(verified >= 105, "{verified} objects load verified");
+    assert!(verified >= 112, "{verified} objects load verified");
     assert!(
-        verified + unverified >= 121,
+        verified + unverified >= 130,
         "{} objects load",
         verified + unverified
     );

@@ -497,6 +497,29 @@ pub static HELPERS: &[HelperProto] = &[
         Ret::Integer,
         SO,
     ),
+    // Offered to kprobes only by kernels built with
+    // CONFIG_BPF_KPROBE_OVERRIDE, which the reference kernel is not: no
+    // program type may call it (the userspace runtime provides it to
+    // unverified kprobes).
+    h(
+        58,
+        "override_return",
+        &[Ctx, Anything],
+        Ret::Integer,
+        HelperGroups::NONE,
+    ),
+    // Known so that calls are judged as the kernel judges them; the
+    // userspace runtime has no socket maps and refuses it at load.
+    maps(
+        h(
+            53,
+            "sock_map_update",
+            &[Ctx, Map, MapKey, Anything],
+            Ret::Integer,
+            SO,
+        ),
+        &[mt::SOCKMAP],
+    ),
     h(
         56,
         "perf_prog_read_value",

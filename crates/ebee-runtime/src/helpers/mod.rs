@@ -14,6 +14,7 @@
 
 mod callback;
 pub(crate) mod cgroup;
+pub mod fib;
 mod format;
 mod map_ops;
 mod perf_event;
@@ -22,6 +23,7 @@ mod process;
 mod ringbuf;
 pub(crate) mod skb;
 pub(crate) mod skb_meta;
+pub mod sockopt;
 mod spin_lock;
 mod stack;
 mod string;
@@ -54,6 +56,7 @@ pub struct HelperEnv {
     /// Programs run unchecked: tail calls may only enter [`HelperEnv::trusted`].
     unchecked: AtomicBool,
     trusted: Mutex<Vec<Weak<Vm>>>,
+    fib: Mutex<Arc<fib::Fib>>,
 }
 
 impl Default for HelperEnv {
@@ -79,6 +82,7 @@ impl HelperEnv {
             prandom: AtomicU64::new(seed | 1),
             unchecked: AtomicBool::new(false),
             trusted: Mutex::new(Vec::new()),
+            fib: Mutex::new(Arc::new(fib::Fib::default())),
         }
     }
 
@@ -103,6 +107,17 @@ impl HelperEnv {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Sets the forwarding table `bpf_fib_lookup` consults (empty at
+    /// first: no interface, so every lookup is `-ENODEV`).
+    pub fn set_fib(&self, fib: fib::Fib) {
+        *self.fib.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(fib);
+    }
+
+    /// The forwarding table.
+    pub fn fib(&self) -> Arc<fib::Fib> {
+        Arc::clone(&self.fib.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Programs of this environment run without memory checks, so a tail

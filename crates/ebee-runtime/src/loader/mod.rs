@@ -40,6 +40,7 @@
 //! every run of it: [`LoadedProgram::run`], [`LoadedProgram::run_with`]
 //! and the packet runners alike.
 
+mod core;
 mod map_table;
 mod relocate;
 
@@ -50,6 +51,7 @@ use crate::error::{ExecError, LoadError};
 use crate::helper::{Helper, HelperRegistry};
 use crate::helpers::{standard_helpers, HelperEnv};
 use crate::map::{Map, MapError, MapSpec, MapType, BPF_F_RDONLY_PROG};
+use crate::program_type::custom::CustomType;
 use crate::program_type::merge_helpers;
 use crate::region::Region;
 use crate::vm::{Invocation, Vm};
@@ -69,6 +71,8 @@ pub struct LoadOptions {
     budget: Option<u64>,
     verifier: Options,
     default_type: Option<ProgramType>,
+    target_btf: Option<Arc<Btf>>,
+    custom_btf: Option<Arc<Btf>>,
     engine: Arc<dyn Engine>,
 }
 
@@ -87,6 +91,8 @@ impl LoadOptions {
             budget: None,
             verifier: Options::default(),
             default_type: None,
+            target_btf: None,
+            custom_btf: None,
             engine: Arc::new(Interpreter),
         }
     }
@@ -141,6 +147,49 @@ impl LoadOptions {
     pub fn program_type(mut self, t: ProgramType) -> LoadOptions {
         self.default_type = Some(t);
         self
+    }
+
+    /// The BTF every program's CO-RE relocations resolve against, instead
+    /// of its program type's context BTF
+    /// ([`crate::program_type::context_btf`]).
+    pub fn target_btf(mut self, btf: Btf) -> LoadOptions {
+        self.target_btf = Some(Arc::new(btf));
+        self
+    }
+
+    /// The object's programs run at a host-defined hook of type `t`: its
+    /// helpers join (as with [`LoadOptions::helpers`]) and its BTF
+    /// ([`CustomType::with_btf`]), if it declares one, is the target of
+    /// CO-RE relocations (unless [`LoadOptions::target_btf`] gives one).
+    pub fn custom_type(mut self, t: &CustomType) -> LoadOptions {
+        if let Some(b) = &t.btf {
+            self.custom_btf = Some(Arc::new(b.clone()));
+        }
+        self.helpers(&t.helpers)
+    }
+
+    /// The BTF CO-RE relocations of a program of type `t` resolve
+    /// against, and what it is, for messages.
+    fn core_target(&self, t: ProgramType) -> (Arc<Btf>, String) {
+        if let Some(b) = &self.target_btf {
+            return (Arc::clone(b), "the target BTF given".to_string());
+        }
+        if let Some(b) = &self.custom_btf {
+            return (Arc::clone(b), "the host type's BTF".to_string());
+        }
+        match crate::program_type::context_btf(t) {
+            Some(b) => (
+                Arc::new(b),
+                format!("the userspace {} context BTF", t.name()),
+            ),
+            None => (
+                Arc::new(Btf::default()),
+                format!(
+                    "no BTF (the runtime has no context types for {} programs)",
+                    t.name()
+                ),
+            ),
+        }
     }
 }
 
@@ -198,6 +247,31 @@ pub enum ObjectLoadError {
         pc: usize,
         /// What is missing.
         reason: String,
+    },
+    /// A CO-RE relocation could not be resolved (malformed, ambiguous,
+    /// or not patchable); a relocation that merely finds nothing poisons
+    /// its instruction instead.
+    #[error("program {program:?}: CO-RE against {target}: {source}")]
+    Core {
+        /// The program's name.
+        program: String,
+        /// What the target BTF was.
+        target: String,
+        /// The resolver's error (it names the pc, access string and type).
+        #[source]
+        source: Box<ebee_object::ObjectError>,
+    },
+    /// The verifier found a path that runs a poisoned CO-RE relocation.
+    #[error(
+        "program {program:?}: instruction {pc} runs a poisoned CO-RE relocation: {relocation}"
+    )]
+    Poisoned {
+        /// The program's name.
+        program: String,
+        /// The poisoned instruction.
+        pc: usize,
+        /// Which relocation, and why it found nothing.
+        relocation: String,
     },
     /// The resolved program could not be prepared for the interpreter.
     #[error("program {program:?}: {source}")]
@@ -402,6 +476,9 @@ impl LoadedObject {
         let standard = standard_helpers(&env);
         let xdp_helpers = crate::program_type::xdp::helpers_with_maps(&env);
         let skb_helpers = crate::program_type::skb::helpers();
+        let sock_ops_helpers = crate::program_type::sock_ops::helpers();
+        let kprobe_helpers = crate::program_type::tracing::kprobe_helpers();
+        let perf_event_helpers = crate::program_type::tracing::perf_event_helpers();
         let regions = Arc::new(map_regions(&handles));
         let mut programs = Vec::new();
         let mut all_raw_safe = true;
@@ -413,6 +490,17 @@ impl LoadedObject {
                     &typed
                 }
                 _ => p,
+            };
+            let relocated;
+            let mut poisoned = core::Poisoned::default();
+            let p = if p.core_relos.is_empty() {
+                p
+            } else {
+                let (target, what) = opts.core_target(p.kind.program_type);
+                let (q, poison) = core::relocate(obj, p, &target, &what)?;
+                relocated = q;
+                poisoned = poison;
+                &relocated
             };
             if let Some(r) = p
                 .relocs
@@ -436,7 +524,7 @@ impl LoadedObject {
             });
             let (insns, raw_safe) = if opts.verify {
                 let prepared = prepared?;
-                reject_unless_accepted(&p.name, &prepared, &opts.verifier)?;
+                reject_unless_accepted(&p.name, &prepared, &opts.verifier, &poisoned)?;
                 // The raw convention passes a buffer as r1: safe unchecked
                 // only if the program never dereferences its context (a
                 // context of 0 accessible bytes; it may still pass it on,
@@ -471,16 +559,20 @@ impl LoadedObject {
                 }
             })?;
             // The kernel's helpers, those of the program's type (XDP,
-            // socket filter, tc), then the host's.
+            // socket filter, tc, sock_ops, kprobe, perf_event), then the host's.
             let mut helpers = standard.clone();
             match p.kind.program_type {
                 ProgramType::Xdp => merge_helpers(&mut helpers, &xdp_helpers),
                 ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct => {
                     merge_helpers(&mut helpers, &skb_helpers)
                 }
+                ProgramType::SockOps => merge_helpers(&mut helpers, &sock_ops_helpers),
+                ProgramType::Kprobe => merge_helpers(&mut helpers, &kprobe_helpers),
+                ProgramType::PerfEvent => merge_helpers(&mut helpers, &perf_event_helpers),
                 _ => {}
             }
             merge_helpers(&mut helpers, &opts.host_helpers);
+            poisoned.register(&mut helpers);
             check_helpers(&p.name, &resolved, &helpers)?;
             let mut vm = Vm::new(resolved).map_err(|source| ObjectLoadError::Prepare {
                 program: p.name.clone(),
@@ -682,9 +774,15 @@ fn reject_unless_accepted(
     name: &str,
     p: &ObjectProgram,
     opts: &Options,
+    poisoned: &core::Poisoned,
 ) -> Result<(), ObjectLoadError> {
     match ebee_verifier::verify(&p.program(), opts).verdict {
         Verdict::Accepted(_) => Ok(()),
+        Verdict::Rejected(r) if poisoned.get(r.pc).is_some() => Err(ObjectLoadError::Poisoned {
+            program: name.to_string(),
+            pc: r.pc,
+            relocation: poisoned.get(r.pc).unwrap_or_default().to_string(),
+        }),
         Verdict::Rejected(r) => Err(ObjectLoadError::Rejected {
             program: name.to_string(),
             diagnostic: r.to_string(),

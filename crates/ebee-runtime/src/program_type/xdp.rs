@@ -58,6 +58,8 @@ pub mod helper_id {
     pub const CSUM_DIFF: i32 = 28;
     /// `bpf_xdp_adjust_head`.
     pub const XDP_ADJUST_HEAD: i32 = 44;
+    /// `bpf_fib_lookup` (on the object's [`crate::helpers::fib::Fib`]).
+    pub const FIB_LOOKUP: i32 = 69;
     /// `bpf_xdp_adjust_meta`.
     pub const XDP_ADJUST_META: i32 = 54;
     /// `bpf_xdp_adjust_tail`.
@@ -359,13 +361,18 @@ fn redirect_map(env: &HelperEnv, a: [u64; 5]) -> Result<u64, HelperError> {
 }
 
 /// [`helpers`] plus `bpf_redirect_map`, which looks map handles up in
-/// `env` (a loaded object's map table): what the loader gives XDP
+/// `env` (a loaded object's map table), and `bpf_fib_lookup` on `env`'s
+/// forwarding table ([`HelperEnv::set_fib`]): what the loader gives XDP
 /// programs.
 pub fn helpers_with_maps(env: &Arc<HelperEnv>) -> HelperRegistry {
     let mut h = helpers();
     let e = Arc::clone(env);
     h.register_with_context(helper_id::REDIRECT_MAP, "bpf_redirect_map", move |_, a| {
         redirect_map(&e, a)
+    });
+    let e = Arc::clone(env);
+    h.register_with_context(helper_id::FIB_LOOKUP, "bpf_fib_lookup", move |ctx, a| {
+        crate::helpers::fib::fib_lookup(&e.fib(), ctx, a)
     });
     h
 }
