@@ -413,9 +413,10 @@ fn sample_packet_programs_agree_on_both_engines() {
         "{objects} sample objects with packet programs, {programs} programs \
          ({verified} run verified, {failing} runs fail alike on both engines)"
     );
-    // Measured: 39 objects, 67 programs (58 verified for their packet type).
+    // Measured: 40 objects, 69 programs (60 verified for their packet type;
+    // 39, 67 and 58 before the sock_ops and fib_lookup helpers).
     assert!(
-        objects >= 39 && programs >= 67 && verified >= 58,
+        objects >= 40 && programs >= 69 && verified >= 60,
         "{objects} objects, {programs} programs, {verified} verified"
     );
 }
