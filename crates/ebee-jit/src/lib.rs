@@ -74,7 +74,8 @@
 //!   [`ebee_runtime::RunAccess`]: `r1`–`r5` its arguments, a new frame
 //!   below the helper caller's (the call-depth limit applies), the run's
 //!   budget, regions and tail-call state, and the interpreter's errors
-//!   (`in the callback at PC: ...`).
+//!   (`in the callback at PC: ...`). A handle an unverified program
+//!   computes for a pc no `lddw` names is compiled when first called.
 //! - **Division** never traps (guarded divisors, results selected);
 //!   atomics are host atomics, misaligned ones fail as in the interpreter.
 //! - **Constant blinding** ([`JitOptions::blind_constants`], `blinding.rs`):
@@ -82,7 +83,6 @@
 //!   un-XORed at run time, as the kernel's `bpf_jit_harden`.
 //! - **Code memory** is written while mapped read-write and switched to
 //!   read-execute before it runs (`cranelift-jit`); never both at once.
-//!
 //!
 //! # Objects
 //!

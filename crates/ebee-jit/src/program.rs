@@ -92,6 +92,9 @@ pub struct JitProgram {
     frames: usize,
     /// Tail-call targets compiled on first use, by the target's address.
     tail_targets: Mutex<TailTargets>,
+    /// Callbacks at pcs no `lddw rX, func` names (a handle computed by an
+    /// unverified program), compiled on first use, by pc.
+    late_callbacks: Mutex<HashMap<usize, Arc<CodeMemory>>>,
 }
 
 impl JitProgram {
@@ -123,6 +126,7 @@ impl JitProgram {
             frames,
             compile_time: start.elapsed(),
             tail_targets: Mutex::new(HashMap::new()),
+            late_callbacks: Mutex::new(HashMap::new()),
         })
     }
 
@@ -239,7 +243,9 @@ impl JitProgram {
     }
 
     /// Calls this program's function at `pc` (a callback) in an existing
-    /// run; `None` when the program has no function there.
+    /// run. A pc no `lddw rX, func` names is compiled on first use (the
+    /// interpreter runs any pc a handle names); the error says why one
+    /// cannot be.
     ///
     /// # Safety
     /// As [`CodeMemory::call_entry`].
@@ -249,9 +255,49 @@ impl JitProgram {
         ctx: *mut JitContext,
         frame_top: u64,
         regs: [u64; 10],
-    ) -> Option<u64> {
+    ) -> Result<u64, JitError> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.code.call_function(pc, ctx, frame_top, regs) }
+        if let Some(r0) = unsafe { self.code.call_function(pc, ctx, frame_top, regs) } {
+            return Ok(r0);
+        }
+        let code = self.late_callback(pc)?;
+        // SAFETY: forwarded from the caller; `code` holds the function at
+        // `pc` and stays alive (an `Arc`) during the call.
+        unsafe { code.call_function(pc, ctx, frame_top, regs) }.ok_or_else(|| {
+            JitError::Unsupported {
+                pc,
+                what: "a callback here (no function compiled)".into(),
+            }
+        })
+    }
+
+    /// The code of a callback at `pc` that was not compiled with the
+    /// program, compiled now (in this program's mode, cached). The cache's
+    /// lock is not held while it runs, since it may call back again.
+    fn late_callback(&self, pc: usize) -> Result<Arc<CodeMemory>, JitError> {
+        let mut cache = self
+            .late_callbacks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(code) = cache.get(&pc) {
+            return Ok(code.clone());
+        }
+        if matches!(
+            self.vm.insns().get(pc),
+            None | Some(ebee_isa::Insn::LdImm64Tail)
+        ) {
+            return Err(JitError::Unsupported {
+                pc,
+                what: "a callback starting here (not an instruction)".into(),
+            });
+        }
+        let mode = TranslateMode {
+            checked: self.options.checked,
+            optimize: self.options.optimize,
+        };
+        let code = Arc::new(CodeMemory::compile(self.vm.insns(), &[pc], mode)?);
+        cache.insert(pc, code.clone());
+        Ok(code)
     }
 
     /// # Safety

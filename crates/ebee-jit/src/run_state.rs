@@ -311,12 +311,10 @@ impl JitRun<'_> {
         c.check_frame_top = saved_top;
         c.call_regs = saved_regs;
         s.regions.set_stack(s.live_stack(self.frame_top));
-        let Some(r0) = r0 else {
-            return Err(ExecError::InvalidInstruction {
-                pc,
-                insn: "callback target that no `lddw rX, func` of the program names (the JIT compiled no function there)".to_string(),
-            });
-        };
+        let r0 = r0.map_err(|e| ExecError::InvalidInstruction {
+            pc,
+            insn: format!("callback the JIT cannot compile: {e}"),
+        })?;
         match c.status {
             // A legacy packet load outside the packet ends the callback
             // with r0 = 0, as in the interpreter.

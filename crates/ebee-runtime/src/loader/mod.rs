@@ -33,6 +33,14 @@
 //! loaded [`LoadOptions::unverified`], they run checked: every access is
 //! bounds-checked against the run's regions and the budget applies. Tail
 //! calls from unchecked programs only enter the object's own programs.
+//!
+//! # Engines
+//!
+//! Programs run on the interpreter unless [`LoadOptions::engine`] names
+//! another [`Engine`] (the JIT: `ebee_jit::JitEngine`), which prepares
+//! each program at load (verified ones for unchecked runs) and then runs
+//! every run of it: [`LoadedProgram::run`], [`LoadedProgram::run_with`]
+//! and the packet runners alike.
 
 mod core;
 mod map_table;
