@@ -294,8 +294,14 @@ impl JitProgram {
         let mode = TranslateMode {
             checked: self.options.checked,
             optimize: self.options.optimize,
+            blind: None,
         };
-        let code = Arc::new(CodeMemory::compile(self.vm.insns(), &[pc], mode)?);
+        let code = Arc::new(CodeMemory::compile(
+            self.vm.insns(),
+            &[pc],
+            mode,
+            self.options.blind_constants,
+        )?);
         cache.insert(pc, code.clone());
         Ok(code)
     }

@@ -291,6 +291,12 @@ impl JitRun<'_> {
                     max: MAX_CALL_FRAMES,
                 });
             }
+            // The callback's frame and any it calls read as zero until
+            // written, as in the interpreter: the frames a program with
+            // `lddw` function references needs are zeroed up front, and
+            // this covers a handle to a pc no `lddw` names (no-op when
+            // every frame is zeroed already).
+            s.zero_frames(MAX_CALL_FRAMES);
             s.regions.set_stack(s.live_stack(new_top));
             (s.current_code.clone(), s.root, new_top)
         };
