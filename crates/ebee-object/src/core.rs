@@ -15,7 +15,8 @@
 //! - Field facts (offset, size, signedness, bitfield shifts) come from the
 //!   target member; a field that is nowhere makes `field_exists` 0, and any
 //!   other relocation on it *poisons* the instruction (a call of helper
-//!   `0xbad2310`), so the program only fails if that path can run.
+//!   `0xbad2310`; both slots of an `lddw`), so the program only fails if
+//!   that path can run.
 //! - The patched instruction must hold the local value (what clang
 //!   computed from the local types): a cheap check that the walk is right.
 
@@ -641,10 +642,15 @@ fn patch(
 ) -> Result<(), String> {
     let insn = insns.get_mut(pc).ok_or("pc out of range")?;
     let Some(new) = new else {
-        if matches!(insn, Insn::LdImm64 { .. }) {
-            return Err("relocation failed on an lddw, which cannot be poisoned".into());
-        }
+        let lddw = matches!(insn, Insn::LdImm64 { .. });
         *insn = Insn::Call(CallTarget::Helper(POISON_HELPER));
+        // As libbpf does, an lddw's second slot is poisoned too, so the
+        // program stays decodable (the first call fails the path anyway).
+        if lddw {
+            if let Some(tail @ Insn::LdImm64Tail) = insns.get_mut(pc + 1) {
+                *tail = Insn::Call(CallTarget::Helper(POISON_HELPER));
+            }
+        }
         return Ok(());
     };
     match insn {

@@ -92,6 +92,8 @@ fn reason(e: &ObjectLoadError) -> String {
         ObjectLoadError::UnknownHelper { name, .. } => format!("helper {}", name.unwrap_or("?")),
         ObjectLoadError::Unresolved { .. } => "unresolved reference".into(),
         ObjectLoadError::Prepare { .. } => "interpreter refused".into(),
+        ObjectLoadError::Core { .. } => "CO-RE relocation failed".into(),
+        ObjectLoadError::Poisoned { .. } => "reaches a poisoned CO-RE relocation".into(),
     }
 }
 

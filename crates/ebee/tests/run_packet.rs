@@ -77,3 +77,107 @@ fn tc_action_redirect_and_fields() {
     ]);
     assert!(!o.status.success());
 }
+
+/// `struct ebee_pkt_hdr` with `value` moved from offset 4 to 8, as raw BTF.
+fn shifted_btf_file() -> std::path::PathBuf {
+    use ebee_object::btf::{BtfBuilder, Field};
+    let mut b = BtfBuilder::new();
+    let u32_t = b.int("unsigned int", 4, false);
+    b.add_struct(
+        "ebee_pkt_hdr",
+        &[
+            Field::new("magic", u32_t),
+            Field::new("version", u32_t),
+            Field::new("value", u32_t),
+        ],
+    );
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ebee_pkt_hdr.btf");
+    std::fs::write(&path, b.build().unwrap().to_bytes()).unwrap();
+    path
+}
+
+/// magic 0xeb, then 0x11 at offset 4 (the local `value`) and 0x22 at 8.
+const SHIFTED: &str = "eb000000110000002200000000000000000000000000000000";
+
+#[test]
+fn btf_option_is_the_core_target() {
+    let obj = compile("core_shifted");
+    let btf = shifted_btf_file();
+    let o = ebee(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--btf",
+        btf.to_str().unwrap(),
+        "--packet-hex",
+        SHIFTED,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("(r0 = 34)"), "{out}");
+    // Without it the XDP context BTF has no such type: the verifier finds
+    // the poisoned access (exit 5, the relocation named).
+    let o = ebee(&["run", obj.to_str().unwrap(), "--packet-hex", SHIFTED]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("poisoned CO-RE relocation") && err.contains("`0:0`"),
+        "{err}"
+    );
+    // The same target in the kernel.
+    if ebee_kernel::probe().is_ok() {
+        let o = ebee(&[
+            "run",
+            "--kernel",
+            obj.to_str().unwrap(),
+            "--btf",
+            btf.to_str().unwrap(),
+            "--mem-hex",
+            SHIFTED,
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.contains("r0 = 34"), "{out}");
+    } else {
+        println!("skipped: the kernel half: no bpf(2)");
+    }
+    // An ELF file's .BTF works as the target too: the object's own, where
+    // `value` is where the program expects it (0x11).
+    let o = ebee(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--btf",
+        obj.to_str().unwrap(),
+        "--packet-hex",
+        SHIFTED,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("(r0 = 17)"), "{out}");
+    // Garbage is a clear error.
+    let o = ebee(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--btf",
+        "/etc/hostname",
+        "--packet-hex",
+        SHIFTED,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--btf") && err.contains("neither raw BTF"),
+        "{err}"
+    );
+}

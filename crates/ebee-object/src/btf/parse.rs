@@ -300,6 +300,31 @@ impl Btf {
         Ok(Btf { by_name, ..btf })
     }
 
+    /// BTF from a file's bytes: raw BTF (as `/sys/kernel/btf/vmlinux` or
+    /// `bpftool btf dump ... format raw` has it) or an ELF file of any
+    /// machine with a `.BTF` section (a BPF object, a `vmlinux` image).
+    pub fn parse_file(data: &[u8]) -> Result<Btf, ObjectError> {
+        if data.get(..2) == Some(&BTF_MAGIC.to_le_bytes()[..]) {
+            return Btf::parse(data);
+        }
+        if !data.starts_with(b"\x7fELF") {
+            return Err(ObjectError::btf(
+                0,
+                "neither raw BTF (magic 0xeb9f) nor an ELF file",
+            ));
+        }
+        use object::{Object as _, ObjectSection as _};
+        let file = object::File::parse(data)
+            .map_err(|e| ObjectError::Elf(format!("reading the ELF file: {e}")))?;
+        let section = file
+            .section_by_name(".BTF")
+            .ok_or_else(|| ObjectError::Elf("the ELF file has no .BTF section".into()))?;
+        let bytes = section
+            .data()
+            .map_err(|e| ObjectError::section(".BTF", e.to_string()))?;
+        Btf::parse(bytes).map_err(|e| ObjectError::section(".BTF", e.to_string()))
+    }
+
     /// Every type id a type refers to must exist.
     fn check_references(&self) -> Result<(), ObjectError> {
         let n = self.types.len() as u64;

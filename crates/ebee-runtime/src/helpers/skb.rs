@@ -111,8 +111,9 @@ pub(crate) fn register(h: &mut HelperRegistry) {
     );
 }
 
-/// Runs `f` on the run's state for a tc-only helper.
-fn tc_run<T>(
+/// Runs `f` on the run's state for a tc-only helper (socket filters get
+/// an error naming the helper).
+pub(super) fn tc_run<T>(
     name: &str,
     ctx_ptr: u64,
     f: impl FnOnce(&mut RunState) -> Result<T, HelperError>,

@@ -17,8 +17,9 @@
 //! - `bpf_clone_redirect` (13): a copy of the packet as it is now, for the
 //!   host to deliver to `ifindex` ([`crate::program_type::skb::SkbOutcome::clones`]).
 
+use super::skb::tc_run;
 use crate::helper::{HelperContext, HelperError, HelperRegistry};
-use crate::program_type::skb::{helper_id, with_run, PacketClone, RunState, SkbKind};
+use crate::program_type::skb::{helper_id, with_run, PacketClone, RunState};
 
 const EINVAL: u64 = -22i64 as u64;
 const ENOMEM: u64 = -12i64 as u64;
@@ -119,20 +120,6 @@ pub(crate) fn register(h: &mut HelperRegistry) {
         );
 }
 
-/// Runs `f` on the run's state for a tc-only helper.
-fn tc_only<T>(
-    name: &str,
-    ctx_ptr: u64,
-    f: impl FnOnce(&mut RunState) -> Result<T, HelperError>,
-) -> Result<T, HelperError> {
-    with_run(Some(ctx_ptr), |st| {
-        if st.kind != SkbKind::Tc {
-            return Err(format!("{name} is not allowed for socket filters").into());
-        }
-        f(st)
-    })?
-}
-
 fn is_vlan(proto: u16) -> bool {
     proto == ETH_P_8021Q || proto == ETH_P_8021AD
 }
@@ -192,7 +179,7 @@ fn vlan_push(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperErro
         ETH_P_8021Q
     };
     let tci = a[2] as u16;
-    tc_only("bpf_skb_vlan_push", a[0], |st| {
+    tc_run("bpf_skb_vlan_push", a[0], |st| {
         let mut ret = 0;
         if let Some((old_proto, old_tci)) = st.vlan {
             // The MAC header grows by the tag (`mac_len += VLAN_HLEN`): the
@@ -213,7 +200,7 @@ fn vlan_push(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperErro
 
 /// `bpf_skb_vlan_pop(skb)`.
 fn vlan_pop(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    tc_only("bpf_skb_vlan_pop", a[0], |st| {
+    tc_run("bpf_skb_vlan_pop", a[0], |st| {
         let ret = pop_inner(st);
         st.commit(ctx)?;
         Ok(ret)
@@ -283,7 +270,7 @@ fn set_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
         info.dst[..4].copy_from_slice(&key[4..8]);
         info.src[..4].copy_from_slice(&key[28..32]);
     }
-    tc_only("bpf_skb_set_tunnel_key", a[0], |st| {
+    tc_run("bpf_skb_set_tunnel_key", a[0], |st| {
         st.tunnel = Some(info);
         Ok(0)
     })
@@ -294,7 +281,7 @@ fn set_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
 /// sizes, `-EPROTO` for the other address family).
 fn get_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (ptr, size, flags) = (a[1], a[2] as u32 as usize, a[3]);
-    let info = tc_only("bpf_skb_get_tunnel_key", a[0], |st| Ok(st.tunnel.clone()))?;
+    let info = tc_run("bpf_skb_get_tunnel_key", a[0], |st| Ok(st.tunnel.clone()))?;
     let mut key = [0u8; TUNNEL_KEY_SIZE];
     let ret = (|| {
         let Some(info) = info else { return EINVAL };
@@ -343,7 +330,7 @@ fn get_tunnel_key(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
 /// `-ENOMEM` beyond 255 bytes).
 fn set_tunnel_opt(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (ptr, size) = (a[1], a[2] as u32 as usize);
-    let has_key = tc_only("bpf_skb_set_tunnel_opt", a[0], |st| Ok(st.tunnel.is_some()))?;
+    let has_key = tc_run("bpf_skb_set_tunnel_opt", a[0], |st| Ok(st.tunnel.is_some()))?;
     if !has_key || !size.is_multiple_of(4) {
         return Ok(EINVAL);
     }
@@ -368,7 +355,7 @@ fn set_tunnel_opt(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
 /// not fit (`opt` zeroed on errors).
 fn get_tunnel_opt(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (ptr, size) = (a[1], a[2] as u32 as usize);
-    let info = tc_only("bpf_skb_get_tunnel_opt", a[0], |st| Ok(st.tunnel.clone()))?;
+    let info = tc_run("bpf_skb_get_tunnel_opt", a[0], |st| Ok(st.tunnel.clone()))?;
     ctx.check(ptr, size as u64, true)?;
     let mut out = vec![0; size];
     let ret = match info {
@@ -404,7 +391,7 @@ fn set_hash_invalid(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helpe
 /// `-EINVAL` for an `ifindex` it has no device for).
 fn clone_redirect(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (ifindex, flags) = (a[1] as u32, a[2]);
-    tc_only("bpf_clone_redirect", a[0], |st| {
+    tc_run("bpf_clone_redirect", a[0], |st| {
         if flags & !F_INGRESS != 0 {
             return Ok(EINVAL);
         }

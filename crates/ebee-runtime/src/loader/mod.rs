@@ -32,6 +32,7 @@
 //! bounds-checked against the run's regions and the budget applies. Tail
 //! calls from unchecked programs only enter the object's own programs.
 
+mod core;
 mod map_table;
 mod relocate;
 
@@ -41,6 +42,7 @@ use crate::error::{ExecError, LoadError};
 use crate::helper::{Helper, HelperRegistry};
 use crate::helpers::{standard_helpers, HelperEnv};
 use crate::map::{Map, MapError, MapSpec, MapType, BPF_F_RDONLY_PROG};
+use crate::program_type::custom::CustomType;
 use crate::program_type::merge_helpers;
 use crate::region::Region;
 use crate::vm::{Invocation, Vm};
@@ -60,6 +62,8 @@ pub struct LoadOptions {
     budget: Option<u64>,
     verifier: Options,
     default_type: Option<ProgramType>,
+    target_btf: Option<Arc<Btf>>,
+    custom_btf: Option<Arc<Btf>>,
 }
 
 impl Default for LoadOptions {
@@ -77,6 +81,8 @@ impl LoadOptions {
             budget: None,
             verifier: Options::default(),
             default_type: None,
+            target_btf: None,
+            custom_btf: None,
         }
     }
 
@@ -122,6 +128,49 @@ impl LoadOptions {
     pub fn program_type(mut self, t: ProgramType) -> LoadOptions {
         self.default_type = Some(t);
         self
+    }
+
+    /// The BTF every program's CO-RE relocations resolve against, instead
+    /// of its program type's context BTF
+    /// ([`crate::program_type::context_btf`]).
+    pub fn target_btf(mut self, btf: Btf) -> LoadOptions {
+        self.target_btf = Some(Arc::new(btf));
+        self
+    }
+
+    /// The object's programs run at a host-defined hook of type `t`: its
+    /// helpers join (as with [`LoadOptions::helpers`]) and its BTF
+    /// ([`CustomType::with_btf`]), if it declares one, is the target of
+    /// CO-RE relocations (unless [`LoadOptions::target_btf`] gives one).
+    pub fn custom_type(mut self, t: &CustomType) -> LoadOptions {
+        if let Some(b) = &t.btf {
+            self.custom_btf = Some(Arc::new(b.clone()));
+        }
+        self.helpers(&t.helpers)
+    }
+
+    /// The BTF CO-RE relocations of a program of type `t` resolve
+    /// against, and what it is, for messages.
+    fn core_target(&self, t: ProgramType) -> (Arc<Btf>, String) {
+        if let Some(b) = &self.target_btf {
+            return (Arc::clone(b), "the target BTF given".to_string());
+        }
+        if let Some(b) = &self.custom_btf {
+            return (Arc::clone(b), "the host type's BTF".to_string());
+        }
+        match crate::program_type::context_btf(t) {
+            Some(b) => (
+                Arc::new(b),
+                format!("the userspace {} context BTF", t.name()),
+            ),
+            None => (
+                Arc::new(Btf::default()),
+                format!(
+                    "no BTF (the runtime has no context types for {} programs)",
+                    t.name()
+                ),
+            ),
+        }
     }
 }
 
@@ -179,6 +228,31 @@ pub enum ObjectLoadError {
         pc: usize,
         /// What is missing.
         reason: String,
+    },
+    /// A CO-RE relocation could not be resolved (malformed, ambiguous,
+    /// or not patchable); a relocation that merely finds nothing poisons
+    /// its instruction instead.
+    #[error("program {program:?}: CO-RE against {target}: {source}")]
+    Core {
+        /// The program's name.
+        program: String,
+        /// What the target BTF was.
+        target: String,
+        /// The resolver's error (it names the pc, access string and type).
+        #[source]
+        source: Box<ebee_object::ObjectError>,
+    },
+    /// The verifier found a path that runs a poisoned CO-RE relocation.
+    #[error(
+        "program {program:?}: instruction {pc} runs a poisoned CO-RE relocation: {relocation}"
+    )]
+    Poisoned {
+        /// The program's name.
+        program: String,
+        /// The poisoned instruction.
+        pc: usize,
+        /// Which relocation, and why it found nothing.
+        relocation: String,
     },
     /// The resolved program could not be prepared for the interpreter.
     #[error("program {program:?}: {source}")]
@@ -387,6 +461,17 @@ impl LoadedObject {
                 }
                 _ => p,
             };
+            let relocated;
+            let mut poisoned = core::Poisoned::default();
+            let p = if p.core_relos.is_empty() {
+                p
+            } else {
+                let (target, what) = opts.core_target(p.kind.program_type);
+                let (q, poison) = core::relocate(obj, p, &target, &what)?;
+                relocated = q;
+                poisoned = poison;
+                &relocated
+            };
             if let Some(r) = p
                 .relocs
                 .iter()
@@ -409,7 +494,7 @@ impl LoadedObject {
             });
             let (insns, raw_safe) = if opts.verify {
                 let prepared = prepared?;
-                reject_unless_accepted(&p.name, &prepared, &opts.verifier)?;
+                reject_unless_accepted(&p.name, &prepared, &opts.verifier, &poisoned)?;
                 // The raw convention passes a buffer as r1: safe unchecked
                 // only if the program never dereferences its context (a
                 // context of 0 accessible bytes; it may still pass it on,
@@ -457,6 +542,7 @@ impl LoadedObject {
                 _ => {}
             }
             merge_helpers(&mut helpers, &opts.host_helpers);
+            poisoned.register(&mut helpers);
             check_helpers(&p.name, &resolved, &helpers)?;
             let mut vm = Vm::new(resolved).map_err(|source| ObjectLoadError::Prepare {
                 program: p.name.clone(),
@@ -649,9 +735,15 @@ fn reject_unless_accepted(
     name: &str,
     p: &ObjectProgram,
     opts: &Options,
+    poisoned: &core::Poisoned,
 ) -> Result<(), ObjectLoadError> {
     match ebee_verifier::verify(&p.program(), opts).verdict {
         Verdict::Accepted(_) => Ok(()),
+        Verdict::Rejected(r) if poisoned.get(r.pc).is_some() => Err(ObjectLoadError::Poisoned {
+            program: name.to_string(),
+            pc: r.pc,
+            relocation: poisoned.get(r.pc).unwrap_or_default().to_string(),
+        }),
         Verdict::Rejected(r) => Err(ObjectLoadError::Rejected {
             program: name.to_string(),
             diagnostic: r.to_string(),

@@ -1,12 +1,15 @@
 //! Host-defined program types: the embedder declares its context (size,
 //! fields with offsets, sizes and read/write rights, in the verifier's
 //! [`ContextLayout`] shape so verification can use the same description)
-//! and the helpers it allows, then runs programs at its own hook.
+//! and the helpers it allows, then runs programs at its own hook. A type
+//! may also describe its context in BTF ([`CustomType::with_btf`]) so
+//! CO-RE programs resolve their field accesses against it.
 
 use crate::error::ExecError;
 use crate::helper::HelperRegistry;
 use crate::region::Region;
 use crate::vm::{Invocation, Vm};
+use ebee_object::btf::Btf;
 use ebee_verifier::{Access, ContextLayout, CtxField};
 
 /// A program type the embedder defines.
@@ -16,6 +19,9 @@ pub struct CustomType {
     pub layout: ContextLayout,
     /// The helpers programs of this type may call.
     pub helpers: HelperRegistry,
+    /// The context's types in BTF, the target of CO-RE relocations of
+    /// programs of this type (`None`: the type declares none).
+    pub btf: Option<Btf>,
 }
 
 /// Why a run of a host-defined type failed.
@@ -39,7 +45,20 @@ pub enum CustomError {
 impl CustomType {
     /// A type with this layout and helpers.
     pub fn new(layout: ContextLayout, helpers: HelperRegistry) -> CustomType {
-        CustomType { layout, helpers }
+        CustomType {
+            layout,
+            helpers,
+            btf: None,
+        }
+    }
+
+    /// Declares the context's types (build them with
+    /// [`ebee_object::btf::BtfBuilder`]): CO-RE relocations of programs of
+    /// this type resolve against them, given to the loader with
+    /// [`crate::loader::LoadOptions::custom_type`].
+    pub fn with_btf(mut self, btf: Btf) -> CustomType {
+        self.btf = Some(btf);
+        self
     }
 
     /// Prepares `vm` for this type: its helpers become exactly the type's.

@@ -6,7 +6,9 @@
 //! - [`sock_ops`]: `struct bpf_sock_ops` for TCP socket callbacks.
 //! - [`tracing`]: `pt_regs` for kprobes, `bpf_perf_event_data` for perf events.
 //! - [`custom`]: types the embedder defines (context layout + helpers).
+//! - [`mod@btf`]: the BTF of each type's context, CO-RE's target in userspace.
 
+pub mod btf;
 mod csum;
 pub mod custom;
 mod frame;
@@ -15,6 +17,7 @@ pub mod sock_ops;
 pub mod tracing;
 pub mod xdp;
 
+pub use btf::context_btf;
 pub use csum::{
     csum_add, csum_diff, csum_fold, csum_partial, csum_replace2, csum_replace4,
     csum_replace_by_diff, fold16,

@@ -53,6 +53,11 @@ pub struct Args {
     /// BPF_PROG_TEST_RUN (the memory is the packet), maps read back.
     #[arg(long, conflicts_with_all = ["packet", "packet_hex"])]
     kernel: bool,
+    /// For an object: the BTF its CO-RE relocations resolve against (a
+    /// raw BTF file or an ELF file with a .BTF section), instead of the
+    /// program type's context BTF (userspace) or the kernel's (--kernel).
+    #[arg(long)]
+    btf: Option<PathBuf>,
 }
 
 /// Runs `ebee run`.
@@ -83,6 +88,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 (None, None) => None,
             },
             kernel: args.kernel,
+            btf: match &args.btf {
+                Some(path) => Some(
+                    ebee_object::btf::Btf::parse_file(&read_file(path)?)
+                        .map_err(|e| Failure::Input(format!("--btf {}: {e}", path.display())))?,
+                ),
+                None => None,
+            },
         };
         return super::run_object::run(r, &mut memory);
     }
@@ -92,9 +104,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
         || args.packet.is_some()
         || args.packet_hex.is_some()
         || args.kernel
+        || args.btf.is_some()
     {
         return Err(Failure::Input(
-            "--section, --program, --unverified, --packet and --kernel apply to ELF objects"
+            "--section, --program, --unverified, --packet, --kernel and --btf apply to ELF objects"
                 .to_string(),
         ));
     }

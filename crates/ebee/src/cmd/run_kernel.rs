@@ -96,7 +96,11 @@ pub fn run(r: ObjectRun<'_>, memory: &[u8]) -> Result<(), Failure> {
         }
     }
     .ok_or_else(|| Failure::Input(format!("no such program; the object has: {}", names())))?;
-    let loaded = LoadedObject::load(&obj, &ObjectLoadOptions::default()).map_err(|e| {
+    let opts = ObjectLoadOptions {
+        core_target: r.btf.clone(),
+        ..ObjectLoadOptions::default()
+    };
+    let loaded = LoadedObject::load(&obj, &opts).map_err(|e| {
         let log = match &e {
             ebee_kernel::ObjectLoadError::Program { source, .. } => source
                 .log()

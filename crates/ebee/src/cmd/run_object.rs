@@ -30,6 +30,8 @@ pub struct ObjectRun<'a> {
     pub packet: Option<Vec<u8>>,
     /// `--kernel`: load and run it in the kernel instead ([`super::run_kernel`]).
     pub kernel: bool,
+    /// `--btf`: the target of CO-RE relocations.
+    pub btf: Option<ebee_object::btf::Btf>,
 }
 
 /// At most this many entries of a map are printed.
@@ -124,14 +126,17 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
     if let Some(b) = r.budget {
         opts = opts.budget(b);
     }
+    if let Some(btf) = &r.btf {
+        opts = opts.target_btf(btf.clone());
+    }
     let first = match &r.packet {
         Some(_) => super::run_packet::with_any_packet_helpers(opts.clone()),
         None => opts.clone(),
     };
     let loaded = LoadedObject::load(&obj, &first).map_err(|e| match e {
-        ObjectLoadError::Rejected { .. } => Failure::Rejected(format!(
-            "{e} (use --unverified to run it with runtime checks)"
-        )),
+        ObjectLoadError::Rejected { .. } | ObjectLoadError::Poisoned { .. } => Failure::Rejected(
+            format!("{e} (use --unverified to run it with runtime checks)"),
+        ),
         _ => Failure::Input(e.to_string()),
     })?;
     let prog = pick(&loaded, &r)?;
