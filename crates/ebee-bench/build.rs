@@ -5,6 +5,8 @@
 //! Each program must be one function with no relocations (no calls, no
 //! globals, no jump tables in `.rodata`), so its `.text` bytes are runnable
 //! as they are; anything else fails the build with a message saying why.
+//! The object programs (maps, helpers, tail calls) are compiled with BTF
+//! (`-g`, libbpf's headers) and kept whole as `$OUT_DIR/<name>.o`.
 
 use object::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
@@ -18,11 +20,15 @@ const PROGRAMS: &[&str] = &[
     "switch64",
     "log2",
     "xdp_parse",
+    "unrolled_mix",
 ];
 
 /// Programs built for the kernel (the kernel JIT column), by file stem,
 /// with the section holding the function: extracted to `<stem>.bpf` too.
 const KERNEL_PROGRAMS: &[(&str, &str)] = &[("xdp_parse_kernel", "xdp")];
+
+/// Programs kept as whole objects (`src/program.rs` embeds `<stem>.o`).
+const OBJECT_PROGRAMS: &[&str] = &["hash_count", "tail_chain"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -36,7 +42,7 @@ fn main() {
         let source = programs.join(format!("{name}.c"));
         println!("cargo:rerun-if-changed={}", source.display());
         let object_path = out_dir.join(format!("{name}.o"));
-        compile(&clang, &source, &object_path, &programs);
+        compile(&clang, &source, &object_path, &programs, &[]);
         let text = extract_section(&object_path, ".text");
         let bin = out_dir.join(format!("{name}.bpf"));
         std::fs::write(&bin, text)
@@ -46,11 +52,27 @@ fn main() {
         let source = programs.join(format!("{name}.c"));
         println!("cargo:rerun-if-changed={}", source.display());
         let object_path = out_dir.join(format!("{name}.o"));
-        compile(&clang, &source, &object_path, &programs);
+        compile(&clang, &source, &object_path, &programs, &[]);
         let code = extract_section(&object_path, section);
         let bin = out_dir.join(format!("{name}.bpf"));
         std::fs::write(&bin, code)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", bin.display()));
+    }
+    for name in OBJECT_PROGRAMS {
+        let source = programs.join(format!("{name}.c"));
+        println!("cargo:rerun-if-changed={}", source.display());
+        let object_path = out_dir.join(format!("{name}.o"));
+        // BTF for the map definitions; the multiarch directory for the
+        // `asm/` headers `linux/bpf.h` includes.
+        let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| "x86_64".into());
+        let multiarch = format!("-I/usr/include/{arch}-linux-gnu");
+        compile(
+            &clang,
+            &source,
+            &object_path,
+            &programs,
+            &["-g", &multiarch],
+        );
     }
 }
 
@@ -79,9 +101,10 @@ fn find_clang() -> String {
     );
 }
 
-fn compile(clang: &str, source: &Path, object_path: &Path, include: &Path) {
+fn compile(clang: &str, source: &Path, object_path: &Path, include: &Path, extra: &[&str]) {
     let output = Command::new(clang)
         .args(["-O2", "-target", "bpf", "-mcpu=v3", "-c"])
+        .args(extra)
         .arg("-I")
         .arg(include)
         .arg(source)

@@ -2,7 +2,8 @@
 
 use crate::input;
 use crate::native;
-use crate::program::{self, Program};
+use crate::native_maps;
+use crate::program::{self, Code, Program};
 
 /// How big an input to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +22,7 @@ pub struct Benchmark {
     /// What one run does, for the table's legend.
     pub description: &'static str,
     /// The eBPF program.
-    pub program: Program,
+    pub program: Code,
     /// Size parameter (header `n`) at [`Scale::Full`].
     pub full_n: u64,
     /// Size parameter at [`Scale::Tiny`].
@@ -38,6 +39,8 @@ pub struct Benchmark {
     /// column: it runs on the data bytes (after the header) as its packet.
     /// `None` where the program's input convention has no kernel form (a
     /// size in memory and unbounded loops the kernel verifier refuses).
+    /// Object programs ([`Code::Object`]) need none: the kernel loads the
+    /// same object.
     pub kernel_xdp: Option<Program>,
 }
 
@@ -67,7 +70,7 @@ pub fn all() -> Vec<Benchmark> {
         Benchmark {
             name: "primes",
             description: "count primes below 30,000 by trial division (64-bit %)",
-            program: program::PRIMES,
+            program: Code::Raw(program::PRIMES),
             full_n: 30_000,
             tiny_n: 200,
             make_input: input::primes,
@@ -78,7 +81,7 @@ pub fn all() -> Vec<Benchmark> {
         Benchmark {
             name: "byte_copy",
             description: "copy 1 MiB byte by byte, return the byte sum",
-            program: program::BYTE_COPY,
+            program: Code::Raw(program::BYTE_COPY),
             full_n: MIB,
             tiny_n: 300,
             make_input: input::byte_copy,
@@ -89,7 +92,7 @@ pub fn all() -> Vec<Benchmark> {
         Benchmark {
             name: "strcmp_equal",
             description: "strcmp of two equal 1 MiB strings",
-            program: program::STRCMP,
+            program: Code::Raw(program::STRCMP),
             full_n: MIB,
             tiny_n: 300,
             make_input: |n| input::strcmp(n, false),
@@ -100,7 +103,7 @@ pub fn all() -> Vec<Benchmark> {
         Benchmark {
             name: "strcmp_differ",
             description: "strcmp of 1 MiB strings differing 16 bytes before the end",
-            program: program::STRCMP,
+            program: Code::Raw(program::STRCMP),
             full_n: MIB,
             tiny_n: 300,
             make_input: |n| input::strcmp(n, true),
@@ -111,7 +114,7 @@ pub fn all() -> Vec<Benchmark> {
         Benchmark {
             name: "switch64",
             description: "64-way switch on x & 63 over 256 Ki u32 elements (1 MiB)",
-            program: program::SWITCH64,
+            program: Code::Raw(program::SWITCH64),
             full_n: MIB / 4,
             tiny_n: 300,
             make_input: input::switch64,
@@ -122,7 +125,7 @@ pub fn all() -> Vec<Benchmark> {
         Benchmark {
             name: "log2",
             description: "integer log2 by shifts over 128 Ki u64 elements (1 MiB)",
-            program: program::LOG2,
+            program: Code::Raw(program::LOG2),
             full_n: MIB / 8,
             tiny_n: 300,
             make_input: input::log2,
@@ -134,13 +137,37 @@ pub fn all() -> Vec<Benchmark> {
             name: "xdp_parse",
             description: "XDP parser: Ethernet/IPv4/TCP/UDP with bounds checks, drop/pass \
                           per packet, over 32 packets of 64 bytes",
-            program: program::XDP_PARSE,
+            program: Code::Raw(program::XDP_PARSE),
             full_n: 32 * 64,
             tiny_n: 32 * 64,
             make_input: input::xdp_packets,
             data_len: Some,
             kernel_xdp: Some(program::XDP_PARSE_KERNEL),
             native: native::xdp_parse,
+        },
+        Benchmark {
+            name: "hash_count",
+            description: "hash-map counter: 1,024 lookup-or-insert-and-increment of 256 keys \
+                          in a BPF_MAP_TYPE_HASH (helper calls; rbpf n/a: no maps)",
+            program: Code::Object(program::HASH_COUNT),
+            full_n: native_maps::HASH_N,
+            tiny_n: native_maps::HASH_N,
+            make_input: native_maps::object_input,
+            data_len: |_| Some(native_maps::PACKET_LEN),
+            kernel_xdp: None,
+            native: native_maps::hash_count,
+        },
+        Benchmark {
+            name: "tail_chain",
+            description: "tail-call chain: 32 bpf_tail_call through a BPF_MAP_TYPE_PROG_ARRAY, \
+                          a depth counter in an array map (rbpf n/a: no tail calls)",
+            program: Code::Object(program::TAIL_CHAIN),
+            full_n: native_maps::TAIL_DEPTH,
+            tiny_n: native_maps::TAIL_DEPTH,
+            make_input: native_maps::object_input,
+            data_len: |_| Some(native_maps::PACKET_LEN),
+            kernel_xdp: None,
+            native: native_maps::tail_chain,
         },
     ]
 }

@@ -1,12 +1,15 @@
 //! JIT compile time: how long `ebee_jit` takes to turn a program into
-//! native code, for each benchmark program and for a generated program of
-//! about 1,000 instructions shaped like compiler output (arithmetic on
-//! live registers, loads from the input, short forward branches).
+//! native code, for each benchmark program, for a clang-built program of
+//! about 1,000 instructions (`programs/unrolled_mix.c`) and for a generated
+//! one shaped like compiler output (arithmetic on live registers, loads
+//! from the input, short forward branches).
 
 use crate::benchmark::Benchmark;
 use crate::input::InputRng;
+use crate::program::Code;
 use ebee_isa::{AluOp, Insn, JmpCond, Operand, Reg, Size, Width};
 use ebee_jit::{JitOptions, JitProgram};
+use ebee_runtime::loader::{LoadOptions, LoadedObject};
 use ebee_runtime::Vm;
 use std::time::Duration;
 
@@ -21,6 +24,11 @@ pub struct CompileTime {
     pub checked: Duration,
     /// Verified mode.
     pub verified: Duration,
+    /// Checked mode, unoptimised (`JitOptions::optimize` off: compiled
+    /// for compile speed).
+    pub checked_unoptimised: Duration,
+    /// Verified mode, unoptimised.
+    pub verified_unoptimised: Duration,
 }
 
 /// A generated program of `n` instructions (plus a few): `r1` is the
@@ -107,6 +115,14 @@ pub fn measure_compile(name: &str, vm: &Vm, rounds: usize) -> Result<CompileTime
         insns: vm.insns().len(),
         checked: best(JitOptions::CHECKED)?,
         verified: best(JitOptions::VERIFIED)?,
+        checked_unoptimised: best(JitOptions {
+            optimize: false,
+            ..JitOptions::CHECKED
+        })?,
+        verified_unoptimised: best(JitOptions {
+            optimize: false,
+            ..JitOptions::VERIFIED
+        })?,
     })
 }
 
@@ -114,9 +130,24 @@ pub fn measure_compile(name: &str, vm: &Vm, rounds: usize) -> Result<CompileTime
 pub fn all(benches: &[Benchmark], rounds: usize) -> Vec<Result<CompileTime, String>> {
     let mut out = Vec::new();
     for b in benches {
-        let vm = Vm::from_bytes(b.program.bytecode).map_err(|e| e.to_string());
+        let vm = match b.program {
+            Code::Raw(p) => Vm::from_bytes(p.bytecode).map_err(|e| e.to_string()),
+            // The entry program as the runtime's loader resolved it (map
+            // references become constants; the object must stay loaded
+            // for the helpers' map table, not for compiling).
+            Code::Object(code) => code.parse().and_then(|obj| {
+                let loaded =
+                    LoadedObject::load(&obj, &LoadOptions::new()).map_err(|e| e.to_string())?;
+                let p = loaded
+                    .program(code.entry)
+                    .ok_or_else(|| format!("no program {}", code.entry))?;
+                Ok(Vm::clone(p.vm()))
+            }),
+        };
         out.push(vm.and_then(|vm| measure_compile(b.name, &vm, rounds)));
     }
+    let clang = Vm::from_bytes(crate::program::UNROLLED_MIX.bytecode).map_err(|e| e.to_string());
+    out.push(clang.and_then(|vm| measure_compile("unrolled_mix (clang)", &vm, rounds)));
     let generated = generated_program(1000);
     let vm = Vm::new(generated).map_err(|e| e.to_string());
     out.push(vm.and_then(|vm| measure_compile("generated (1,000 insns)", &vm, rounds)));
@@ -126,6 +157,22 @@ pub fn all(benches: &[Benchmark], rounds: usize) -> Vec<Result<CompileTime, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clang_built_thousand_runs_alike_in_the_interpreter_and_the_jit() {
+        let p = crate::program::UNROLLED_MIX;
+        assert!((950..1200).contains(&p.slots()), "{} slots", p.slots());
+        let vm = Vm::from_bytes(p.bytecode).unwrap();
+        let mut mem = crate::input::with_header(12345, 64);
+        for (i, b) in mem[8..].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(73) ^ 0x5c;
+        }
+        let want = vm.run(&mut mem.clone()).unwrap();
+        let checked = JitProgram::compile(&vm, JitOptions::CHECKED).unwrap();
+        assert_eq!(checked.run(&mut mem.clone()).unwrap(), want);
+        let blinded = JitProgram::compile(&vm, JitOptions::CHECKED.blind_constants(true)).unwrap();
+        assert_eq!(blinded.run(&mut mem.clone()).unwrap(), want);
+    }
 
     #[test]
     fn the_generated_program_runs_alike_in_the_interpreter_and_the_jit() {

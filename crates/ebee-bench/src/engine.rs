@@ -10,9 +10,14 @@ mod native;
 mod rbpf_interp;
 #[cfg(target_arch = "x86_64")]
 mod rbpf_jit;
+mod runtime_object;
 
 use crate::benchmark::Benchmark;
 use std::fmt;
+
+/// The prefix of load errors that mean "this cell does not apply": the
+/// table shows `n/a`.
+pub const NOT_APPLICABLE: &str = "n/a:";
 
 /// Why an engine could not load or run a program.
 #[derive(Debug, Clone, PartialEq, Eq)]

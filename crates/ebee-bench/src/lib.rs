@@ -7,7 +7,8 @@
 //! engine computes the same result on every program.
 //!
 //! - [`program`]: the bytecode `build.rs` compiled from `programs/*.c`;
-//! - [`input`] and [`native`]: the input buffers and the Rust twins;
+//! - [`input`], [`native`] and [`native_maps`]: the input buffers and the
+//!   Rust twins;
 //! - [`benchmark`]: the rows of the table; [`engine`]: its columns;
 //! - [`measure`], [`clock`] and [`report`]: timing and printing.
 
@@ -20,5 +21,6 @@ pub mod engine;
 pub mod input;
 pub mod measure;
 pub mod native;
+pub mod native_maps;
 pub mod program;
 pub mod report;

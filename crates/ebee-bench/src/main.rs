@@ -125,18 +125,25 @@ fn print_compile_times(benches: &[ebee_bench::benchmark::Benchmark], style: Styl
     println!("JIT compile time (minimum of 10 compilations):");
     println!();
     if style == Style::Markdown {
-        println!("| program | insns | checked | verified |");
-        println!("|:--|--:|--:|--:|");
+        println!("| program | insns | checked | verified | checked, unoptimised | verified, unoptimised |");
+        println!("|:--|--:|--:|--:|--:|--:|");
     }
     for t in times {
         match t {
             Ok(t) => {
-                let (c, v) = (format_duration(t.checked), format_duration(t.verified));
+                let [c, v, cu, vu] = [
+                    t.checked,
+                    t.verified,
+                    t.checked_unoptimised,
+                    t.verified_unoptimised,
+                ]
+                .map(format_duration);
                 if style == Style::Markdown {
-                    println!("| {} | {} | {c} | {v} |", t.name, t.insns);
+                    println!("| {} | {} | {c} | {v} | {cu} | {vu} |", t.name, t.insns);
                 } else {
                     println!(
-                        "{:<24} {:>5} insns  checked {c:>9}  verified {v:>9}",
+                        "{:<24} {:>5} insns  checked {c:>9}  verified {v:>9}  \
+                         unoptimised: checked {cu:>9}  verified {vu:>9}",
                         t.name, t.insns
                     );
                 }

@@ -6,6 +6,7 @@
 //! and executable at the same time. [`CodeMemory`] owns the module and
 //! unmaps its pages when dropped.
 
+use crate::blinding::{random_key, Blinding};
 use crate::compiler::{build_functions, check_stub_function, host_isa, plan};
 use crate::context::JitContext;
 use crate::error::JitError;
@@ -21,7 +22,12 @@ use std::sync::OnceLock;
 pub(crate) struct CodeMemory {
     module: Option<JITModule>,
     entry: *const u8,
+    /// Every native function (the entry's included) by its eBPF pc, for
+    /// callbacks.
+    functions: HashMap<usize, *const u8>,
     code_bytes: usize,
+    /// The constant-blinding key the code reads (by address) at run time.
+    _blind_key: Option<Box<u64>>,
 }
 
 // SAFETY: after finalisation the code pages are immutable; the module is
@@ -31,10 +37,22 @@ unsafe impl Send for CodeMemory {}
 unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
-    /// Compiles `insns` for the host.
-    pub fn compile(insns: &[Insn], mode: TranslateMode) -> Result<CodeMemory, JitError> {
+    /// Compiles `insns` for the host, with a native function for each pc
+    /// of `callbacks` too; with `blind`, under a fresh random
+    /// constant-blinding key (any key in `mode` is replaced).
+    pub fn compile(
+        insns: &[Insn],
+        callbacks: &[usize],
+        mut mode: TranslateMode,
+        blind: bool,
+    ) -> Result<CodeMemory, JitError> {
+        let blind_key = blind.then(|| Box::new(random_key()));
+        mode.blind = blind_key.as_ref().map(|key| Blinding {
+            key: **key,
+            key_addr: &**key as *const u64 as u64,
+        });
         let isa = host_isa(mode.optimize)?;
-        let (entries, _) = plan(insns)?;
+        let (entries, _) = plan(insns, callbacks)?;
         let mut module = JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()));
         let sig = bpf_function_signature(isa.default_call_conv());
         let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(e.to_string());
@@ -75,10 +93,16 @@ impl CodeMemory {
         )?;
         module.finalize_definitions().map_err(codegen)?;
         let entry = module.get_finalized_function(ids[&0]);
+        let functions = ids
+            .iter()
+            .map(|(&pc, &id)| (pc, module.get_finalized_function(id)))
+            .collect();
         Ok(CodeMemory {
             module: Some(module),
             entry,
+            functions,
             code_bytes,
+            _blind_key: blind_key,
         })
     }
 
@@ -89,32 +113,60 @@ impl CodeMemory {
     /// of this run, and the program's memory accesses must be allowed (by
     /// its checks in checked mode, by the verifier otherwise).
     pub unsafe fn call_entry(&self, ctx: *mut JitContext, frame_top: u64, regs: [u64; 10]) -> u64 {
-        type EntryFn = unsafe extern "C" fn(
-            *mut JitContext,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-        ) -> u64;
-        // SAFETY: the entry pointer is finalised code with exactly this
-        // signature (`bpf_function_signature` in the host's C convention).
-        let f: EntryFn = unsafe { std::mem::transmute(self.entry) };
-        let [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9] = regs;
         // SAFETY: forwarded from the caller.
-        unsafe { f(ctx, frame_top, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9) }
+        unsafe { call_native(self.entry, ctx, frame_top, regs) }
+    }
+
+    /// Calls the native function compiled for `pc` (a callback), as
+    /// [`CodeMemory::call_entry`]; `None` when no function starts there.
+    ///
+    /// # Safety
+    /// As [`CodeMemory::call_entry`].
+    pub unsafe fn call_function(
+        &self,
+        pc: usize,
+        ctx: *mut JitContext,
+        frame_top: u64,
+        regs: [u64; 10],
+    ) -> Option<u64> {
+        let f = *self.functions.get(&pc)?;
+        // SAFETY: forwarded from the caller.
+        Some(unsafe { call_native(f, ctx, frame_top, regs) })
     }
 
     /// Machine code size in bytes.
     pub fn code_bytes(&self) -> usize {
         self.code_bytes
     }
+}
+
+/// Calls the native eBPF function at `f` with `r0`–`r9` = `regs` and
+/// `r10` = `frame_top`.
+///
+/// # Safety
+/// `f` is finalised code of a function compiled by [`CodeMemory::compile`]
+/// that is still mapped; otherwise as [`CodeMemory::call_entry`].
+unsafe fn call_native(f: *const u8, ctx: *mut JitContext, frame_top: u64, regs: [u64; 10]) -> u64 {
+    type EntryFn = unsafe extern "C" fn(
+        *mut JitContext,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+    ) -> u64;
+    // SAFETY: `f` is finalised code with exactly this signature
+    // (`bpf_function_signature` in the host's C convention).
+    let f: EntryFn = unsafe { std::mem::transmute(f) };
+    let [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9] = regs;
+    // SAFETY: forwarded from the caller.
+    unsafe { f(ctx, frame_top, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9) }
 }
 
 /// The address of the process-wide slow-path stub (see `translate/stub.rs`),
@@ -179,12 +231,13 @@ mod tests {
     #[test]
     fn code_pages_are_executable_and_not_writable() {
         let insns = ebee_isa::assemble("r0 = *(u8 *)(r1 + 0)\nexit").unwrap();
-        for checked in [false, true] {
+        for (checked, blind) in [(false, false), (true, false), (true, true)] {
             let mode = TranslateMode {
                 checked,
                 optimize: true,
+                blind: None,
             };
-            let code = CodeMemory::compile(&insns, mode).unwrap();
+            let code = CodeMemory::compile(&insns, &[], mode, blind).unwrap();
             let perms = permissions_at(code.entry as usize).expect("code is mapped");
             assert!(perms.starts_with("r-x"), "checked={checked}: {perms}");
         }

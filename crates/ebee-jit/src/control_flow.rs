@@ -2,8 +2,9 @@
 //! functions, which instructions each function reaches, where its basic
 //! blocks begin, and how many instructions each block executes.
 //!
-//! A native function is compiled for pc 0 and for every target of a local
-//! call. It contains every instruction reachable from its entry through
+//! A native function is compiled for pc 0, for every target of a local
+//! call and for every callback (a function whose address the program
+//! loads with `lddw rX, func`). It contains every instruction reachable from its entry through
 //! jumps and fall-through (not through calls), so a program that jumps from
 //! one subprogram into another (which the interpreter allows) still
 //! compiles; well-formed programs reach exactly their own subprogram.
@@ -90,9 +91,17 @@ pub(crate) fn successors(insns: &[Insn], pc: usize) -> Successors {
     }
 }
 
-/// Every pc a native function must be compiled for, entry first.
-pub(crate) fn function_entries(insns: &[Insn]) -> Vec<usize> {
+/// Every pc a native function must be compiled for, entry first: pc 0,
+/// local call targets and `callbacks` (the functions the program takes the
+/// address of, which helpers call; out-of-range pcs are ignored).
+pub(crate) fn function_entries(insns: &[Insn], callbacks: &[usize]) -> Vec<usize> {
     let mut entries = vec![0];
+    entries.extend(
+        callbacks
+            .iter()
+            .copied()
+            .filter(|&pc| pc < insns.len() && !matches!(insns[pc], Insn::LdImm64Tail)),
+    );
     for (pc, insn) in insns.iter().enumerate() {
         if let Insn::Call(CallTarget::Local(_)) = insn {
             if let Some(t) = insn.branch_target(pc) {

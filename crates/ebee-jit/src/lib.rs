@@ -35,7 +35,8 @@
 //!   the SSA builder and the register allocator.
 //! - **Frames**: the interpreter's layout, eight 512-byte frames growing down
 //!   from the entry frame (`r10` = its top); the callee's frame top is the
-//!   caller's minus 512, which doubles as the depth counter.
+//!   caller's minus 512, which doubles as the depth counter. A run zeroes
+//!   only the frames its call graph reaches (`frames.rs`).
 //! - **Checked accesses**: an inline compare against the current frame or the
 //!   input buffer (bounds kept in registers), proven statically for `r10`
 //!   plus a constant when the function never writes `r10`; anything else
@@ -65,21 +66,41 @@
 //! - **Helpers and tail calls** go through a Rust trampoline into the
 //!   `Vm`'s registry; a tail call compiles its target on first use (in the
 //!   caller's mode, cached) and runs it in the caller's frame.
+//! - **Callbacks** (`bpf_loop`, `bpf_for_each_map_elem`): every function
+//!   the program loads the address of (`lddw rX, func`, which
+//!   [`ebee_runtime::Vm::new`] turns into a handle and lists in
+//!   [`ebee_runtime::Vm::function_refs`]) is compiled as a native function
+//!   too. The helper calls it back through the trampoline's
+//!   [`ebee_runtime::RunAccess`]: `r1`–`r5` its arguments, a new frame
+//!   below the helper caller's (the call-depth limit applies), the run's
+//!   budget, regions and tail-call state, and the interpreter's errors
+//!   (`in the callback at PC: ...`).
 //! - **Division** never traps (guarded divisors, results selected);
 //!   atomics are host atomics, misaligned ones fail as in the interpreter.
+//! - **Constant blinding** ([`JitOptions::blind_constants`], `blinding.rs`):
+//!   immediates are emitted XORed with a random per-compile key and
+//!   un-XORed at run time, as the kernel's `bpf_jit_harden`.
 //! - **Code memory** is written while mapped read-write and switched to
 //!   read-execute before it runs (`cranelift-jit`); never both at once.
 //!
-//! Not supported yet: `bpf_loop` callbacks (the interpreter rejects the
-//! `lddw` of a function they need, too).
+//!
+//! # Objects
+//!
+//! [`JitEngine`] is the JIT as the runtime loader's engine
+//! ([`ebee_runtime::loader::LoadOptions::engine`]): a loaded object's
+//! programs, with their maps, helpers, tail calls and packet contexts,
+//! run as native code, verified programs in verified mode.
 
 #![warn(missing_docs)]
 
+mod blinding;
 mod code_memory;
 mod compiler;
 mod context;
 mod control_flow;
+mod engine;
 mod error;
+mod frames;
 mod loop_shape;
 mod program;
 mod run_state;
@@ -87,6 +108,7 @@ mod runtime_calls;
 mod translate;
 
 pub use ebee_runtime::ExecError;
+pub use engine::JitEngine;
 pub use error::JitError;
 pub use program::{JitOptions, JitProgram};
 
@@ -99,12 +121,35 @@ pub fn compile_for_target(
     isa_name: &str,
     checked: bool,
 ) -> Result<Vec<Vec<u8>>, JitError> {
+    let options = if checked {
+        JitOptions::CHECKED
+    } else {
+        JitOptions::VERIFIED
+    };
+    compile_for_target_with(insns, isa_name, options)
+}
+
+/// [`compile_for_target`] with every option: checked or verified mode and
+/// constant blinding (under a fresh random key; the code reads the key from
+/// an address that is only valid in a real compile, so these bytes are for
+/// inspection, not for running). `optimize` is ignored: these compiles are
+/// always optimised, like the ones that run.
+pub fn compile_for_target_with(
+    insns: &[ebee_isa::Insn],
+    isa_name: &str,
+    options: JitOptions,
+) -> Result<Vec<Vec<u8>>, JitError> {
     let isa = compiler::isa_by_name(isa_name)?;
+    let blind = options.blind_constants.then(|| blinding::Blinding {
+        key: blinding::random_key(),
+        key_addr: 0,
+    });
     compiler::compile_to_bytes(
         insns,
         translate::TranslateMode {
-            checked,
+            checked: options.checked,
             optimize: true,
+            blind,
         },
         &*isa,
     )

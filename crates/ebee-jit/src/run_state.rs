@@ -7,21 +7,29 @@
 //! [`HelperRegistry`](ebee_runtime::HelperRegistry) finds helpers,
 //! [`TailCallState`] counts tail calls, [`ExecError`] reports faults.
 
-use crate::context::{JitContext, FAULTED, FRAME_SIZE, STOPPED, TAIL_CALLED};
+use crate::context::{JitContext, FAULTED, FRAME_SIZE, RUNNING, STOPPED, TAIL_CALLED};
 use crate::program::JitProgram;
 use crate::runtime_calls::FaultCode;
-use ebee_runtime::{ExecError, HelperContext, MemoryRegions, Region, TailCallState, Vm};
+use ebee_runtime::{
+    ExecError, HelperContext, HelperError, MemoryRegions, Region, RunAccess, TailCallState, Vm,
+    MAX_CALL_FRAMES,
+};
 use std::sync::Arc;
 
 pub(crate) struct RunState<'a> {
     /// The program whose code is running (changes during tail calls).
     pub current: Arc<Vm>,
+    /// The code of `current` when it is a tail-call target (`None`: the
+    /// root's), where its callbacks are found.
+    pub current_code: Option<Arc<JitProgram>>,
     /// The program the run started with (owns the tail-call code cache).
     pub root: &'a JitProgram,
     pub regions: MemoryRegions,
     pub tail_calls: TailCallState,
     /// One past the highest byte of the frame area (the entry frame's top).
     pub stack_top: u64,
+    /// Frames zeroed so far, counted from the entry frame (`frames.rs`).
+    pub zeroed_frames: usize,
     /// The packet of legacy packet loads.
     pub packet: Option<Region>,
     pub fault: Option<ExecError>,
@@ -99,44 +107,6 @@ impl RunState<'_> {
         bytes.iter().fold(0u64, |v, b| (v << 8) | *b as u64)
     }
 
-    /// Calls helper `id`. A tail call it requests is returned for the
-    /// caller to perform ([`RunState::start_tail_call`]) once this borrow of
-    /// the state has ended, since the target's code calls back into it.
-    pub fn call_helper(
-        &mut self,
-        ctx: &mut JitContext,
-        id: u64,
-        args: [u64; 5],
-        pc: usize,
-        frame_top: u64,
-    ) -> HelperOutcome {
-        self.regions.set_stack(self.live_stack(frame_top));
-        let current = self.current.clone();
-        let Some(helper) = current.helpers().get(id) else {
-            self.fault = Some(ExecError::UnknownHelper { pc, id });
-            ctx.status = FAULTED;
-            return HelperOutcome::Return(0);
-        };
-        let mut hctx = HelperContext::new(&mut self.regions, &mut self.tail_calls, pc);
-        let r0 = match helper.call(&mut hctx, args) {
-            Ok(r0) => r0,
-            Err(e) => {
-                self.fault = Some(ExecError::HelperFailed {
-                    pc,
-                    id,
-                    name: helper.name().to_string(),
-                    message: e.0,
-                });
-                ctx.status = FAULTED;
-                return HelperOutcome::Return(0);
-            }
-        };
-        match self.tail_calls.take_pending() {
-            None => HelperOutcome::Return(r0),
-            Some(target) => HelperOutcome::TailCall { target, r0 },
-        }
-    }
-
     /// Prepares a tail call to `target` requested by helper `id` at `pc`:
     /// its code (compiled on first use) and the program it replaces, which
     /// [`RunState::finish_tail_call`] restores. `None` when the target
@@ -146,9 +116,20 @@ impl RunState<'_> {
         ctx: &mut JitContext,
         target: Arc<Vm>,
         (pc, id): (usize, u64),
-    ) -> Option<(Arc<JitProgram>, Arc<Vm>)> {
+        frame_top: u64,
+    ) -> Option<(Arc<JitProgram>, Outer)> {
         match self.root.tail_call_target(&target) {
-            Ok(code) => Some((code, std::mem::replace(&mut self.current, target))),
+            Ok(code) => {
+                // The target runs in this frame (index `frame` counted
+                // from the entry frame's 0) and may call deeper.
+                let frame = (self.stack_top.wrapping_sub(frame_top) / FRAME_SIZE) as usize;
+                self.zero_frames(frame.saturating_add(code.frames()));
+                let outer = Outer {
+                    vm: std::mem::replace(&mut self.current, target),
+                    code: self.current_code.replace(code.clone()),
+                };
+                Some((code, outer))
+            }
             Err(e) => {
                 let name = self
                     .current
@@ -167,10 +148,28 @@ impl RunState<'_> {
         }
     }
 
+    /// Zeroes the frames up to `frames` (from the entry frame, at most
+    /// all of them) that are not zeroed yet.
+    pub fn zero_frames(&mut self, frames: usize) {
+        let frames = frames.min(ebee_runtime::MAX_CALL_FRAMES);
+        if frames <= self.zeroed_frames {
+            return;
+        }
+        let lo = self.stack_top - frames as u64 * FRAME_SIZE;
+        let len = (frames - self.zeroed_frames) as u64 * FRAME_SIZE;
+        // SAFETY: the frame area of this run spans MAX_CALL_FRAMES frames
+        // below `stack_top` (`JitProgram::execute`), so these frames lie
+        // in it; no frame below `zeroed_frames` is live yet, so no program
+        // access or reference overlaps the bytes written.
+        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, len as usize) };
+        self.zeroed_frames = frames;
+    }
+
     /// Ends a tail call: the caller's program is current again, and unless
     /// the target faulted or stopped, the caller returns its result.
-    pub fn finish_tail_call(&mut self, ctx: &mut JitContext, outer: Arc<Vm>) {
-        self.current = outer;
+    pub fn finish_tail_call(&mut self, ctx: &mut JitContext, outer: Outer) {
+        self.current = outer.vm;
+        self.current_code = outer.code;
         if ctx.status == crate::context::RUNNING {
             ctx.status = TAIL_CALLED;
         }
@@ -189,4 +188,187 @@ pub(crate) enum HelperOutcome {
         /// The helper's result.
         r0: u64,
     },
+}
+
+/// The program a tail call replaced, restored when it ends.
+pub(crate) struct Outer {
+    vm: Arc<Vm>,
+    code: Option<Arc<JitProgram>>,
+}
+
+/// Calls helper `id` with `args` for the function whose frame ends at
+/// `frame_top`. A tail call it requests is returned for the caller to
+/// perform ([`RunState::start_tail_call`]), since the target's code calls
+/// back into the state.
+///
+/// No reference to the context or the state lives across the helper call:
+/// a callback the helper runs re-enters both from native code.
+///
+/// # Safety
+/// `ctx` is the context of a run in progress (its `host` the live
+/// `RunState`), and no reference to either exists.
+pub(crate) unsafe fn call_helper(
+    ctx: *mut JitContext,
+    id: u64,
+    args: [u64; 5],
+    pc: usize,
+    frame_top: u64,
+) -> HelperOutcome {
+    // SAFETY: `host` points to the run's state (see above).
+    let state = unsafe { (*ctx).host as *mut RunState<'_> };
+    let current = {
+        // SAFETY: the only reference to the state, dropped at the block's end.
+        let s = unsafe { &mut *state };
+        s.regions.set_stack(s.live_stack(frame_top));
+        s.current.clone()
+    };
+    let fail = |error: ExecError| {
+        // SAFETY: the helper has returned; nothing else borrows either.
+        unsafe {
+            (*state).fault = Some(error);
+            (*ctx).status = FAULTED;
+        }
+        HelperOutcome::Return(0)
+    };
+    let Some(helper) = current.helpers().get(id) else {
+        return fail(ExecError::UnknownHelper { pc, id });
+    };
+    let result = {
+        let mut run = JitRun {
+            ctx,
+            state,
+            frame_top,
+        };
+        let mut hctx = HelperContext::for_run(&mut run, pc);
+        helper.call(&mut hctx, args)
+    };
+    match result {
+        Ok(r0) => {
+            // SAFETY: the helper has returned; this is the only reference.
+            match unsafe { (*state).tail_calls.take_pending() } {
+                None => HelperOutcome::Return(r0),
+                Some(target) => HelperOutcome::TailCall { target, r0 },
+            }
+        }
+        Err(e) => fail(ExecError::HelperFailed {
+            pc,
+            id,
+            name: helper.name().to_string(),
+            message: e.0,
+        }),
+    }
+}
+
+/// The run as one helper call reaches it. It holds raw pointers and
+/// borrows the state only inside each method, because a callback the
+/// helper runs enters the same state from native code.
+struct JitRun<'a> {
+    ctx: *mut JitContext,
+    state: *mut RunState<'a>,
+    /// The frame top of the function calling the helper.
+    frame_top: u64,
+}
+
+impl JitRun<'_> {
+    /// Runs the function at `pc` of the current program on the frame below
+    /// the helper caller's, as the interpreter's callbacks do.
+    fn run_callback(&mut self, pc: usize, args: [u64; 5]) -> Result<u64, ExecError> {
+        let (code, root, new_top) = {
+            // SAFETY: the only reference to the state while it lives; see
+            // `call_helper`.
+            let s = unsafe { &mut *self.state };
+            if pc >= s.current.insns().len() {
+                return Err(ExecError::InvalidInstruction {
+                    pc,
+                    insn: "callback target outside the program".to_string(),
+                });
+            }
+            let new_top = self.frame_top.wrapping_sub(FRAME_SIZE);
+            // SAFETY: as above, for the context.
+            if new_top < unsafe { (*self.ctx).min_frame_top } {
+                return Err(ExecError::CallDepth {
+                    pc,
+                    max: MAX_CALL_FRAMES,
+                });
+            }
+            s.regions.set_stack(s.live_stack(new_top));
+            (s.current_code.clone(), s.root, new_top)
+        };
+        let program: &JitProgram = code.as_deref().unwrap_or(root);
+        // The callee overwrites what the helper's caller keeps in the
+        // context: its frame top for out-of-line checks and its r6-r9.
+        // SAFETY: no reference to the context is live.
+        let (saved_top, saved_regs) =
+            unsafe { ((*self.ctx).check_frame_top, (*self.ctx).call_regs) };
+        let [a1, a2, a3, a4, a5] = args;
+        let regs = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0];
+        // SAFETY: the code is this run's program's (or its tail-call
+        // target's), compiled in the run's mode; the context and the state
+        // are valid and unborrowed while it runs.
+        let r0 = unsafe { program.call_function(pc, self.ctx, new_top, regs) };
+        // SAFETY: the callee has returned; these are the only references.
+        let (c, s) = unsafe { (&mut *self.ctx, &mut *self.state) };
+        c.check_frame_top = saved_top;
+        c.call_regs = saved_regs;
+        s.regions.set_stack(s.live_stack(self.frame_top));
+        let Some(r0) = r0 else {
+            return Err(ExecError::InvalidInstruction {
+                pc,
+                insn: "callback target that no `lddw rX, func` of the program names (the JIT compiled no function there)".to_string(),
+            });
+        };
+        match c.status {
+            // A legacy packet load outside the packet ends the callback
+            // with r0 = 0, as in the interpreter.
+            STOPPED => {
+                c.status = RUNNING;
+                Ok(0)
+            }
+            FAULTED => {
+                c.status = RUNNING;
+                Err(s.fault.take().unwrap_or(ExecError::InvalidInstruction {
+                    pc,
+                    insn: "the JIT stopped without recording why".into(),
+                }))
+            }
+            _ => {
+                c.status = RUNNING;
+                Ok(r0)
+            }
+        }
+    }
+}
+
+impl RunAccess for JitRun<'_> {
+    fn regions(&mut self) -> &mut MemoryRegions {
+        // SAFETY: borrowed for as long as `self` is; no other reference to
+        // the state exists while a helper runs (see `call_helper`).
+        unsafe { &mut (*self.state).regions }
+    }
+
+    fn regions_ref(&self) -> &MemoryRegions {
+        // SAFETY: as in `regions`.
+        unsafe { &(*self.state).regions }
+    }
+
+    fn tail_calls(&mut self) -> &mut TailCallState {
+        // SAFETY: as in `regions`.
+        unsafe { &mut (*self.state).tail_calls }
+    }
+
+    fn tail_calls_ref(&self) -> &TailCallState {
+        // SAFETY: as in `regions`.
+        unsafe { &(*self.state).tail_calls }
+    }
+
+    fn call_function(&mut self, pc: usize, args: [u64; 5]) -> Result<u64, HelperError> {
+        self.run_callback(pc, args)
+            .map_err(|e| HelperError(format!("in the callback at {pc}: {e}")))
+    }
+
+    unsafe fn set_packet(&mut self, packet: Region) -> bool {
+        // SAFETY: as in `regions`.
+        unsafe { (*self.state).packet = Some(packet) };
+        true
+    }
 }

@@ -109,16 +109,21 @@ unsafe fn with_state<T>(
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *c, &mut *s))) {
         Ok(v) => v,
         Err(_) => {
-            s.fault = Some(ebee_runtime::ExecError::HelperFailed {
-                pc: 0,
-                id: 0,
-                name: String::new(),
-                message: "a panic in the JIT runtime".into(),
-            });
-            c.status = FAULTED;
+            record_panic(c, s);
             failed
         }
     }
+}
+
+/// Stops the run for a panic in the JIT's runtime functions.
+fn record_panic(c: &mut JitContext, s: &mut RunState<'_>) {
+    s.fault = Some(ebee_runtime::ExecError::HelperFailed {
+        pc: 0,
+        id: 0,
+        name: String::new(),
+        message: "a panic in the JIT runtime".into(),
+    });
+    c.status = FAULTED;
 }
 
 extern "C" fn fault(ctx: *mut JitContext, code: u64, pc: u64, value: u64) {
@@ -172,12 +177,16 @@ extern "C" fn call_helper(
 ) -> u64 {
     let args = [r1, r2, r3, r4, r5];
     let pc = pc as usize;
-    // SAFETY: only native code of a running program calls this.
-    let outcome = unsafe {
-        with_state(ctx, HelperOutcome::Return(0), |c, s| {
-            s.call_helper(c, id, args, pc, frame_top)
-        })
-    };
+    // SAFETY: only native code of a running program calls this, and it
+    // holds no reference to the context or the state.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+        crate::run_state::call_helper(ctx, id, args, pc, frame_top)
+    }))
+    .unwrap_or_else(|_| {
+        // SAFETY: as above; the unwound call dropped its references.
+        unsafe { with_state(ctx, (), record_panic) };
+        HelperOutcome::Return(0)
+    });
     let (target, r0) = match outcome {
         HelperOutcome::Return(r0) => return r0,
         HelperOutcome::TailCall { target, r0 } => (target, r0),
@@ -186,7 +195,11 @@ extern "C" fn call_helper(
     // interpreter; no borrow of the context or the state is held while its
     // code runs (it calls back into them).
     // SAFETY: as above.
-    let started = unsafe { with_state(ctx, None, |c, s| s.start_tail_call(c, target, (pc, id))) };
+    let started = unsafe {
+        with_state(ctx, None, |c, s| {
+            s.start_tail_call(c, target, (pc, id), frame_top)
+        })
+    };
     let Some((code, outer)) = started else {
         return 0;
     };

@@ -22,14 +22,7 @@ fn vm(case: &Case) -> Result<Vm, String> {
 
 fn run_case(case: &Case, options: JitOptions) -> Result<u64, String> {
     let checked = options.checked;
-    let prog = JitProgram::compile(
-        &vm(case)?,
-        JitOptions {
-            checked,
-            optimize: true,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let prog = JitProgram::compile(&vm(case)?, options).map_err(|e| e.to_string())?;
     let mut mem = case.mem.clone();
     let r = if checked {
         prog.run(&mut mem)
@@ -65,7 +58,7 @@ fn check_mode(options: JitOptions) {
         }
     }
     println!(
-        "conformance ({}{} mode): {passed}/{} passed",
+        "conformance ({}{}{} mode): {passed}/{} passed",
         if options.checked {
             "checked"
         } else {
@@ -75,6 +68,11 @@ fn check_mode(options: JitOptions) {
             ""
         } else {
             ", unoptimised"
+        },
+        if options.blind_constants {
+            ", blinded"
+        } else {
+            ""
         },
         cases.len()
     );
@@ -99,9 +97,19 @@ fn conformance_checked_mode() {
 #[test]
 fn conformance_unoptimised() {
     check_mode(JitOptions {
-        checked: true,
         optimize: false,
+        ..JitOptions::CHECKED
     });
+}
+
+#[test]
+fn conformance_blinded_verified_mode() {
+    check_mode(JitOptions::VERIFIED.blind_constants(true));
+}
+
+#[test]
+fn conformance_blinded_checked_mode() {
+    check_mode(JitOptions::CHECKED.blind_constants(true));
 }
 
 /// Every conformance program compiles to aarch64 machine code (not run).

@@ -6,7 +6,8 @@
 //! after the run and the error (kind, pc, access). Random accesses go out
 //! of bounds often, so checked mode is compared on faults too; verified
 //! mode runs only the programs the checked interpreter ran cleanly.
-//! Garbage programs must never crash checked mode.
+//! Garbage programs must never crash checked mode. Every comparison is
+//! made with and without constant blinding, checked mode also unoptimised.
 
 use ebee_isa::{encode, AluOp, AtomicOp, ByteOrder, Insn, JmpCond, Operand, Reg, Size, Width};
 use ebee_jit::{JitOptions, JitProgram};
@@ -380,22 +381,49 @@ fn compare(gens: &[Gen], seed: u8) -> Result<bool, TestCaseError> {
     let mut mem = input(seed);
     let want = outcome(vm.run(&mut mem), mem);
 
-    let checked = JitProgram::compile(&vm, JitOptions::CHECKED)
-        .map_err(|e| TestCaseError::fail(format!("compile: {e}")))?;
-    let mut mem = input(seed);
-    let got = outcome(checked.run(&mut mem), mem);
-    prop_assert_eq!(&got, &want, "checked mode differs on {:#?}", insns);
+    // Each mode also with constant blinding, and checked mode also
+    // unoptimised (other Cranelift settings), which must not change results.
+    let unoptimised = JitOptions {
+        optimize: false,
+        ..JitOptions::CHECKED
+    };
+    for options in [
+        JitOptions::CHECKED,
+        JitOptions::CHECKED.blind_constants(true),
+        unoptimised,
+    ] {
+        let checked = JitProgram::compile(&vm, options)
+            .map_err(|e| TestCaseError::fail(format!("compile: {e}")))?;
+        let mut mem = input(seed);
+        let got = outcome(checked.run(&mut mem), mem);
+        prop_assert_eq!(
+            &got,
+            &want,
+            "checked mode ({:?}) differs on {:#?}",
+            options,
+            insns
+        );
+    }
 
     let clean = matches!(want, Outcome::Ok { .. });
     if clean {
-        let verified = JitProgram::compile(&vm, JitOptions::VERIFIED)
-            .map_err(|e| TestCaseError::fail(format!("compile: {e}")))?;
-        let mut mem = input(seed);
-        // SAFETY: the checked interpreter just ran this deterministic
-        // program on the same input without a fault, so every access it
-        // makes is inside its stack frame or the input buffer.
-        let got = outcome(unsafe { verified.run_unchecked(&mut mem) }, mem);
-        prop_assert_eq!(&got, &want, "verified mode differs on {:#?}", insns);
+        for blind in [false, true] {
+            let options = JitOptions::VERIFIED.blind_constants(blind);
+            let verified = JitProgram::compile(&vm, options)
+                .map_err(|e| TestCaseError::fail(format!("compile: {e}")))?;
+            let mut mem = input(seed);
+            // SAFETY: the checked interpreter just ran this deterministic
+            // program on the same input without a fault, so every access it
+            // makes is inside its stack frame or the input buffer.
+            let got = outcome(unsafe { verified.run_unchecked(&mut mem) }, mem);
+            prop_assert_eq!(
+                &got,
+                &want,
+                "verified mode (blind {}) differs on {:#?}",
+                blind,
+                insns
+            );
+        }
     }
     Ok(clean)
 }

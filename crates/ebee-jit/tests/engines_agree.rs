@@ -402,3 +402,62 @@ fn code_is_never_writable_and_executable() {
         .collect();
     assert!(wx.is_empty(), "writable and executable mappings: {wx:#?}");
 }
+
+/// Frames are zeroed as in the interpreter although a run zeroes only the
+/// frames its call graph reaches: a callee three calls deep reads its
+/// uninitialised frame (zero), after the caller filled its own.
+#[test]
+fn deeper_frames_read_as_zero() {
+    let v = vm("
+        r1 = -1
+        *(u64 *)(r10 - 8) = r1
+        call f
+        exit
+    f:
+        *(u64 *)(r10 - 16) = r1
+        call g
+        exit
+    g:
+        call h
+        exit
+    h:
+        r0 = *(u64 *)(r10 - 8)
+        r1 = *(u64 *)(r10 - 512)
+        r0 |= r1
+        exit
+    ");
+    assert_eq!(agree(&v, &[]), Ok(0));
+}
+
+/// A tail-call target that calls deeper than its caller ever does runs on
+/// zeroed frames too (they are zeroed when the tail call starts).
+#[test]
+fn tail_call_targets_get_zeroed_frames() {
+    let target = Arc::new(vm("
+        call f
+        exit
+    f:
+        call g
+        exit
+    g:
+        r0 = *(u64 *)(r10 - 8)
+        r1 = *(u64 *)(r10 - 256)
+        r0 |= r1
+        exit
+    "));
+    let mut v = vm("
+        r1 = -1
+        *(u64 *)(r10 - 8) = r1
+        call 12
+        r0 = 1
+        exit
+    ");
+    let t = target.clone();
+    v.helpers_mut()
+        .register_with_context(12, "tail_call", move |ctx, _| {
+            ctx.tail_call(t.clone())
+                .map_err(|e| HelperError(e.to_string()))?;
+            Ok(0)
+        });
+    assert_eq!(agree(&v, &[]), Ok(0));
+}

@@ -188,11 +188,11 @@ pub trait FunctionCaller {
     ) -> Result<u64, HelperError>;
 }
 
-/// An engine's whole run state as a helper reaches it: the interpreter
-/// hands this to [`HelperContext::for_run`] so the helper borrows the
-/// regions and tail-call state through it and can still run callbacks on
-/// the same state (no copies per helper call).
-pub(crate) trait RunAccess {
+/// An engine's whole run state as a helper reaches it: an engine (the
+/// interpreter, the JIT) hands this to [`HelperContext::for_run`] so the
+/// helper borrows the regions and tail-call state through it and can still
+/// run callbacks on the same state (no copies per helper call).
+pub trait RunAccess {
     /// The run's regions.
     fn regions(&mut self) -> &mut MemoryRegions;
     /// The run's regions, read-only.
@@ -249,7 +249,7 @@ impl<'a> HelperContext<'a> {
     }
 
     /// The context of a helper call at `pc` reaching the run through `run`.
-    pub(crate) fn for_run(run: &'a mut dyn RunAccess, pc: usize) -> HelperContext<'a> {
+    pub fn for_run(run: &'a mut dyn RunAccess, pc: usize) -> HelperContext<'a> {
         HelperContext {
             state: State::Run(run),
             pc,

@@ -69,11 +69,12 @@
 //!   accessible in checked mode.
 //! - `may_goto` falls through [`MAY_GOTO_LIMIT`] times per function
 //!   invocation, then jumps (Linux's `BPF_MAX_LOOPS`).
-//! - `lddw` of map/function references and kfunc calls are rejected by
+//! - `lddw rX, func` (`BPF_PSEUDO_FUNC`) loads the function's handle, a
+//!   tagged pc the callback helpers accept ([`Vm::function_refs`]).
+//!   `lddw` of map references and kfunc calls are rejected by
 //!   [`Vm::new`] ([`LoadError::Unsupported`]): the object loader
-//!   ([`loader::LoadedObject`]) resolves map, global and callback
-//!   references to plain constants first; kfuncs have no userspace
-//!   definition.
+//!   ([`loader::LoadedObject`]) resolves map and global references to
+//!   plain constants first; kfuncs have no userspace definition.
 //! - Tail calls: see [`tail_call`].
 //!
 //! # Helpers and threads
@@ -103,13 +104,16 @@
 //! reports faults as [`ExecError`], so both engines accept, reject and
 //! describe the same accesses. Callback helpers (`bpf_loop`,
 //! `bpf_for_each_map_elem`) call [`HelperContext::call_function`]: the JIT
-//! passes a [`FunctionCaller`] ([`HelperContext::with_caller`]) that runs
-//! the compiled function at that pc on a new frame with the run's budget.
+//! builds its contexts with [`HelperContext::for_run`] on its own
+//! [`RunAccess`], which runs the compiled function at that pc
+//! ([`Vm::function_refs`] lists them) on a new frame with the run's budget.
 
 #![warn(missing_docs)]
 
 mod access;
+pub mod engine;
 mod error;
+mod function_ref;
 mod helper;
 pub mod helpers;
 pub mod hook;
@@ -123,8 +127,11 @@ mod region;
 pub mod tail_call;
 mod vm;
 
+pub use engine::{Engine, Executable, Interpreter};
 pub use error::{ExecError, LoadError};
-pub use helper::{FunctionCaller, Helper, HelperContext, HelperError, HelperFn, HelperRegistry};
+pub use helper::{
+    FunctionCaller, Helper, HelperContext, HelperError, HelperFn, HelperRegistry, RunAccess,
+};
 pub use hook::Hook;
 pub use interpreter::MAY_GOTO_LIMIT;
 pub use lower::MAX_INSNS;

@@ -3,6 +3,7 @@
 
 use crate::access::{Checked, Unchecked};
 use crate::error::{ExecError, LoadError};
+use crate::function_ref::resolve_function_refs;
 use crate::helper::HelperRegistry;
 use crate::interpreter::{run_chain, Done, RunState};
 use crate::lower::lower;
@@ -23,6 +24,7 @@ pub struct Vm {
     ops: Vec<Op>,
     helpers: HelperRegistry,
     budget: u64,
+    functions: Vec<usize>,
 }
 
 /// What a run starts with beyond the program: `r1`–`r5`, the memory the
@@ -103,13 +105,20 @@ impl Invocation {
 impl Vm {
     /// Prepares a decoded program (one entry per slot, as
     /// [`ebee_isa::decode()`] returns) with no helpers and the default budget.
-    pub fn new(insns: Vec<Insn>) -> Result<Vm, LoadError> {
+    ///
+    /// Function references (`lddw rX, func`, the callbacks of `bpf_loop`
+    /// and `bpf_for_each_map_elem`) become the function's handle, a plain
+    /// constant; [`Vm::insns`] returns the rewritten program and
+    /// [`Vm::function_refs`] the functions.
+    pub fn new(mut insns: Vec<Insn>) -> Result<Vm, LoadError> {
+        let functions = resolve_function_refs(&mut insns)?;
         let ops = lower(&insns)?;
         Ok(Vm {
             insns,
             ops,
             helpers: HelperRegistry::new(),
             budget: DEFAULT_BUDGET,
+            functions,
         })
     }
 
@@ -121,6 +130,13 @@ impl Vm {
     /// The program.
     pub fn insns(&self) -> &[Insn] {
         &self.insns
+    }
+
+    /// The pcs of the functions the program takes the address of (with
+    /// `lddw rX, func`): the callbacks helpers may call, which an engine
+    /// compiling the program prepares as functions. Ascending.
+    pub fn function_refs(&self) -> &[usize] {
+        &self.functions
     }
 
     /// The helpers the program may call.

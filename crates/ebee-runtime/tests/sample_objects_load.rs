@@ -94,6 +94,7 @@ fn reason(e: &ObjectLoadError) -> String {
         ObjectLoadError::Prepare { .. } => "interpreter refused".into(),
         ObjectLoadError::Core { .. } => "CO-RE relocation failed".into(),
         ObjectLoadError::Poisoned { .. } => "reaches a poisoned CO-RE relocation".into(),
+        ObjectLoadError::Engine { .. } => "engine refused".into(),
     }
 }
 

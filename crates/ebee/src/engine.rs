@@ -1,6 +1,8 @@
-//! Which engine runs a program: the interpreter or the JIT (checked mode,
-//! since `ebee run` does not verify: every access is checked and the
-//! instruction budget enforced, exactly as in the interpreter).
+//! Which engine runs a program: the interpreter or the JIT. Raw programs
+//! run in checked mode, since `ebee run` does not verify them: every access
+//! is checked and the instruction budget enforced, exactly as in the
+//! interpreter. Objects run through the loader, which verifies them: the
+//! JIT compiles verified programs without checks ([`Engine::for_objects`]).
 
 use crate::failure::Failure;
 use ebee_jit::{JitOptions, JitProgram};
@@ -25,13 +27,39 @@ pub enum Runner {
 }
 
 impl Engine {
+    /// The runtime loader's engine for objects: the interpreter, or the JIT
+    /// (verified programs in verified mode, unverified ones checked), with
+    /// constant blinding when `blind`.
+    pub fn for_objects(self, blind: bool) -> Arc<dyn ebee_runtime::Engine> {
+        match self {
+            Engine::Interp => Arc::new(ebee_runtime::Interpreter),
+            Engine::Jit => Arc::new(ebee_jit::JitEngine::new().blind_constants(blind)),
+        }
+    }
+
+    /// The name printed with a run's mode.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Jit => "jit",
+            Engine::Interp => "interpreter",
+        }
+    }
+
     /// Prepares `vm` (compiles it, for the JIT).
     pub fn prepare(self, vm: Vm) -> Result<Runner, Failure> {
+        self.prepare_blinded(vm, false)
+    }
+
+    /// [`Engine::prepare`], for the JIT with constant blinding when
+    /// `blind` (the interpreter has no machine code to blind).
+    pub fn prepare_blinded(self, vm: Vm, blind: bool) -> Result<Runner, Failure> {
         match self {
             Engine::Interp => Ok(Runner::Interp(Arc::new(vm))),
-            Engine::Jit => JitProgram::compile_shared(Arc::new(vm), JitOptions::CHECKED)
-                .map(|p| Runner::Jit(Box::new(p)))
-                .map_err(|e| Failure::Input(format!("JIT: {e}"))),
+            Engine::Jit => {
+                JitProgram::compile_shared(Arc::new(vm), JitOptions::CHECKED.blind_constants(blind))
+                    .map(|p| Runner::Jit(Box::new(p)))
+                    .map_err(|e| Failure::Input(format!("JIT: {e}")))
+            }
         }
     }
 }

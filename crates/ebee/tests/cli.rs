@@ -226,3 +226,27 @@ fn verify_accepts_safe_and_rejects_unsafe_programs() {
     assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
     assert!(stdout(&o).contains("accepted"));
 }
+
+/// `--blind` runs the JIT with constant blinding: same result as the
+/// interpreter; refused with the interpreter and for objects.
+#[test]
+fn run_blind_gives_the_same_result_and_is_jit_only() {
+    let dir = temp_dir("blind");
+    let src = dir.join("mix.s");
+    std::fs::write(
+        &src,
+        "r0 = 0x12345678 ll\nr0 ^= 0x5a5a5a5a\nr1 = 7\nr0 += r1\nif r0 == 0x486e0c29 goto +1\nr0 = 0\nexit\n",
+    )
+    .unwrap();
+    let src = src.to_str().unwrap();
+    let interp = ebee(&["run", src, "--engine", "interp"]);
+    assert!(interp.status.success(), "{}", stderr(&interp));
+    let blind = ebee(&["run", src, "--blind"]);
+    assert!(blind.status.success(), "{}", stderr(&blind));
+    assert_eq!(stdout(&blind), stdout(&interp));
+    assert_ne!(stdout(&blind).trim(), "r0 = 0 (0x0)");
+
+    let o = ebee(&["run", src, "--blind", "--engine", "interp"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--blind"), "{}", stderr(&o));
+}

@@ -124,7 +124,7 @@ fn btf_option_is_the_core_target() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{err}");
     assert!(
-        err.contains("poisoned CO-RE relocation") && err.contains("`0:0`"),
+        err.contains("poisoned by CO-RE") && err.contains("`0:0`"),
         "{err}"
     );
     // The same target in the kernel.

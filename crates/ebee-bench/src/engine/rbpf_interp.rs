@@ -1,6 +1,6 @@
 //! The `rbpf-interp` column: the interpreter of the `rbpf` crate.
 
-use super::{Engine, EngineError, Loaded};
+use super::{Engine, EngineError, Loaded, NOT_APPLICABLE};
 use crate::benchmark::Benchmark;
 
 /// `rbpf::EbpfVmRaw::execute_program`: `r1` = the buffer (rbpf leaves `r2`
@@ -17,7 +17,8 @@ impl Engine for RbpfInterp {
     }
 
     fn load(&self, bench: &Benchmark) -> Result<Box<dyn Loaded>, EngineError> {
-        let vm = rbpf::EbpfVmRaw::new(Some(bench.program.bytecode))
+        let bytecode = bench.program.raw().ok_or_else(|| no_objects(bench))?;
+        let vm = rbpf::EbpfVmRaw::new(Some(bytecode))
             .map_err(|e| EngineError::new(format!("rbpf refuses {}: {e}", bench.name)))?;
         Ok(Box::new(RbpfInterpProgram { vm }))
     }
@@ -30,6 +31,15 @@ impl Loaded for RbpfInterpProgram {
             .execute_program(mem)
             .map_err(|e| EngineError::new(format!("rbpf: {e}")))
     }
+}
+
+/// Why rbpf gets no cell for object programs.
+pub(super) fn no_objects(bench: &Benchmark) -> EngineError {
+    EngineError::new(format!(
+        "{NOT_APPLICABLE} {}: rbpf has no maps, no object loader and no tail calls \
+         (its raw VM runs one function on a buffer, with host helpers only)",
+        bench.name
+    ))
 }
 
 /// rbpf's `execute_program(&self, mem: &'a mut [u8])` ties the buffer's

@@ -1,6 +1,6 @@
 //! The `rbpf-jit` column: the x86-64 JIT of the `rbpf` crate.
 
-use super::rbpf_interp::extend_lifetime;
+use super::rbpf_interp::{extend_lifetime, no_objects};
 use super::{require_fit, Engine, EngineError, Loaded};
 use crate::benchmark::Benchmark;
 
@@ -20,7 +20,8 @@ impl Engine for RbpfJit {
     }
 
     fn load(&self, bench: &Benchmark) -> Result<Box<dyn Loaded>, EngineError> {
-        let mut vm = rbpf::EbpfVmRaw::new(Some(bench.program.bytecode))
+        let bytecode = bench.program.raw().ok_or_else(|| no_objects(bench))?;
+        let mut vm = rbpf::EbpfVmRaw::new(Some(bytecode))
             .map_err(|e| EngineError::new(format!("rbpf refuses {}: {e}", bench.name)))?;
         vm.jit_compile().map_err(|e| {
             EngineError::new(format!("rbpf JIT cannot compile {}: {e}", bench.name))

@@ -18,8 +18,8 @@ impl FunctionTranslator<'_, '_> {
     /// The second operand at the operation's width.
     fn operand(&mut self, width: Width, src: Operand) -> Value {
         match (width, src) {
-            (Width::W64, Operand::Imm(i)) => self.b.ins().iconst(I64, i as i64),
-            (Width::W32, Operand::Imm(i)) => self.int_const(I32, i as i64),
+            (Width::W64, Operand::Imm(i)) => self.imm_const(I64, i as i64),
+            (Width::W32, Operand::Imm(i)) => self.imm_const(I32, i as i64),
             (Width::W64, Operand::Reg(r)) => self.reg(r),
             (Width::W32, Operand::Reg(r)) => {
                 let v = self.reg(r);
@@ -145,7 +145,7 @@ impl FunctionTranslator<'_, '_> {
             (AluOp::SMod, -1) => self.b.ins().iconst(ty, 0),
             _ => {
                 // Neither 0 nor -1: the division cannot trap.
-                let c = self.int_const(ty, imm as i64);
+                let c = self.imm_const(ty, imm as i64);
                 match op {
                     AluOp::Div => self.b.ins().udiv(d, c),
                     AluOp::Mod => self.b.ins().urem(d, c),
@@ -161,6 +161,22 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn int_const(&mut self, ty: Type, v: i64) -> Value {
         let v = if ty == I64 { v } else { v as u32 as i64 };
         self.b.ins().iconst(ty, v)
+    }
+
+    /// An immediate of the program (`ty` is `I64` or `I32`): a plain
+    /// constant, or with constant blinding `(v ^ key) ^ key`, the key read
+    /// from memory at run time, so `v` never appears in the code.
+    pub(super) fn imm_const(&mut self, ty: Type, v: i64) -> Value {
+        let Some((bl, key64, key32)) = self.blind_key else {
+            return self.int_const(ty, v);
+        };
+        if ty == I64 {
+            let c = self.b.ins().iconst(I64, bl.blind64(v));
+            self.b.ins().bxor(c, key64)
+        } else {
+            let c = self.b.ins().iconst(I32, bl.blind32(v as u32) as i64);
+            self.b.ins().bxor(c, key32)
+        }
     }
 
     pub(super) fn neg(&mut self, width: Width, dst: Reg) {

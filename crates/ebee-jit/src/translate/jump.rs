@@ -43,7 +43,7 @@ impl FunctionTranslator<'_, '_> {
                 let v = self.reg(r);
                 narrow(self, v)
             }
-            Operand::Imm(i) => self.int_const(ty, i as i64),
+            Operand::Imm(i) => self.imm_const(ty, i as i64),
         };
         (d, s)
     }

@@ -46,7 +46,7 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn store(&mut self, pc: usize, size: Size, dst: Reg, off: i16, src: Operand) {
         let value = match src {
             Operand::Reg(r) => self.reg(r),
-            Operand::Imm(i) => self.b.ins().iconst(I64, i as i64),
+            Operand::Imm(i) => self.imm_const(I64, i as i64),
         };
         let addr = self.access_address(pc, dst, off, size.bytes(), true);
         let f = program_mem_flags();
@@ -173,7 +173,9 @@ impl FunctionTranslator<'_, '_> {
             Some(r) => self.reg(r),
             None => self.b.ins().iconst(I64, 0),
         };
-        let off = self.b.ins().iadd_imm_s(base, imm as i64);
+        // The offset is an immediate the kernel blinds too.
+        let imm = self.imm_const(I64, imm as i64);
+        let off = self.b.ins().iadd(base, imm);
         let v = self.call_packet_load(pc, off, size.bytes());
         self.set_reg(Reg::R0, v);
     }

@@ -18,6 +18,7 @@ mod versioned_loop;
 
 pub(crate) use stub::{build_check_stub, check_stub_signature};
 
+use crate::blinding::Blinding;
 use crate::context::offsets;
 use crate::control_flow::{function_shape, BlockInfo, FunctionShape};
 use crate::error::JitError;
@@ -38,6 +39,8 @@ pub(crate) struct TranslateMode {
     pub checked: bool,
     /// Let Cranelift optimise (its e-graph pass).
     pub optimize: bool,
+    /// Blind the program's immediates with this key (`blinding.rs`).
+    pub blind: Option<Blinding>,
 }
 
 /// What a translation is for: the mode, and the target's conventions.
@@ -118,6 +121,9 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub fast_pass: Option<versioned_loop::FastPass>,
     /// The start pc of the basic block being translated.
     pub current_block: usize,
+    /// Constant blinding: the key, and the key loaded at the function's
+    /// entry at 64 and 32 bits.
+    pub blind_key: Option<(Blinding, Value, Value)>,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -162,6 +168,15 @@ pub(crate) fn translate_function(
         (zero, [zero; 4], zero)
     };
     b.def_var(budget, initial_budget);
+    let blind_key = mode.blind.map(|bl| {
+        // A load Cranelift cannot see through, so `imm ^ key ^ key` is not
+        // folded back into `imm`.
+        let addr = b.ins().iconst(I64, bl.key_addr as i64);
+        let flags = MemFlagsData::trusted().with_readonly();
+        let key64 = b.ins().load(I64, flags, addr, 0);
+        let key32 = b.ins().ireduce(ir::types::I32, key64);
+        (bl, key64, key32)
+    });
     let may_goto_left = b.declare_var(I64);
     let limit = b.ins().iconst(I64, ebee_runtime::MAY_GOTO_LIMIT as i64);
     b.def_var(may_goto_left, limit);
@@ -211,6 +226,7 @@ pub(crate) fn translate_function(
         selects: HashMap::new(),
         fast_pass: None,
         current_block: 0,
+        blind_key,
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_off_end_blocks();
@@ -226,8 +242,9 @@ pub(crate) fn translate_function(
 impl FunctionTranslator<'_, '_> {
     fn translate_blocks(&mut self, shape: &FunctionShape, entry: usize) -> Result<(), JitError> {
         // Versioned loops (checked mode): outside code enters each through
-        // its guard block.
-        let loops = if self.mode.checked {
+        // its guard block. Not with blinding: their guards compute
+        // constants from the program's immediates (trip counts, slopes).
+        let loops = if self.mode.checked && self.blind_key.is_none() {
             versioned_loops(self.insns, shape, entry)
         } else {
             Vec::new()
@@ -333,7 +350,7 @@ impl FunctionTranslator<'_, '_> {
                         what: format!("lddw of kind {kind:?} (resolve it before compiling)"),
                     });
                 }
-                let v = self.b.ins().iconst(I64, imm);
+                let v = self.imm_const(I64, imm);
                 self.set_reg(dst, v);
             }
             Insn::LdImm64Tail => {}

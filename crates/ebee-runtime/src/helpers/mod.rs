@@ -146,6 +146,12 @@ impl HelperEnv {
             .ok_or_else(|| HelperError(format!("{handle:#x} is not a map of this object")))
     }
 
+    /// Restarts the sequence `bpf_get_prandom_u32` draws from at `seed`,
+    /// for reproducible runs (e.g. the same program on two engines).
+    pub fn seed_random(&self, seed: u64) {
+        self.prandom.store(seed | 1, Ordering::Relaxed);
+    }
+
     /// The next pseudo-random number (xorshift64*).
     fn next_random(&self) -> u64 {
         let mut x = self.prandom.load(Ordering::Relaxed);

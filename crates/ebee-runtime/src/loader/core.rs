@@ -20,14 +20,15 @@ use ebee_object::{Object, Program};
 use super::ObjectLoadError;
 use crate::helper::{HelperError, HelperRegistry};
 
-/// The poisoned instructions of one program: pc → which relocation.
+/// The poisoned instructions of one program: its name, and pc → which
+/// relocation.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Poisoned(Arc<HashMap<usize, String>>);
+pub(super) struct Poisoned(String, Arc<HashMap<usize, String>>);
 
 impl Poisoned {
     /// What relocation poisoned the instruction at `pc`, if one did.
     pub(super) fn get(&self, pc: usize) -> Option<&str> {
-        self.0.get(&pc).map(String::as_str)
+        self.1.get(&pc).map(String::as_str)
     }
 
     /// Registers the helper a poisoned instruction calls: it fails the
@@ -35,14 +36,17 @@ impl Poisoned {
     /// is poisoned (a program calling that id anyway gets the usual
     /// unknown-helper error at load).
     pub(super) fn register(&self, helpers: &mut HelperRegistry) {
-        if self.0.is_empty() {
+        if self.1.is_empty() {
             return;
         }
-        let map = Arc::clone(&self.0);
+        let map = Arc::clone(&self.1);
+        let program = self.0.clone();
         helpers.register_with_context(POISON_HELPER, "poisoned CO-RE relocation", move |ctx, _| {
             let pc = ctx.pc();
             Err(HelperError(match map.get(&pc) {
-                Some(what) => what.clone(),
+                Some(what) => {
+                    format!("program {program:?} reached an instruction poisoned by {what}")
+                }
                 None => format!(
                     "instruction {pc} calls the CO-RE poison helper, but no relocation poisoned it"
                 ),
@@ -101,7 +105,7 @@ pub(super) fn relocate(
             .map(|c| local.display_name(c.type_id))
             .unwrap_or_default();
         let why = format!(
-            "{} relocation `{}` on {type_name}: {what} has no matching type or field",
+            "CO-RE {} relocation `{}` on {type_name}: {what} has no matching type or field",
             kind_name(r.kind),
             r.access
         );
@@ -110,5 +114,5 @@ pub(super) fn relocate(
         }
         poisoned.insert(r.pc, why);
     }
-    Ok((q, Poisoned(Arc::new(poisoned))))
+    Ok((q, Poisoned(p.name.clone(), Arc::new(poisoned))))
 }

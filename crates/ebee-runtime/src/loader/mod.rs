@@ -3,8 +3,10 @@
 //! legacy definitions, inner-map templates, global data with its initial
 //! contents, `.rodata` frozen, prog-array and map-in-map slots filled),
 //! every entry program verified with `ebee-verifier`, its map, global and
-//! callback references resolved to plain constants, and its helpers
-//! checked to exist.
+//! callback references resolved to plain constants, its CO-RE
+//! relocations resolved (against [`LoadOptions::target_btf`], a host
+//! type's BTF, or the program type's context BTF; see `core.rs`), and its
+//! helpers checked to exist.
 //!
 //! ```no_run
 //! use ebee_object::Object;
@@ -38,6 +40,7 @@ mod relocate;
 
 pub use map_table::{handle_of, MapTable};
 
+use crate::engine::{Engine, Executable, Interpreter};
 use crate::error::{ExecError, LoadError};
 use crate::helper::{Helper, HelperRegistry};
 use crate::helpers::{standard_helpers, HelperEnv};
@@ -64,6 +67,7 @@ pub struct LoadOptions {
     default_type: Option<ProgramType>,
     target_btf: Option<Arc<Btf>>,
     custom_btf: Option<Arc<Btf>>,
+    engine: Arc<dyn Engine>,
 }
 
 impl Default for LoadOptions {
@@ -83,7 +87,16 @@ impl LoadOptions {
             default_type: None,
             target_btf: None,
             custom_btf: None,
+            engine: Arc::new(Interpreter),
         }
+    }
+
+    /// The engine that runs the programs ([`Interpreter`] by default; the
+    /// JIT is `ebee_jit::JitEngine`). Verified programs are prepared for
+    /// unchecked runs, the others for checked ones.
+    pub fn engine(mut self, engine: Arc<dyn Engine>) -> LoadOptions {
+        self.engine = engine;
+        self
     }
 
     /// Skip verification: programs run checked (bounds checks, budget).
@@ -242,10 +255,9 @@ pub enum ObjectLoadError {
         #[source]
         source: Box<ebee_object::ObjectError>,
     },
-    /// The verifier found a path that runs a poisoned CO-RE relocation.
-    #[error(
-        "program {program:?}: instruction {pc} runs a poisoned CO-RE relocation: {relocation}"
-    )]
+    /// The verifier found a path that runs an instruction a CO-RE
+    /// relocation poisoned.
+    #[error("program {program:?}: a path reaches instruction {pc}, poisoned by {relocation}")]
     Poisoned {
         /// The program's name.
         program: String,
@@ -263,6 +275,16 @@ pub enum ObjectLoadError {
         #[source]
         source: LoadError,
     },
+    /// The engine could not prepare the program (e.g. the JIT failed).
+    #[error("program {program:?}: the {engine} cannot run it: {message}")]
+    Engine {
+        /// The program's name.
+        program: String,
+        /// The engine's name.
+        engine: &'static str,
+        /// What it said.
+        message: String,
+    },
 }
 
 /// One loaded program.
@@ -271,6 +293,7 @@ pub struct LoadedProgram {
     name: String,
     section: String,
     vm: Arc<Vm>,
+    exec: Arc<dyn Executable>,
     verified: bool,
     unchecked: bool,
     program_type: ProgramType,
@@ -365,16 +388,16 @@ impl LoadedProgram {
             // access only their stack, map values the helpers hand out and
             // the globals (all in the run's regions or owned by the maps,
             // which outlive the run).
-            unsafe { self.vm.run_with_unchecked(&inv) }
+            unsafe { self.exec.run_unchecked(&inv) }
         } else {
-            self.vm.run_with(&inv)
+            self.exec.run_checked(&inv)
         }
     }
 
     /// Runs in checked mode with the embedder's invocation (a context of
     /// its program type); the object's array and global regions are added.
     pub fn run_with(&self, inv: &Invocation) -> Result<u64, ExecError> {
-        self.vm.run_with(&self.with_regions(inv))
+        self.exec.run_checked(&self.with_regions(inv))
     }
 
     fn with_regions(&self, inv: &Invocation) -> Invocation {
@@ -408,9 +431,9 @@ impl LoadedProgram {
             // the packet between `data` and `data_end` (re-read after each
             // packet-changing helper, as the verifier enforces), the stack,
             // map values and the globals.
-            unsafe { self.vm.run_with_unchecked(&inv) }
+            unsafe { self.exec.run_unchecked(&inv) }
         } else {
-            self.vm.run_with(&inv)
+            self.exec.run_checked(&inv)
         }
     }
 }
@@ -555,10 +578,19 @@ impl LoadedObject {
             if let Some(b) = opts.budget {
                 vm.set_budget(b);
             }
+            let vm = Arc::new(vm);
+            let exec = opts.engine.prepare(&vm, opts.verify).map_err(|message| {
+                ObjectLoadError::Engine {
+                    program: p.name.clone(),
+                    engine: opts.engine.name(),
+                    message,
+                }
+            })?;
             programs.push(LoadedProgram {
                 name: p.name.clone(),
                 section: p.section.clone(),
-                vm: Arc::new(vm),
+                vm,
+                exec,
                 verified: opts.verify,
                 unchecked: false,
                 program_type: p.kind.program_type,

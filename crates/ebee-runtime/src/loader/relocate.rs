@@ -1,10 +1,10 @@
 //! Resolving an object program's references at the instruction level:
 //! `lddw` of a map becomes `lddw` of its handle, of a map value (globals)
-//! the value's address plus the offset, of a function (a callback) its
-//! [`FUNC_HANDLE_BASE`]-tagged pc. The result holds only plain constants,
-//! so the interpreter and the JIT run it as is.
+//! the value's address plus the offset. Function references (callbacks)
+//! are left to [`crate::Vm::new`], which resolves them for raw programs
+//! too; the result then holds only plain constants, so the interpreter and
+//! the JIT run it as is.
 
-use crate::helpers::FUNC_HANDLE_BASE;
 use crate::loader::map_table::handle_of;
 use crate::map::Map;
 use ebee_isa::{Imm64Kind, Insn};
@@ -46,13 +46,8 @@ pub(crate) fn resolve(insns: &[Insn], maps: &[Arc<Map>]) -> Result<Vec<Insn>, (u
                 }
                 v.ptr as u64 + offset
             }
-            Imm64Kind::Func => {
-                let target = pc as i64 + 1 + i64::from(imm as i32);
-                if target < 0 || target as usize >= insns.len() {
-                    return Err((pc, format!("function reference to pc {target}")));
-                }
-                FUNC_HANDLE_BASE + target as u64
-            }
+            // `Vm::new` resolves these (for raw programs too).
+            Imm64Kind::Func => continue,
             other => {
                 return Err((
                     pc,

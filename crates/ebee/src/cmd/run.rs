@@ -46,9 +46,15 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
-    /// The engine: the JIT (checked mode) or the interpreter.
+    /// The engine: the JIT or the interpreter. Raw programs run checked;
+    /// an object's verified programs run compiled without checks.
     #[arg(long, value_enum, default_value_t = ebee::Engine::Jit)]
     engine: ebee::Engine,
+    /// Constant blinding in the JIT (as the kernel's bpf_jit_harden): no
+    /// immediate of the program appears in the machine code. For raw
+    /// programs on the JIT engine.
+    #[arg(long)]
+    blind: bool,
     /// For an object: load it into the running kernel and run it with
     /// BPF_PROG_TEST_RUN (the memory is the packet), maps read back.
     #[arg(long, conflicts_with_all = ["packet", "packet_hex"])]
@@ -70,6 +76,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         (None, None) => Vec::new(),
     };
     let bytes = read_file(&args.prog)?;
+    if args.blind && (args.engine != ebee::Engine::Jit || args.kernel) {
+        return Err(Failure::Input(
+            "--blind applies to ebee's JIT (--engine jit, not --kernel)".to_string(),
+        ));
+    }
     if bytes.starts_with(b"\x7fELF") {
         let r = super::run_object::ObjectRun {
             bytes: &bytes,
@@ -95,6 +106,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 ),
                 None => None,
             },
+            engine: args.engine,
+            blind: args.blind,
         };
         return super::run_object::run(r, &mut memory);
     }
@@ -116,7 +129,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if let Some(b) = args.budget {
         vm.set_budget(b);
     }
-    let runner = args.engine.prepare(vm)?;
+    let runner = args.engine.prepare_blinded(vm, args.blind)?;
     let start = Instant::now();
     let mut r0 = 0;
     for _ in 0..args.repeat {

@@ -1,7 +1,8 @@
 //! `ebee run OBJ.o`: loads a clang-built object into the userspace
 //! runtime (maps created, programs verified unless `--unverified`), runs
 //! one program with the raw memory convention (r1 = buffer, r2 = length)
-//! and prints r0 and every map's contents afterwards.
+//! on the JIT or the interpreter (`--engine`) and prints r0 and every
+//! map's contents afterwards.
 
 use ebee::Failure;
 use ebee_object::{MapType, Object};
@@ -32,6 +33,10 @@ pub struct ObjectRun<'a> {
     pub kernel: bool,
     /// `--btf`: the target of CO-RE relocations.
     pub btf: Option<ebee_object::btf::Btf>,
+    /// `--engine`: the JIT or the interpreter.
+    pub engine: ebee::Engine,
+    /// `--blind`: constant blinding in the JIT.
+    pub blind: bool,
 }
 
 /// At most this many entries of a map are printed.
@@ -119,7 +124,7 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
         return super::run_kernel::run(r, memory);
     }
     let obj = Object::parse(r.bytes).map_err(|e| Failure::Input(e.to_string()))?;
-    let mut opts = LoadOptions::new();
+    let mut opts = LoadOptions::new().engine(r.engine.for_objects(r.blind));
     if r.unverified {
         opts = opts.unverified();
     }
@@ -186,6 +191,7 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
             "program": prog.name(),
             "section": prog.section(),
             "mode": mode,
+            "engine": r.engine.name(),
             "r0": r0,
             "r0_hex": format!("{r0:#x}"),
             "runs": r.repeat,
@@ -196,9 +202,10 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "program {} (section {}, {mode})",
+        "program {} (section {}, {mode}, {})",
         prog.name(),
-        prog.section()
+        prog.section(),
+        r.engine.name()
     );
     println!("r0 = {r0} ({r0:#x})");
     if r.repeat > 1 {
