@@ -116,12 +116,17 @@ fn vmlinux() -> Option<Btf> {
 fn context_btf_is_the_kernels_uapi_layout() {
     let xdp = context_btf(ProgramType::Xdp).unwrap();
     let skb = context_btf(ProgramType::SchedCls).unwrap();
+    let sock_ops = context_btf(ProgramType::SockOps).unwrap();
     assert!(context_btf(ProgramType::Kprobe).is_none());
     let size = |b: &Btf, n: &str| b.size_of(b.id_by_name_kind(n, "STRUCT").unwrap()).unwrap();
     assert_eq!(size(&xdp, "xdp_md"), std::mem::size_of::<XdpMd>() as u64);
     assert_eq!(
         size(&skb, "__sk_buff"),
         std::mem::size_of::<SkBuff>() as u64
+    );
+    assert_eq!(
+        size(&sock_ops, "bpf_sock_ops"),
+        std::mem::size_of::<ebee_runtime::program_type::sock_ops::BpfSockOps>() as u64
     );
     let Some(k) = vmlinux() else { return };
     for (b, names) in [
@@ -135,6 +140,7 @@ fn context_btf_is_the_kernels_uapi_layout() {
             &skb,
             &["__sk_buff", "ethhdr", "iphdr", "tcphdr", "udphdr"][..],
         ),
+        (&sock_ops, &["bpf_sock_ops"][..]),
     ] {
         for n in names {
             let ours = b.id_by_name_kind(n, "STRUCT").unwrap();

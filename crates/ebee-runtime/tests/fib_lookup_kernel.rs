@@ -3,7 +3,8 @@
 //! connected, gateway, blackhole, unreachable, prohibit, route MTU (locked
 //! and unlocked) and
 //! equal-prefix routes, permanent neighbours, IPv4 and IPv6), runs
-//! `tests/c/fib_lookup.c` there with `BPF_PROG_TEST_RUN`, and ebee runs
+//! `tests/c/fib_lookup.c` there with `BPF_PROG_TEST_RUN` (XDP, and tc on a
+//! short and a long packet), and ebee runs
 //! the same object with the same table as a [`Fib`]. Every return code
 //! and every byte of the `struct bpf_fib_lookup` the helper leaves must
 //! be equal.
@@ -17,6 +18,7 @@ use ebee_kernel::TestRun;
 use ebee_runtime::helpers::fib::{flags, Fib, FibInterface, Neighbour, Route, RouteKind};
 use ebee_runtime::loader::{LoadOptions, LoadedObject};
 use ebee_runtime::map::BPF_ANY;
+use ebee_runtime::program_type::skb::{Skb, SkbKind};
 use ebee_runtime::program_type::xdp::Xdp;
 use prog_type::{compile, kernel};
 
@@ -248,9 +250,23 @@ fn probes() -> Vec<Vec<u8>> {
 
 type Results = Vec<Vec<u8>>;
 
+/// The packets the tc program runs on: short, and longer than veth0's
+/// MTU plus the Ethernet and VLAN headers (the check tc lookups without
+/// `tot_len` make).
+const TC_PACKETS: [usize; 2] = [64, 1600];
+
+fn read_results(m: &ebee_kernel::KernelMap, n: usize) -> Results {
+    (0..n as u32)
+        .map(|i| m.lookup(&i.to_ne_bytes()).unwrap().unwrap())
+        .collect()
+}
+
 /// In a new network namespace (this thread only): the network, then the
 /// kernel's answers.
-fn kernel_answers(k: &ebee_kernel::LoadedObject, probes: &[Vec<u8>]) -> Result<Results, String> {
+fn kernel_answers(
+    k: &ebee_kernel::LoadedObject,
+    probes: &[Vec<u8>],
+) -> Result<Vec<Results>, String> {
     // SAFETY: unshare(2) with a flag constant; it changes only this
     // thread's namespaces.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -267,10 +283,24 @@ fn kernel_answers(k: &ebee_kernel::LoadedObject, probes: &[Vec<u8>]) -> Result<R
         .test_run(&TestRun::new(&[0u8; 64]))
         .map_err(|e| e.to_string())?;
     assert_eq!(out.retval, 2, "XDP_PASS");
-    let m = k.map("results").unwrap();
-    Ok((0..probes.len() as u32)
+    let mut all = vec![read_results(k.map("results").unwrap(), probes.len())];
+    let tc = k.program("fib_probes_tc").unwrap();
+    for n in TC_PACKETS {
+        let mut packet = vec![0u8; n];
+        packet[12..14].copy_from_slice(&[0x08, 0x00]);
+        let out = tc
+            .test_run(&TestRun::new(&packet))
+            .map_err(|e| e.to_string())?;
+        assert_eq!(out.retval, 0, "tc probes ran");
+        all.push(read_results(k.map("tc_results").unwrap(), probes.len()));
+    }
+    Ok(all)
+}
+
+fn results_of(m: &ebee_runtime::map::Map, n: usize) -> Results {
+    (0..n as u32)
         .map(|i| m.lookup(&i.to_ne_bytes()).unwrap().unwrap())
-        .collect())
+        .collect()
 }
 
 #[test]
@@ -308,25 +338,43 @@ fn fib_lookup_matches_the_kernel() {
         .run_loaded(user.program("fib_probes").unwrap(), &[0u8; 64])
         .unwrap();
     assert_eq!(out.ret, 2);
-    let m = user.map("results").unwrap();
+    let mut ur = vec![results_of(user.map("results").unwrap(), probes.len())];
+    let mut tc = Skb::new(SkbKind::Tc).unwrap();
+    for n in TC_PACKETS {
+        let mut packet = vec![0u8; n];
+        packet[12..14].copy_from_slice(&[0x08, 0x00]);
+        let out = tc
+            .run_loaded(user.program("fib_probes_tc").unwrap(), &packet)
+            .unwrap();
+        assert_eq!(out.ret, 0);
+        ur.push(results_of(user.map("tc_results").unwrap(), probes.len()));
+    }
+    // The long packet is too long for veth0 where tot_len is not given.
+    let frag = |r: &Results| r.iter().filter(|x| x[..8] == 8i64.to_ne_bytes()).count();
+    assert!(
+        frag(&kr[2]) > frag(&kr[1]),
+        "the 1600-byte packet needs fragmenting"
+    );
     let mut mismatches = vec![];
     let mut codes = std::collections::BTreeSet::new();
-    for (i, k) in kr.iter().enumerate() {
-        let u = m.lookup(&(i as u32).to_ne_bytes()).unwrap().unwrap();
-        codes.insert(i64::from_ne_bytes(k[..8].try_into().unwrap()));
-        if &u != k {
-            mismatches.push(format!(
-                "probe {i}: kernel ret {} params {:02x?}\n          ebee ret {} params {:02x?}",
+    let runs = ["xdp", "tc 64 bytes", "tc 1600 bytes"];
+    for (run, (kr, ur)) in runs.iter().zip(kr.iter().zip(&ur)) {
+        for (i, (k, u)) in kr.iter().zip(ur).enumerate() {
+            codes.insert(i64::from_ne_bytes(k[..8].try_into().unwrap()));
+            if u != k {
+                mismatches.push(format!(
+                "{run} probe {i}: kernel ret {} params {:02x?}\n          ebee ret {} params {:02x?}",
                 i64::from_ne_bytes(k[..8].try_into().unwrap()),
                 &k[8..],
                 i64::from_ne_bytes(u[..8].try_into().unwrap()),
                 &u[8..]
             ));
+            }
         }
     }
     println!(
-        "{} fib lookups (return codes {codes:?}), {} differ from the kernel",
-        probes.len(),
+        "{} fib lookups in XDP and tc (return codes {codes:?}), {} differ from the kernel",
+        probes.len() * runs.len(),
         mismatches.len()
     );
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

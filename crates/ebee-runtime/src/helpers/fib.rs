@@ -1,4 +1,4 @@
-//! `bpf_fib_lookup` (69) for XDP programs on a forwarding table the host
+//! `bpf_fib_lookup` (69) for XDP and tc programs on a forwarding table the host
 //! provides ([`Fib`]: interfaces, routes, neighbours), with the kernel's
 //! `bpf_ipv4_fib_lookup` / `bpf_ipv6_fib_lookup` steps and return codes:
 //!
@@ -16,6 +16,10 @@
 //!    next hop gives `dmac` and the egress interface `smac`
 //!    (`NO_NEIGH` without one);
 //! 5. success clears the VLAN fields and sets `mtu_result`.
+//!
+//! tc programs check the MTU in step 3 only when they set `tot_len`;
+//! otherwise a successful lookup compares the packet with the egress
+//! interface's MTU afterwards ([`Fib::lookup_skb`]).
 //!
 //! Not modelled: policy rules (`BPF_FIB_LOOKUP_DIRECT`, `_TBID` and
 //! `_MARK` are accepted, there is one table), `BPF_FIB_LOOKUP_SRC`
@@ -192,9 +196,37 @@ impl Fib {
             .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
     }
 
-    /// `bpf_fib_lookup` on the 64 bytes of `p` with `flags`, for XDP
-    /// (`check_mtu`): the return code, `p` updated as the kernel does.
+    /// `bpf_fib_lookup` on the 64 bytes of `p` with `flags` as XDP
+    /// programs call it (the MTU checked against `tot_len`): the return
+    /// code, `p` updated as the kernel does.
     pub fn lookup(&self, p: &mut [u8; FIB_LOOKUP_SIZE], flags: u32) -> u64 {
+        self.lookup_inner(p, flags, true)
+    }
+
+    /// `bpf_fib_lookup` as tc programs call it on a packet of
+    /// `skb_len` bytes (from the MAC header): the MTU is checked against
+    /// `tot_len` when it is set; otherwise a successful lookup checks the
+    /// packet against the egress interface (`is_skb_forwardable`: its MTU
+    /// plus the Ethernet and VLAN headers) and reports that MTU.
+    pub fn lookup_skb(&self, p: &mut [u8; FIB_LOOKUP_SIZE], flags: u32, skb_len: usize) -> u64 {
+        let check_mtu = u16::from_ne_bytes([p[TOT_LEN], p[TOT_LEN + 1]]) != 0;
+        let r = self.lookup_inner(p, flags, check_mtu);
+        if r != ret::SUCCESS || check_mtu {
+            return r;
+        }
+        let ifindex = u32::from_ne_bytes(p[IFINDEX..IFINDEX + 4].try_into().unwrap_or_default());
+        let Some(out) = self.interface(ifindex) else {
+            return r;
+        };
+        p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(out.mtu as u16).to_ne_bytes());
+        if skb_len as u64 > u64::from(out.mtu) + 14 + 4 {
+            ret::FRAG_NEEDED
+        } else {
+            r
+        }
+    }
+
+    fn lookup_inner(&self, p: &mut [u8; FIB_LOOKUP_SIZE], flags: u32, check_mtu: bool) -> u64 {
         let v4 = match p[FAMILY] {
             AF_INET => true,
             AF_INET6 => false,
@@ -235,7 +267,7 @@ impl Fib {
         let route_mtu = route.mtu.filter(|_| route.mtu_locked);
         let mtu = route_mtu.unwrap_or(out.mtu);
         let tot_len = u16::from_ne_bytes([p[TOT_LEN], p[TOT_LEN + 1]]);
-        if u32::from(tot_len) > mtu {
+        if check_mtu && u32::from(tot_len) > mtu {
             p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(mtu as u16).to_ne_bytes());
             return ret::FRAG_NEEDED;
         }
@@ -274,16 +306,20 @@ impl Fib {
             p[SMAC..SMAC + 6].copy_from_slice(&out.mac);
         }
         p[VLAN..VLAN + 4].fill(0);
-        p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(mtu as u16).to_ne_bytes());
+        if check_mtu {
+            p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(mtu as u16).to_ne_bytes());
+        }
         ret::SUCCESS
     }
 }
 
-/// `bpf_fib_lookup(ctx, params, plen, flags)` for XDP on `fib`.
+/// `bpf_fib_lookup(ctx, params, plen, flags)` on `fib`: for XDP
+/// (`skb_len` `None`) or tc (the packet's length).
 pub(crate) fn fib_lookup(
     fib: &Fib,
     ctx: &mut HelperContext<'_>,
     a: [u64; 5],
+    skb_len: Option<usize>,
 ) -> Result<u64, HelperError> {
     let (params, plen, fl) = (a[1], a[2] as i32, a[3] as u32);
     ctx.check(params, plen.max(0) as u64, true)?;
@@ -295,7 +331,10 @@ pub(crate) fn fib_lookup(
     }
     let mut p = [0u8; FIB_LOOKUP_SIZE];
     ctx.read(params, &mut p)?;
-    let r = fib.lookup(&mut p, fl);
+    let r = match skb_len {
+        None => fib.lookup(&mut p, fl),
+        Some(n) => fib.lookup_skb(&mut p, fl, n),
+    };
     ctx.write(params, &p)?;
     Ok(r)
 }

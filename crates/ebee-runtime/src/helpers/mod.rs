@@ -23,6 +23,7 @@ mod process;
 mod ringbuf;
 pub(crate) mod skb;
 pub(crate) mod skb_meta;
+mod sock_cast;
 pub mod sockopt;
 mod spin_lock;
 mod stack;
@@ -232,6 +233,7 @@ pub fn standard_helpers(env: &Arc<HelperEnv>) -> HelperRegistry {
     spin_lock::register(&mut reg);
     stack::register(&mut reg, env);
     cgroup::register(&mut reg, env);
+    sock_cast::register(&mut reg);
     reg
 }
 

@@ -577,3 +577,90 @@ pub fn locked_op(op: u32) -> Result<(), i32> {
         Err(EOPNOTSUPP)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> BpfSockOps {
+        BpfSockOps {
+            family: AF_INET,
+            is_fullsock: 1,
+            state: 1,
+            ..BpfSockOps::default()
+        }
+    }
+
+    #[test]
+    fn unlocked_callbacks_may_not_change_the_socket() {
+        // BPF_SOCK_OPS_TSTAMP_* (16..) run without the socket lock.
+        assert_eq!(locked_op(15), Ok(()));
+        assert_eq!(locked_op(16), Err(EOPNOTSUPP));
+    }
+
+    #[test]
+    fn a_request_socket_has_no_options() {
+        let mut sk = BpfSockOps {
+            is_fullsock: 0,
+            ..full()
+        };
+        let mut o = SockOptions::new();
+        assert_eq!(
+            o.setsockopt(&mut sk, SOL_SOCKET, SO_MARK, &int(1)),
+            Err(EINVAL)
+        );
+        let mut buf = [0xaau8; 4];
+        assert_eq!(
+            o.getsockopt(&sk, SOL_SOCKET, SO_MARK, &mut buf),
+            Err(EINVAL)
+        );
+        assert_eq!(buf, [0; 4]);
+        assert_eq!(cb_flags_set(&mut sk, 1), -(EINVAL as i64));
+    }
+
+    #[test]
+    fn bind_to_device_is_set_only() {
+        let mut sk = full();
+        let mut o = SockOptions::new();
+        assert_eq!(
+            o.setsockopt(&mut sk, SOL_SOCKET, SO_BINDTODEVICE, b"eth0\0"),
+            Ok(())
+        );
+        assert_eq!(o.get(SOL_SOCKET, SO_BINDTODEVICE), Some(&b"eth0"[..]));
+        assert_eq!(
+            o.setsockopt(&mut sk, SOL_SOCKET, SO_BINDTODEVICE, b"a-name-of-16-chr"),
+            Err(EINVAL)
+        );
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            o.getsockopt(&sk, SOL_SOCKET, SO_BINDTODEVICE, &mut buf),
+            Err(EINVAL)
+        );
+    }
+
+    #[test]
+    fn options_the_host_never_gave_read_as_enoprotoopt() {
+        let sk = full();
+        let o = SockOptions::empty();
+        let mut buf = [0xaau8; 4];
+        assert_eq!(
+            o.getsockopt(&sk, SOL_SOCKET, SO_MARK, &mut buf),
+            Err(ENOPROTOOPT)
+        );
+        assert_eq!(buf, [0; 4]);
+        // TCP_MAXSEG comes from the context's mss_cache, not the record.
+        let sk = BpfSockOps {
+            mss_cache: 1448,
+            ..full()
+        };
+        assert_eq!(o.getsockopt(&sk, SOL_TCP, TCP_MAXSEG, &mut buf), Ok(()));
+        assert_eq!(i32::from_ne_bytes(buf), 1448);
+    }
+
+    #[test]
+    fn callback_flags_keep_the_known_ones() {
+        let mut sk = full();
+        assert_eq!(cb_flags_set(&mut sk, 0x1ff), 0x180);
+        assert_eq!(sk.bpf_sock_ops_cb_flags, 0x7f);
+    }
+}

@@ -477,6 +477,7 @@ impl LoadedObject {
         let standard = standard_helpers(&env);
         let xdp_helpers = crate::program_type::xdp::helpers_with_maps(&env);
         let skb_helpers = crate::program_type::skb::helpers();
+        let tc_helpers = crate::program_type::skb::tc_helpers_with_env(&env);
         let sock_ops_helpers = crate::program_type::sock_ops::helpers();
         let kprobe_helpers = crate::program_type::tracing::kprobe_helpers();
         let perf_event_helpers = crate::program_type::tracing::perf_event_helpers();
@@ -564,8 +565,10 @@ impl LoadedObject {
             let mut helpers = standard.clone();
             match p.kind.program_type {
                 ProgramType::Xdp => merge_helpers(&mut helpers, &xdp_helpers),
-                ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct => {
-                    merge_helpers(&mut helpers, &skb_helpers)
+                ProgramType::SocketFilter => merge_helpers(&mut helpers, &skb_helpers),
+                ProgramType::SchedCls | ProgramType::SchedAct => {
+                    merge_helpers(&mut helpers, &skb_helpers);
+                    merge_helpers(&mut helpers, &tc_helpers)
                 }
                 ProgramType::SockOps => merge_helpers(&mut helpers, &sock_ops_helpers),
                 ProgramType::Kprobe => merge_helpers(&mut helpers, &kprobe_helpers),

@@ -1,7 +1,7 @@
 //! The BTF CO-RE relocations resolve against in userspace: for each
 //! program type the runtime runs, its context exactly as the runtime lays
-//! it out (the Linux UAPI layouts of [`super::xdp::XdpMd`] and
-//! [`super::skb::SkBuff`]), with the kernel's names, plus the kernel types
+//! it out (the Linux UAPI layouts of [`super::xdp::XdpMd`],
+//! [`super::skb::SkBuff`] and [`super::sock_ops::BpfSockOps`]), with the kernel's names, plus the kernel types
 //! that mean the same here as there: the packet headers a parser reads
 //! (`ethhdr`, `iphdr`, `ipv6hdr`, `tcphdr`, `udphdr`), and the verdict enums
 //! (`xdp_action`, `sk_action`).
@@ -135,6 +135,73 @@ fn add_skb(b: &mut BtfBuilder, i: &Ints) {
     b.add_enum("sk_action", 4, &[("SK_DROP", 0), ("SK_PASS", 1)]);
 }
 
+/// `struct bpf_sock_ops` (224 bytes, [`super::sock_ops::BpfSockOps`]):
+/// the `args` / `reply` / `replylong` union, and `sk`, `skb_data`,
+/// `skb_data_end` in the 8-byte unions of `__bpf_md_ptr`.
+fn add_sock_ops(b: &mut BtfBuilder, i: &Ints) {
+    let u32_ = |n: &str| Field::new(n, i.u32_);
+    let four = b.array(i.u32_, 4);
+    let args = b.add_union(
+        "",
+        &[
+            Field::new("args", four),
+            Field::new("reply", i.u32_),
+            Field::new("replylong", four),
+        ],
+    );
+    let sock = b.fwd("bpf_sock", false);
+    let sock = b.ptr(sock);
+    let sk = b.add_union("", &[Field::new("sk", sock)]);
+    let void_ptr = b.ptr(0);
+    let data = b.add_union("", &[Field::new("skb_data", void_ptr)]);
+    let data_end = b.add_union("", &[Field::new("skb_data_end", void_ptr)]);
+    let mut fields = vec![u32_("op"), Field::anonymous(args)];
+    for n in ["family", "remote_ip4", "local_ip4"] {
+        fields.push(u32_(n));
+    }
+    fields.push(Field::new("remote_ip6", four));
+    fields.push(Field::new("local_ip6", four));
+    for n in [
+        "remote_port",
+        "local_port",
+        "is_fullsock",
+        "snd_cwnd",
+        "srtt_us",
+        "bpf_sock_ops_cb_flags",
+        "state",
+        "rtt_min",
+        "snd_ssthresh",
+        "rcv_nxt",
+        "snd_nxt",
+        "snd_una",
+        "mss_cache",
+        "ecn_flags",
+        "rate_delivered",
+        "rate_interval_us",
+        "packets_out",
+        "retrans_out",
+        "total_retrans",
+        "segs_in",
+        "data_segs_in",
+        "segs_out",
+        "data_segs_out",
+        "lost_out",
+        "sacked_out",
+        "sk_txhash",
+    ] {
+        fields.push(u32_(n));
+    }
+    fields.push(Field::new("bytes_received", i.u64_));
+    fields.push(Field::new("bytes_acked", i.u64_));
+    fields.push(Field::anonymous(sk));
+    fields.push(Field::anonymous(data));
+    fields.push(Field::anonymous(data_end));
+    fields.push(u32_("skb_len"));
+    fields.push(u32_("skb_tcp_flags"));
+    fields.push(Field::new("skb_hwtstamp", i.u64_));
+    b.add_struct("bpf_sock_ops", &fields);
+}
+
 /// The packet headers of `<linux/if_ether.h>`, `<linux/ip.h>`,
 /// `<linux/ipv6.h>`, `<linux/tcp.h>` and `<linux/udp.h>` (little-endian
 /// bitfield order, as on the machines the runtime runs on).
@@ -256,6 +323,7 @@ pub fn context_btf(t: ProgramType) -> Option<Btf> {
         ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct => {
             add_skb(&mut b, &i)
         }
+        ProgramType::SockOps => add_sock_ops(&mut b, &i),
         _ => return None,
     }
     add_headers(&mut b, &i);

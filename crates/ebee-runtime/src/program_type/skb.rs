@@ -568,6 +568,19 @@ pub fn helpers() -> HelperRegistry {
     h
 }
 
+/// `bpf_fib_lookup` for tc programs on `env`'s forwarding table
+/// ([`crate::helpers::HelperEnv::set_fib`]), with the run's packet length:
+/// what the loader adds to [`helpers`] for tc programs.
+pub fn tc_helpers_with_env(env: &std::sync::Arc<crate::helpers::HelperEnv>) -> HelperRegistry {
+    let mut h = HelperRegistry::new();
+    let e = std::sync::Arc::clone(env);
+    h.register_with_context(69, "bpf_fib_lookup", move |ctx, a| {
+        let len = with_run(Some(a[0]), |st| st.len)?;
+        crate::helpers::fib::fib_lookup(&e.fib(), ctx, a, Some(len))
+    });
+    h
+}
+
 /// Runs socket filters or tc programs on packets, reusing one frame.
 #[derive(Debug)]
 pub struct Skb {

@@ -282,8 +282,9 @@ fn setsockopt(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperErr
     if len < 0 {
         return Ok(neg(22));
     }
-    let mut val = vec![0u8; len as usize];
     with_run(a[0], |_, _| ())?;
+    ctx.check(a[3], len as u64, false)?;
+    let mut val = vec![0u8; len as usize];
     ctx.read(a[3], &mut val)?;
     with_run(a[0], |st, opts| {
         if let Err(e) = locked_op(st.ctx.op) {

@@ -372,7 +372,7 @@ pub fn helpers_with_maps(env: &Arc<HelperEnv>) -> HelperRegistry {
     });
     let e = Arc::clone(env);
     h.register_with_context(helper_id::FIB_LOOKUP, "bpf_fib_lookup", move |ctx, a| {
-        crate::helpers::fib::fib_lookup(&e.fib(), ctx, a)
+        crate::helpers::fib::fib_lookup(&e.fib(), ctx, a, None)
     });
     h
 }
