@@ -398,7 +398,7 @@ impl BtfBuilder {
             return Err(ObjectError::BtfType(e.clone()));
         }
         for (id, t) in self.types.iter().enumerate() {
-            for r in references(&t.kind) {
+            for r in t.kind.references() {
                 if u64::from(r) >= n {
                     return Err(ObjectError::BtfType(format!(
                         "type {id} `{}` refers to type {r}, but there are only {n}",
@@ -439,30 +439,6 @@ impl BtfBuilder {
             strings,
             by_name,
         })
-    }
-}
-
-/// The type ids a kind refers to.
-fn references(k: &TypeKind) -> Vec<TypeId> {
-    match k {
-        TypeKind::Ptr(r)
-        | TypeKind::Typedef(r)
-        | TypeKind::Volatile(r)
-        | TypeKind::Const(r)
-        | TypeKind::Restrict(r)
-        | TypeKind::TypeTag(r)
-        | TypeKind::Var { ty: r, .. }
-        | TypeKind::DeclTag { ty: r, .. }
-        | TypeKind::Func { proto: r, .. } => vec![*r],
-        TypeKind::Array { elem, index, .. } => vec![*elem, *index],
-        TypeKind::Struct { members, .. } | TypeKind::Union { members, .. } => {
-            members.iter().map(|m| m.ty).collect()
-        }
-        TypeKind::FuncProto { ret, params } => std::iter::once(*ret)
-            .chain(params.iter().map(|p| p.ty))
-            .collect(),
-        TypeKind::Datasec { vars, .. } => vars.iter().map(|v| v.ty).collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -338,37 +338,8 @@ impl Btf {
             }
         };
         for (id, t) in self.types.iter().enumerate() {
-            match &t.kind {
-                TypeKind::Ptr(r)
-                | TypeKind::Typedef(r)
-                | TypeKind::Volatile(r)
-                | TypeKind::Const(r)
-                | TypeKind::Restrict(r)
-                | TypeKind::TypeTag(r)
-                | TypeKind::Var { ty: r, .. }
-                | TypeKind::DeclTag { ty: r, .. }
-                | TypeKind::Func { proto: r, .. } => check(id, *r)?,
-                TypeKind::Array { elem, index, .. } => {
-                    check(id, *elem)?;
-                    check(id, *index)?;
-                }
-                TypeKind::Struct { members, .. } | TypeKind::Union { members, .. } => {
-                    for m in members {
-                        check(id, m.ty)?;
-                    }
-                }
-                TypeKind::FuncProto { ret, params } => {
-                    check(id, *ret)?;
-                    for p in params {
-                        check(id, p.ty)?;
-                    }
-                }
-                TypeKind::Datasec { vars, .. } => {
-                    for v in vars {
-                        check(id, v.ty)?;
-                    }
-                }
-                _ => {}
+            for r in t.kind.references() {
+                check(id, r)?;
             }
         }
         Ok(())

@@ -162,6 +162,33 @@ pub enum TypeKind {
     TypeTag(TypeId),
 }
 
+impl TypeKind {
+    /// The type ids this kind refers to (pointee, members, parameters,
+    /// ...), in declaration order.
+    pub fn references(&self) -> Vec<TypeId> {
+        match self {
+            TypeKind::Ptr(r)
+            | TypeKind::Typedef(r)
+            | TypeKind::Volatile(r)
+            | TypeKind::Const(r)
+            | TypeKind::Restrict(r)
+            | TypeKind::TypeTag(r)
+            | TypeKind::Var { ty: r, .. }
+            | TypeKind::DeclTag { ty: r, .. }
+            | TypeKind::Func { proto: r, .. } => vec![*r],
+            TypeKind::Array { elem, index, .. } => vec![*elem, *index],
+            TypeKind::Struct { members, .. } | TypeKind::Union { members, .. } => {
+                members.iter().map(|m| m.ty).collect()
+            }
+            TypeKind::FuncProto { ret, params } => std::iter::once(*ret)
+                .chain(params.iter().map(|p| p.ty))
+                .collect(),
+            TypeKind::Datasec { vars, .. } => vars.iter().map(|v| v.ty).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// One type: its name (empty when anonymous) and kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BtfType {
