@@ -169,10 +169,11 @@ pub(crate) fn plan(
 /// code bytes of each, without linking or running them.
 pub(crate) fn compile_to_bytes(
     insns: &[Insn],
+    callbacks: &[usize],
     mode: TranslateMode,
     isa: &dyn TargetIsa,
 ) -> Result<Vec<Vec<u8>>, JitError> {
-    let (entries, index_of) = plan(insns, &[])?;
+    let (entries, index_of) = plan(insns, callbacks)?;
     let mut out = Vec::new();
     let mut compile = |func: ir::Function| -> Result<(), JitError> {
         let mut ctx = Context::for_function(func);

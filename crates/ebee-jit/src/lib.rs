@@ -115,7 +115,8 @@ pub use program::{JitOptions, JitProgram};
 /// Compiles `insns` for the Cranelift target called `isa_name` (e.g.
 /// `"aarch64"`) down to machine code, one byte vector per eBPF function,
 /// without linking or running it: how the JIT is tested on targets other
-/// than the host.
+/// than the host. The program is loaded as [`ebee_runtime::Vm::new`] loads
+/// it (the same errors); callback targets get functions of their own.
 pub fn compile_for_target(
     insns: &[ebee_isa::Insn],
     isa_name: &str,
@@ -144,8 +145,12 @@ pub fn compile_for_target_with(
         key: blinding::random_key(),
         key_addr: 0,
     });
+    // As for a run: the interpreter's loading rules, and `lddw rX, func`
+    // callbacks become handles whose targets compile as functions.
+    let vm = ebee_runtime::Vm::new(insns.to_vec())?;
     compiler::compile_to_bytes(
-        insns,
+        vm.insns(),
+        vm.function_refs(),
         translate::TranslateMode {
             checked: options.checked,
             optimize: true,

@@ -205,3 +205,19 @@ fn a_callback_frame_reads_as_zero() {
         }
     }
 }
+
+/// Compiling for another target handles callbacks too: the aarch64 code
+/// has one function more than the program without its `lddw rX, func`
+/// reference, the callback's.
+#[test]
+fn callbacks_compile_for_aarch64() {
+    let insns = ebee_isa::assemble(SUM).unwrap();
+    for checked in [false, true] {
+        let with = ebee_jit::compile_for_target(&insns, "aarch64", checked).unwrap();
+        assert!(with.iter().all(|f| !f.is_empty()));
+        // The same program calling helper 181 with a plain constant.
+        let plain = ebee_isa::assemble(&SUM.replace("func(cb) ll", "0 ll")).unwrap();
+        let without = ebee_jit::compile_for_target(&plain, "aarch64", checked).unwrap();
+        assert_eq!(with.len(), without.len() + 1, "checked={checked}");
+    }
+}
