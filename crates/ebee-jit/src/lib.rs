@@ -52,6 +52,12 @@
 //!   at the first and the last pass; then the copy without those checks
 //!   (and without budget tests) runs. Otherwise the checked copy runs and
 //!   faults exactly where the interpreter does.
+//! - **Stack slots in registers** (`stack_slots.rs`): in a function whose
+//!   frame never escapes (`r10` only the base of constant-offset loads and
+//!   stores), each slot is a variable, so reloads of spilled values read a
+//!   register; stores still write through and the slots start from the
+//!   frame's bytes, so whoever reads the frame later (a call at the same
+//!   depth, a tail-call target) sees what the interpreter would.
 //! - **Selects** (`translate/select.rs`): a short forward branch around at
 //!   most four ALU operations becomes a `select` (`cmov`), the budget charge
 //!   too; data-dependent branches no longer mispredict.
@@ -105,6 +111,7 @@ mod loop_shape;
 mod program;
 mod run_state;
 mod runtime_calls;
+mod stack_slots;
 mod translate;
 
 pub use ebee_runtime::ExecError;

@@ -15,10 +15,14 @@ const STORE_IMM: u32 = 0x0bad_f00d;
 const JUMP_IMM: u32 = 0x2468_ace0;
 const LD_ABS_IMM: u32 = 0x3c1d_5e7f;
 
-/// Reads the input so nothing folds away at compile time.
+/// Reads the input so nothing folds away at compile time; `r5 = r10`
+/// keeps the stack slot in memory (a frame whose address is taken is not
+/// promoted to registers), so the stored immediate is not forwarded into
+/// the compare and every immediate stays visible in unblinded code.
 fn program() -> Vec<ebee_isa::Insn> {
     let src = format!(
         "r0 = *(u32 *)(r1 + 0)\n\
+         r5 = r10\n\
          r0 += {ALU_IMM:#x}\n\
          r3 = {LDDW_IMM:#x} ll\n\
          r0 ^= r3\n\

@@ -461,3 +461,62 @@ fn tail_call_targets_get_zeroed_frames() {
         });
     assert_eq!(agree(&v, &[]), Ok(0));
 }
+
+/// Stack slots kept in registers (`stack_slots.rs`) stay exact where other
+/// code sees the frame's bytes: a function called twice at the same depth
+/// reads, before writing, what its first call left (the interpreter does
+/// not re-zero frames between calls), and sign-extending and narrow loads
+/// of promoted slots read what was stored.
+#[test]
+fn promoted_stack_slots_keep_the_frame_exact() {
+    let v = vm("
+        r1 = 7
+        call f
+        r6 = r0
+        r1 = 9
+        call f
+        r0 <<= 8
+        r0 |= r6
+        exit
+    f:
+        r0 = *(u64 *)(r10 - 8)
+        *(u64 *)(r10 - 8) = r1
+        r2 = -2
+        *(u8 *)(r10 - 9) = r2
+        r3 = *(s8 *)(r10 - 9)
+        r4 = *(u8 *)(r10 - 9)
+        r3 += r4
+        r0 += r3
+        exit
+    ");
+    // First call: 0 + (-2 + 254) = 252; second: 7 + 252 = 259.
+    assert_eq!(agree(&v, &[]), Ok(259 << 8 | 252));
+}
+
+/// A tail-call target whose slots are promoted starts from the bytes its
+/// caller left in the shared frame, as in the interpreter.
+#[test]
+fn a_tail_call_target_reads_its_callers_slots() {
+    let target = Arc::new(vm("
+        r0 = *(u64 *)(r10 - 8)
+        r1 = *(u32 *)(r10 - 16)
+        r0 += r1
+        exit
+    "));
+    let mut v = vm("
+        r1 = 40
+        *(u64 *)(r10 - 8) = r1
+        *(u32 *)(r10 - 16) = 2
+        call 12
+        r0 = 1
+        exit
+    ");
+    let t = target.clone();
+    v.helpers_mut()
+        .register_with_context(12, "tail_call", move |ctx, _| {
+            ctx.tail_call(t.clone())
+                .map_err(|e| HelperError(e.to_string()))?;
+            Ok(0)
+        });
+    assert_eq!(agree(&v, &[]), Ok(42));
+}

@@ -28,6 +28,17 @@ impl FunctionTranslator<'_, '_> {
         src: Reg,
         off: i16,
     ) {
+        if let Some(v) = self.slot_value(src, off, size) {
+            // A promoted slot: the variable holds the bytes, zero-extended.
+            let v = if signed && size != Size::DW {
+                let narrow = self.b.ins().ireduce(ty_of(size), v);
+                self.b.ins().sextend(I64, narrow)
+            } else {
+                v
+            };
+            self.set_reg(dst, v);
+            return;
+        }
         let addr = self.access_address(pc, src, off, size.bytes(), false);
         let f = program_mem_flags();
         let ins = self.b.ins();
@@ -57,6 +68,34 @@ impl FunctionTranslator<'_, '_> {
             Size::W => ins.istore32(f, value, addr, 0),
             Size::DW => ins.store(f, value, addr, 0),
         };
+        // Written through (`stack_slots.rs`), and kept for the loads.
+        if let Some(&(var, slot_size)) = self.slot_of(dst, off) {
+            if slot_size == size {
+                let v = if size == Size::DW {
+                    value
+                } else {
+                    let narrow = self.b.ins().ireduce(ty_of(size), value);
+                    self.b.ins().uextend(I64, narrow)
+                };
+                self.b.def_var(var, v);
+            }
+        }
+    }
+
+    /// The promoted slot at `base + off`, when `base` is `r10`.
+    fn slot_of(&self, base: Reg, off: i16) -> Option<&(cranelift_frontend::Variable, Size)> {
+        if base == Reg::R10 {
+            self.slots.get(&off)
+        } else {
+            None
+        }
+    }
+
+    /// The value of the promoted slot `base + off` of `size` bytes, if it
+    /// is one.
+    fn slot_value(&mut self, base: Reg, off: i16, size: Size) -> Option<Value> {
+        let &(var, slot_size) = self.slot_of(base, off)?;
+        (slot_size == size).then(|| self.b.use_var(var))
     }
 
     /// Narrows a 64-bit register value to the access type.

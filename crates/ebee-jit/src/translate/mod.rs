@@ -124,6 +124,9 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     /// Constant blinding: the key, and the key loaded at the function's
     /// entry at 64 and 32 bits.
     pub blind_key: Option<(Blinding, Value, Value)>,
+    /// Stack slots kept in variables (`stack_slots.rs`), by offset from
+    /// `r10`: the variable and the slot's size.
+    pub slots: HashMap<i16, (Variable, ebee_isa::Size)>,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -177,6 +180,22 @@ pub(crate) fn translate_function(
         let key32 = b.ins().ireduce(ir::types::I32, key64);
         (bl, key64, key32)
     });
+    // Each promoted slot starts as the frame's bytes (`stack_slots.rs`).
+    let mut slots = HashMap::new();
+    for (off, size) in crate::stack_slots::promotable_slots(insns, &shape).unwrap_or_default() {
+        let var = b.declare_var(I64);
+        let f = program_mem_flags();
+        let off32 = i32::from(off);
+        let ins = b.ins();
+        let v = match size {
+            ebee_isa::Size::B => ins.uload8(I64, f, frame_top, off32),
+            ebee_isa::Size::H => ins.uload16(I64, f, frame_top, off32),
+            ebee_isa::Size::W => ins.uload32(f, frame_top, off32),
+            ebee_isa::Size::DW => ins.load(I64, f, frame_top, off32),
+        };
+        b.def_var(var, v);
+        slots.insert(off, (var, size));
+    }
     let may_goto_left = b.declare_var(I64);
     let limit = b.ins().iconst(I64, ebee_runtime::MAY_GOTO_LIMIT as i64);
     b.def_var(may_goto_left, limit);
@@ -227,6 +246,7 @@ pub(crate) fn translate_function(
         fast_pass: None,
         current_block: 0,
         blind_key,
+        slots,
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_off_end_blocks();
