@@ -197,7 +197,13 @@ fn gen(bytes: &mut Bytes<'_>, input_len: usize) -> Gen {
         11..=13 => {
             let size = SIZES[a as usize % 4];
             let (base, off) = mem_access(c, bits, input_len);
-            Gen::Load(size, a & 4 != 0 && size != Size::DW, value_reg(b), base, off)
+            Gen::Load(
+                size,
+                a & 4 != 0 && size != Size::DW,
+                value_reg(b),
+                base,
+                off,
+            )
         }
         14..=16 => {
             let (base, off) = mem_access(c, bits, input_len);
