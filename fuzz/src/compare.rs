@@ -123,3 +123,38 @@ fn compile(vm: &Vm, options: JitOptions, case: &Case) -> JitProgram {
         Err(e) => panic!("JIT ({options:?}) rejects {e}\n{:#?}", case.insns),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{compare, Compared};
+    use crate::program::Case;
+
+    /// Pseudo-random byte strings (xorshift) through the same path as the
+    /// fuzzer: every one compares equal, and both clean runs (which also
+    /// exercise verified mode) and faults occur often, so the generator's
+    /// programs are neither all trivial nor all faulting.
+    #[test]
+    fn random_inputs_agree_and_mix_clean_and_faulting_runs() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut clean, mut faulted) = (0, 0);
+        for _ in 0..300 {
+            let len = 2 + (next() % 260) as usize;
+            let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            match compare(&Case::from_bytes(&data)) {
+                Compared::Clean => clean += 1,
+                Compared::Faulted => faulted += 1,
+            }
+        }
+        println!("{clean} ran to exit, {faulted} faulted");
+        assert!(
+            clean >= 30 && faulted >= 30,
+            "{clean} clean, {faulted} faulted"
+        );
+    }
+}
