@@ -27,28 +27,14 @@ pub enum Outcome {
         /// The input buffer after the run.
         mem: Vec<u8>,
     },
-    /// The run stopped with this error ([`error_key`]).
+    /// The run stopped with this error (`ExecError::portable_key`).
     Err(String),
-}
-
-/// An error without host addresses: its kind and pc, and for accesses
-/// the size and direction.
-pub fn error_key(e: &ExecError) -> String {
-    match e {
-        ExecError::OutOfBounds {
-            pc, size, write, ..
-        } => format!("OutOfBounds pc={pc} size={size} write={write}"),
-        ExecError::MisalignedAtomic { pc, size, .. } => {
-            format!("MisalignedAtomic pc={pc} size={size}")
-        }
-        other => format!("{other}"),
-    }
 }
 
 fn outcome(result: Result<u64, ExecError>, mem: Vec<u8>) -> Outcome {
     match result {
         Ok(r0) => Outcome::Ok { r0, mem },
-        Err(e) => Outcome::Err(error_key(&e)),
+        Err(e) => Outcome::Err(e.portable_key()),
     }
 }
 

@@ -345,24 +345,10 @@ enum Outcome {
     Err(String),
 }
 
-/// An error without host addresses: its kind, pc, and for accesses the
-/// size and direction.
-fn error_key(e: &ExecError) -> String {
-    match e {
-        ExecError::OutOfBounds {
-            pc, size, write, ..
-        } => format!("OutOfBounds pc={pc} size={size} write={write}"),
-        ExecError::MisalignedAtomic { pc, size, .. } => {
-            format!("MisalignedAtomic pc={pc} size={size}")
-        }
-        other => format!("{other}"),
-    }
-}
-
 fn outcome(r: Result<u64, ExecError>, mem: Vec<u8>) -> Outcome {
     match r {
         Ok(r0) => Outcome::Ok { r0, mem },
-        Err(e) => Outcome::Err(error_key(&e)),
+        Err(e) => Outcome::Err(e.portable_key()),
     }
 }
 

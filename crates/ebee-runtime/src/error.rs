@@ -167,4 +167,20 @@ impl ExecError {
             | ExecError::NoPacket { pc } => *pc,
         }
     }
+
+    /// The error without host addresses, for comparing runs whose memory
+    /// lives at different addresses (two engines, two processes): the
+    /// kind and pc, and for accesses the size and direction; other errors
+    /// print as they are.
+    pub fn portable_key(&self) -> String {
+        match self {
+            ExecError::OutOfBounds {
+                pc, size, write, ..
+            } => format!("OutOfBounds pc={pc} size={size} write={write}"),
+            ExecError::MisalignedAtomic { pc, size, .. } => {
+                format!("MisalignedAtomic pc={pc} size={size}")
+            }
+            other => other.to_string(),
+        }
+    }
 }
