@@ -25,37 +25,35 @@ use std::sync::{Arc, OnceLock};
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct JitEngine {
-    optimize: bool,
-    blind: bool,
+    /// Every option but `checked`, which each compile sets.
+    options: JitOptions,
 }
 
 impl JitEngine {
     /// Optimised code (Cranelift's `speed` level).
     pub fn new() -> JitEngine {
         JitEngine {
-            optimize: true,
-            blind: false,
+            options: JitOptions::CHECKED,
         }
     }
 
     /// Whether Cranelift optimises (on by default; off compiles faster).
     pub fn optimize(mut self, on: bool) -> JitEngine {
-        self.optimize = on;
+        self.options.optimize = on;
         self
     }
 
     /// Constant blinding for every program compiled
     /// ([`JitOptions::blind_constants`]; off by default).
     pub fn blind_constants(mut self, on: bool) -> JitEngine {
-        self.blind = on;
+        self.options.blind_constants = on;
         self
     }
 
     fn options(&self, checked: bool) -> JitOptions {
         JitOptions {
             checked,
-            optimize: self.optimize,
-            blind_constants: self.blind,
+            ..self.options
         }
     }
 }

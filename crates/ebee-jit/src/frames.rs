@@ -16,13 +16,10 @@ use std::collections::HashMap;
 /// The frames a run of `insns` can use: 1 + the longest chain of local
 /// calls from pc 0, at most [`MAX_CALL_FRAMES`]; all of them when the call
 /// graph has a cycle (recursion, stopped by the depth limit) or an
-/// indirect `callx`, or when the program has callbacks (`callbacks`, the
-/// pcs its `lddw` function references name): a helper such as `bpf_loop`
-/// runs them a frame deeper, from wherever it is called.
-pub(crate) fn frames_needed(insns: &[Insn], callbacks: &[usize]) -> usize {
-    if !callbacks.is_empty() {
-        return MAX_CALL_FRAMES;
-    }
+/// indirect `callx`. Callbacks, which a helper runs a frame deeper from
+/// wherever it is called, zero what they need when they run
+/// (`JitRun::run_callback`).
+pub(crate) fn frames_needed(insns: &[Insn]) -> usize {
     let mut depth = HashMap::new();
     frames_from(insns, 0, &mut depth, &mut Vec::new())
 }
@@ -79,7 +76,7 @@ mod tests {
     use super::*;
 
     fn frames(src: &str) -> usize {
-        frames_needed(&ebee_isa::assemble(src).unwrap(), &[])
+        frames_needed(&ebee_isa::assemble(src).unwrap())
     }
 
     #[test]

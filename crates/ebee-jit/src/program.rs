@@ -118,7 +118,7 @@ impl JitProgram {
             mode,
             options.blind_constants,
         )?;
-        let frames = frames_needed(vm.insns(), vm.function_refs());
+        let frames = frames_needed(vm.insns());
         Ok(JitProgram {
             vm,
             code,

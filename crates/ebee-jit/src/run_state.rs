@@ -292,10 +292,9 @@ impl JitRun<'_> {
                 });
             }
             // The callback's frame and any it calls read as zero until
-            // written, as in the interpreter: the frames a program with
-            // `lddw` function references needs are zeroed up front, and
-            // this covers a handle to a pc no `lddw` names (no-op when
-            // every frame is zeroed already).
+            // written, as in the interpreter: frames no call has reached
+            // yet are zeroed when a callback first runs (`frames.rs`
+            // counts only local calls; a no-op once all are zeroed).
             s.zero_frames(MAX_CALL_FRAMES);
             s.regions.set_stack(s.live_stack(new_top));
             (s.current_code.clone(), s.root, new_top)
