@@ -94,10 +94,13 @@ fn kernel_maps(k: &ebee_kernel::LoadedObject, obj: &Object) -> Maps {
     out
 }
 
-/// The kernel's copy of `obj`, or why there is none.
+/// The kernel's copy of `obj`, or why there is none (no usable bpf(2)).
+/// A kernel that refuses the object fails the test: these programs are
+/// written for it, and a refusal would silently drop the comparison.
 fn kernel(obj: &Object) -> Result<ebee_kernel::LoadedObject, String> {
     ebee_kernel::probe().map_err(|e| e.to_string())?;
-    ebee_kernel::LoadedObject::load(obj, &Default::default()).map_err(|e| e.to_string())
+    Ok(ebee_kernel::LoadedObject::load(obj, &Default::default())
+        .unwrap_or_else(|e| panic!("the kernel refuses the object: {e}")))
 }
 
 /// A small Ethernet + IPv4 + UDP packet, varied by `seed`.
