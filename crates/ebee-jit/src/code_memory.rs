@@ -10,7 +10,7 @@ use crate::blinding::{random_key, Blinding};
 use crate::compiler::{build_functions, check_stub_function, host_isa, plan};
 use crate::context::JitContext;
 use crate::error::JitError;
-use crate::translate::{bpf_function_signature, check_stub_signature, TranslateMode};
+use crate::translate::{bpf_function_signature, check_stub_signature, InlineArrays, TranslateMode};
 use cranelift_codegen::Context;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Module};
@@ -26,6 +26,8 @@ pub(crate) struct CodeMemory {
     /// callbacks.
     functions: HashMap<usize, *const u8>,
     code_bytes: usize,
+    /// Map lookups computed in native code (`translate/map_lookup.rs`).
+    inlined_lookups: usize,
     /// The constant-blinding key the code reads (by address) at run time.
     _blind_key: Option<Box<u64>>,
 }
@@ -37,11 +39,11 @@ unsafe impl Send for CodeMemory {}
 unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
-    /// Compiles `insns` for the host, with a native function for each pc
-    /// of `callbacks` too; with `blind`, under a fresh random
+    /// Compiles `insns` (inlining lookups in the arrays of `inline`) for
+    /// the host, with a native function for each pc of `callbacks` too; with `blind`, under a fresh random
     /// constant-blinding key (any key in `mode` is replaced).
     pub fn compile(
-        insns: &[Insn],
+        (insns, inline): (&[Insn], &InlineArrays),
         callbacks: &[usize],
         mut mode: TranslateMode,
         blind: bool,
@@ -69,8 +71,8 @@ impl CodeMemory {
         } else {
             0
         };
-        build_functions(
-            insns,
+        let inlined_lookups = build_functions(
+            (insns, inline),
             mode,
             &*isa,
             &index_of,
@@ -102,6 +104,7 @@ impl CodeMemory {
             entry,
             functions,
             code_bytes,
+            inlined_lookups,
             _blind_key: blind_key,
         })
     }
@@ -137,6 +140,11 @@ impl CodeMemory {
     /// Machine code size in bytes.
     pub fn code_bytes(&self) -> usize {
         self.code_bytes
+    }
+
+    /// How many `bpf_map_lookup_elem` calls were computed inline.
+    pub fn inlined_lookups(&self) -> usize {
+        self.inlined_lookups
     }
 }
 
@@ -237,7 +245,8 @@ mod tests {
                 optimize: true,
                 blind: None,
             };
-            let code = CodeMemory::compile(&insns, &[], mode, blind).unwrap();
+            let code =
+                CodeMemory::compile((&insns, &InlineArrays::new()), &[], mode, blind).unwrap();
             let perms = permissions_at(code.entry as usize).expect("code is mapped");
             assert!(perms.starts_with("r-x"), "checked={checked}: {perms}");
         }

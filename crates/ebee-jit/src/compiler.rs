@@ -6,8 +6,8 @@ use crate::control_flow::function_entries;
 use crate::error::JitError;
 use crate::runtime_calls::RuntimeFns;
 use crate::translate::{
-    bpf_function_signature, build_check_stub, check_stub_signature, translate_function, TargetInfo,
-    TranslateMode,
+    bpf_function_signature, build_check_stub, check_stub_signature, translate_function,
+    InlineArrays, TargetInfo, TranslateMode,
 };
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExtFuncData, ExternalName, UserExternalName, UserFuncName};
@@ -78,24 +78,26 @@ pub(crate) fn isa_by_name(name: &str) -> Result<OwnedTargetIsa, JitError> {
 /// Builds the IR of every function of `insns`. `declare` gives each
 /// function's callee references: for entry pc `e`, the user external name
 /// index `index_of[e]` (namespace 0), which is what `cranelift-module` uses
-/// for its `FuncId`s.
+/// for its `FuncId`s. Returns how many map lookups were computed inline.
 pub(crate) fn build_functions(
-    insns: &[Insn],
+    (insns, inline): (&[Insn], &InlineArrays),
     mode: TranslateMode,
     isa: &dyn TargetIsa,
     index_of: &HashMap<usize, u32>,
     entries: &[usize],
     check_stub: u64,
     mut sink: impl FnMut(usize, ir::Function) -> Result<(), JitError>,
-) -> Result<(), JitError> {
+) -> Result<usize, JitError> {
     let call_conv = isa.default_call_conv();
     let sig = bpf_function_signature(call_conv);
     let target = TargetInfo {
         mode,
         rt: RuntimeFns { call_conv },
         frontend: isa.frontend_config(),
+        inline,
     };
     let mut fctx = FunctionBuilderContext::new();
+    let mut inlined = 0;
     for &entry in entries {
         let mut func =
             ir::Function::with_name_signature(UserFuncName::user(0, index_of[&entry]), sig.clone());
@@ -120,12 +122,12 @@ pub(crate) fn build_functions(
                 refs.insert(callee, r);
             }
         }
-        translate_function(
+        inlined += translate_function(
             &mut func, &mut fctx, insns, entry, &refs, check_stub, &target,
         )?;
         sink(entry, func)?;
     }
-    Ok(())
+    Ok(inlined)
 }
 
 /// The IR of the slow-path stub for `isa`.
@@ -140,6 +142,7 @@ pub(crate) fn check_stub_function(isa: &dyn TargetIsa) -> ir::Function {
             call_conv: isa.default_call_conv(),
         },
         frontend: isa.frontend_config(),
+        inline: &InlineArrays::new(),
     };
     let mut func =
         ir::Function::with_name_signature(UserFuncName::user(0, 0), check_stub_signature());
@@ -168,7 +171,7 @@ pub(crate) fn plan(
 /// Compiles every function of `insns` for `isa` and returns the machine
 /// code bytes of each, without linking or running them.
 pub(crate) fn compile_to_bytes(
-    insns: &[Insn],
+    (insns, inline): (&[Insn], &InlineArrays),
     callbacks: &[usize],
     mode: TranslateMode,
     isa: &dyn TargetIsa,
@@ -187,8 +190,14 @@ pub(crate) fn compile_to_bytes(
         compile(check_stub_function(isa))?;
     }
     // The stub's address only matters for code that runs; 0 stands in.
-    build_functions(insns, mode, isa, &index_of, &entries, 0, |_, func| {
-        compile(func)
-    })?;
+    build_functions(
+        (insns, inline),
+        mode,
+        isa,
+        &index_of,
+        &entries,
+        0,
+        |_, func| compile(func),
+    )?;
     Ok(out)
 }

@@ -156,7 +156,7 @@ pub fn compile_for_target_with(
     // callbacks become handles whose targets compile as functions.
     let vm = ebee_runtime::Vm::new(insns.to_vec())?;
     compiler::compile_to_bytes(
-        vm.insns(),
+        (vm.insns(), &translate::InlineArrays::new()),
         vm.function_refs(),
         translate::TranslateMode {
             checked: options.checked,

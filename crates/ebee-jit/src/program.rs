@@ -5,7 +5,7 @@ use crate::context::{JitContext, FAULTED, FRAME_SIZE, RUNNING, STOPPED, TAIL_CAL
 use crate::error::JitError;
 use crate::frames::frames_needed;
 use crate::run_state::RunState;
-use crate::translate::TranslateMode;
+use crate::translate::{inline_arrays, TranslateMode};
 use ebee_runtime::{
     ExecError, Invocation, MemoryRegions, Region, TailCallState, Vm, MAX_CALL_FRAMES,
 };
@@ -113,7 +113,7 @@ impl JitProgram {
             blind: None,
         };
         let code = CodeMemory::compile(
-            vm.insns(),
+            (vm.insns(), &inline_arrays(&vm)),
             vm.function_refs(),
             mode,
             options.blind_constants,
@@ -150,6 +150,14 @@ impl JitProgram {
     /// Size of the generated machine code in bytes.
     pub fn code_size(&self) -> usize {
         self.code.code_bytes()
+    }
+
+    /// How many `bpf_map_lookup_elem` call sites in the program's code
+    /// compute the lookup natively instead of calling the helper: lookups
+    /// in `array` maps the program names with a constant, when the `Vm`
+    /// declares them ([`Vm::inline_arrays`], as the runtime's loader does).
+    pub fn inlined_lookups(&self) -> usize {
+        self.code.inlined_lookups()
     }
 
     /// The options the program was compiled with.
@@ -297,7 +305,7 @@ impl JitProgram {
             blind: None,
         };
         let code = Arc::new(CodeMemory::compile(
-            self.vm.insns(),
+            (self.vm.insns(), &inline_arrays(&self.vm)),
             &[pc],
             mode,
             self.options.blind_constants,
@@ -322,6 +330,11 @@ impl JitProgram {
             // SAFETY: whoever added the region to the invocation promised it
             // valid for runs of it (`Invocation::add_region`).
             unsafe { regions.add(*r) };
+        }
+        for a in self.vm.inline_arrays() {
+            // SAFETY: the elements belong to a map the `Vm` keeps alive, and
+            // never move; the interpreter adds the same regions.
+            unsafe { regions.add(a.region()) };
         }
         let mut state = RunState {
             current: self.vm.clone(),

@@ -137,7 +137,7 @@ pub use interpreter::MAY_GOTO_LIMIT;
 pub use lower::MAX_INSNS;
 pub use region::{MemoryRegions, Miss, Region};
 pub use tail_call::{TailCallError, TailCallState, MAX_TAIL_CALL_CNT};
-pub use vm::{Invocation, Vm};
+pub use vm::{InlineArray, Invocation, Vm};
 
 /// The size of one call frame in bytes (Linux's `MAX_BPF_STACK`).
 pub const FRAME_SIZE: u64 = 512;

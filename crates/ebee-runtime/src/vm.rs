@@ -7,10 +7,12 @@ use crate::function_ref::resolve_function_refs;
 use crate::helper::HelperRegistry;
 use crate::interpreter::{run_chain, Done, RunState};
 use crate::lower::lower;
+use crate::map::{ArrayLayout, Map};
 use crate::op::Op;
 use crate::region::{MemoryRegions, Region};
 use crate::{DEFAULT_BUDGET, FRAME_SIZE, MAX_CALL_FRAMES};
 use ebee_isa::Insn;
+use std::sync::Arc;
 
 /// Bytes of stack for all frames of one run.
 const STACK_BYTES: usize = FRAME_SIZE as usize * MAX_CALL_FRAMES;
@@ -25,6 +27,48 @@ pub struct Vm {
     helpers: HelperRegistry,
     budget: u64,
     functions: Vec<usize>,
+    inline_arrays: Vec<InlineArray>,
+}
+
+/// An `array` map whose `bpf_map_lookup_elem` an engine may compute itself
+/// (as the kernel's JIT does): the program names it by `handle` (its
+/// `lddw` constant) and helper 1 is the runtime's own lookup, so a lookup
+/// of key `k` is `base + k * stride` when `k < max_entries`, else NULL.
+///
+/// Every run of a `Vm` on either engine may access the elements of its
+/// inline arrays ([`InlineArray::region`]), so a pointer computed inline is
+/// as usable as one the helper returns (which would add the value's
+/// region).
+#[derive(Debug, Clone)]
+pub struct InlineArray {
+    /// The constant the program loads into `r1` to name the map.
+    pub handle: u64,
+    /// Where the elements are.
+    pub layout: ArrayLayout,
+    /// Whether programs may write the elements (no `BPF_F_RDONLY_PROG`).
+    pub writable: bool,
+    /// Keeps the elements alive as long as the program.
+    _map: Arc<Map>,
+}
+
+impl InlineArray {
+    /// The inlining facts of `map`, named by `handle`: `None` unless it is
+    /// an `array` with contiguous elements ([`Map::array_layout`]).
+    pub fn of(handle: u64, map: &Arc<Map>) -> Option<InlineArray> {
+        Some(InlineArray {
+            handle,
+            layout: map.array_layout()?,
+            writable: map.spec().flags & crate::map::BPF_F_RDONLY_PROG == 0,
+            _map: Arc::clone(map),
+        })
+    }
+
+    /// The elements, as the region runs may access (named as the loader
+    /// names array maps).
+    pub fn region(&self) -> Region {
+        let len = (self.layout.stride as u64).saturating_mul(u64::from(self.layout.max_entries));
+        Region::new(self.layout.base as u64, len, self.writable, "array map")
+    }
 }
 
 /// What a run starts with beyond the program: `r1`–`r5`, the memory the
@@ -119,6 +163,7 @@ impl Vm {
             helpers: HelperRegistry::new(),
             budget: DEFAULT_BUDGET,
             functions,
+            inline_arrays: Vec::new(),
         })
     }
 
@@ -144,14 +189,35 @@ impl Vm {
         &self.helpers
     }
 
-    /// The helpers, to register more.
+    /// The helpers, to register more. Forgets the inline arrays: helper
+    /// 1 may no longer be the runtime's lookup.
     pub fn helpers_mut(&mut self) -> &mut HelperRegistry {
+        self.inline_arrays.clear();
         &mut self.helpers
     }
 
-    /// Replaces the helper registry.
+    /// Replaces the helper registry (and forgets the inline arrays, as
+    /// [`Vm::helpers_mut`]).
     pub fn set_helpers(&mut self, helpers: HelperRegistry) {
+        self.inline_arrays.clear();
         self.helpers = helpers;
+    }
+
+    /// The array maps whose lookups an engine may inline
+    /// ([`InlineArray`]); empty unless the loader set them. Their elements
+    /// are regions of every run.
+    pub fn inline_arrays(&self) -> &[InlineArray] {
+        &self.inline_arrays
+    }
+
+    /// Declares the array maps whose lookups an engine may inline (the
+    /// loader does, for an object's arrays). Set the helpers first: this is
+    /// for a registry whose helper 1 is the runtime's `map_lookup_elem`
+    /// ([`crate::helpers::standard_helpers`]) over a table holding these
+    /// maps under these handles, since the JIT computes those lookups
+    /// without calling it; changing the helpers afterwards forgets them.
+    pub fn set_inline_arrays(&mut self, arrays: Vec<InlineArray>) {
+        self.inline_arrays = arrays;
     }
 
     /// Sets how many instructions one run may execute (across bpf-to-bpf
@@ -246,6 +312,11 @@ impl Vm {
         for r in &inv.extra {
             // SAFETY: the caller of `Invocation::add_region` promised validity.
             unsafe { regions.add(*r) };
+        }
+        for a in &self.inline_arrays {
+            // SAFETY: the elements belong to a map this `Vm` keeps alive,
+            // and they never move.
+            unsafe { regions.add(a.region()) };
         }
         let mut st = RunState::new(regions, stack_top, self.budget, inv.packet);
         let mut regs = [0u64; 16];

@@ -131,7 +131,7 @@ impl FunctionTranslator<'_, '_> {
         v
     }
 
-    fn helper_call(&mut self, pc: usize, id: Value) {
+    pub(super) fn helper_call(&mut self, pc: usize, id: Value) {
         self.spill_budget();
         if self.mode.checked {
             // A tail-call target starts with the whole register file.
@@ -190,6 +190,9 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn call(&mut self, pc: usize, target: CallTarget) {
         match target {
             CallTarget::Helper(id) => {
+                if id == super::map_lookup::MAP_LOOKUP_ELEM && self.try_inline_lookup(pc) {
+                    return;
+                }
                 let id = self.b.ins().iconst(I64, id as u32 as i64);
                 self.helper_call(pc, id);
             }

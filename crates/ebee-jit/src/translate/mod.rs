@@ -11,11 +11,13 @@ mod alu;
 mod call;
 mod check;
 mod jump;
+mod map_lookup;
 mod mem;
 mod select;
 mod stub;
 mod versioned_loop;
 
+pub(crate) use map_lookup::{inline_arrays, InlineArrays};
 pub(crate) use stub::{build_check_stub, check_stub_signature};
 
 use crate::blinding::Blinding;
@@ -43,15 +45,18 @@ pub(crate) struct TranslateMode {
     pub blind: Option<Blinding>,
 }
 
-/// What a translation is for: the mode, and the target's conventions.
+/// What a translation is for: the mode, the target's conventions, and
+/// what is known of the program's maps.
 #[derive(Clone, Copy)]
-pub(crate) struct TargetInfo {
+pub(crate) struct TargetInfo<'a> {
     /// Checked or verified.
     pub mode: TranslateMode,
     /// How to call into Rust.
     pub rt: RuntimeFns,
     /// Pointer width and such.
     pub frontend: TargetFrontendConfig,
+    /// Array maps whose lookups are computed inline (`map_lookup.rs`).
+    pub inline: &'a InlineArrays,
 }
 
 /// The signature of every compiled eBPF function:
@@ -127,20 +132,30 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     /// Stack slots kept in variables (`stack_slots.rs`), by offset from
     /// `r10`: the variable and the slot's size.
     pub slots: HashMap<i16, (Variable, ebee_isa::Size)>,
+    /// Array maps whose lookups are computed inline (`map_lookup.rs`).
+    pub inline: &'a InlineArrays,
+    /// Lookups computed inline so far.
+    pub inlined: usize,
 }
 
 /// Translates the function starting at `entry` into `func`.
 /// `local_funcs` maps entry pcs to the callee references already declared in `func`.
-pub(crate) fn translate_function(
+/// Returns how many map lookups it computed inline.
+pub(crate) fn translate_function<'a>(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
-    insns: &[Insn],
+    insns: &'a [Insn],
     entry: usize,
-    local_funcs: &HashMap<usize, FuncRef>,
+    local_funcs: &'a HashMap<usize, FuncRef>,
     check_stub: Option<u64>,
-    target: &TargetInfo,
-) -> Result<(), JitError> {
-    let TargetInfo { mode, rt, frontend } = *target;
+    target: &TargetInfo<'a>,
+) -> Result<usize, JitError> {
+    let TargetInfo {
+        mode,
+        rt,
+        frontend,
+        inline,
+    } = *target;
     let shape = function_shape(insns, entry);
     let mut b = FunctionBuilder::new(func, fctx);
     let entry_block = b.create_block();
@@ -247,6 +262,8 @@ pub(crate) fn translate_function(
         current_block: 0,
         blind_key,
         slots,
+        inline,
+        inlined: 0,
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_off_end_blocks();
@@ -255,8 +272,9 @@ pub(crate) fn translate_function(
     let z = t.b.ins().iconst(I64, 0);
     t.b.ins().return_(&[z]);
     t.b.seal_all_blocks();
+    let inlined = t.inlined;
     t.b.finalize(frontend);
-    Ok(())
+    Ok(inlined)
 }
 
 impl FunctionTranslator<'_, '_> {

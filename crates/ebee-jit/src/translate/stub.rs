@@ -28,7 +28,7 @@ pub(crate) fn check_stub_signature() -> Signature {
 pub(crate) fn build_check_stub(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
-    target: &TargetInfo,
+    target: &TargetInfo<'_>,
 ) {
     let mut b = FunctionBuilder::new(func, fctx);
     let block = b.create_block();

@@ -56,7 +56,7 @@ use crate::map::{Map, MapError, MapSpec, MapType, BPF_F_RDONLY_PROG};
 use crate::program_type::custom::CustomType;
 use crate::program_type::merge_helpers;
 use crate::region::Region;
-use crate::vm::{Invocation, Vm};
+use crate::vm::{InlineArray, Invocation, Vm};
 use ebee_isa::{CallTarget, Insn};
 use ebee_object::btf::{Btf, TypeId, TypeKind};
 use ebee_object::{Object, ProgramType, RelocKind, SlotTarget};
@@ -371,7 +371,8 @@ impl LoadedProgram {
     }
 
     /// The memory every run may access besides its input and stack: the
-    /// object's array maps and global data.
+    /// object's array maps and global data, except the inline arrays of
+    /// its `Vm` ([`Vm::inline_arrays`]), which every run adds itself.
     pub fn regions(&self) -> &[Region] {
         &self.regions
     }
@@ -481,7 +482,24 @@ impl LoadedObject {
         let sock_ops_helpers = crate::program_type::sock_ops::helpers();
         let kprobe_helpers = crate::program_type::tracing::kprobe_helpers();
         let perf_event_helpers = crate::program_type::tracing::perf_event_helpers();
-        let regions = Arc::new(map_regions(&handles));
+        // Lookups in array maps an engine may compute itself, unless the
+        // host replaced the runtime's `map_lookup_elem`. Their elements are
+        // regions of every run of the `Vm`; the other arrays' are added to
+        // the invocation.
+        let inline_arrays: Vec<InlineArray> = if opts.host_helpers.get(1).is_none() {
+            handles
+                .iter()
+                .filter_map(|m| InlineArray::of(handle_of(m), m))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let not_inline: Vec<Arc<Map>> = handles
+            .iter()
+            .filter(|m| !inline_arrays.iter().any(|a| a.handle == handle_of(m)))
+            .cloned()
+            .collect();
+        let regions = Arc::new(map_regions(&not_inline));
         let mut programs = Vec::new();
         let mut all_raw_safe = true;
         for p in obj.entry_programs() {
@@ -583,6 +601,7 @@ impl LoadedObject {
                 source,
             })?;
             vm.set_helpers(helpers);
+            vm.set_inline_arrays(inline_arrays.clone());
             if let Some(b) = opts.budget {
                 vm.set_budget(b);
             }
