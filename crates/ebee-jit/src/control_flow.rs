@@ -35,26 +35,32 @@ pub(crate) struct FunctionShape {
     pub writes_r10: bool,
 }
 
-/// Whether `insn` may write `r10`.
-fn writes_r10(insn: &Insn) -> bool {
-    use ebee_isa::{AtomicOp, Reg};
+/// Whether `insn` itself writes `reg` (the result of a call, `r0`, and
+/// `cmpxchg`'s `r0` aside).
+pub(crate) fn writes_reg(insn: &Insn, reg: ebee_isa::Reg) -> bool {
+    use ebee_isa::AtomicOp;
     match *insn {
         Insn::Alu { dst, .. }
         | Insn::Neg { dst, .. }
         | Insn::Endian { dst, .. }
         | Insn::LdImm64 { dst, .. }
-        | Insn::Load { dst, .. } => dst == Reg::R10,
+        | Insn::Load { dst, .. } => dst == reg,
         Insn::Atomic { op, dst, src, .. } => match op {
-            AtomicOp::LoadAcquire => dst == Reg::R10,
+            AtomicOp::LoadAcquire => dst == reg,
             AtomicOp::Add { fetch }
             | AtomicOp::Or { fetch }
             | AtomicOp::And { fetch }
-            | AtomicOp::Xor { fetch } => fetch && src == Reg::R10,
-            AtomicOp::Xchg => src == Reg::R10,
+            | AtomicOp::Xor { fetch } => fetch && src == reg,
+            AtomicOp::Xchg => src == reg,
             AtomicOp::CmpXchg | AtomicOp::StoreRelease => false,
         },
         _ => false,
     }
+}
+
+/// Whether `insn` may write `r10`.
+fn writes_r10(insn: &Insn) -> bool {
+    writes_reg(insn, ebee_isa::Reg::R10)
 }
 
 /// Where execution goes after the instruction at `pc`.

@@ -17,6 +17,7 @@
 
 use super::{program_mem_flags, FunctionTranslator};
 use crate::context::FRAME_SIZE;
+use crate::control_flow::writes_reg;
 use cranelift_codegen::ir::{condcodes::IntCC, types::I64, InstBuilder, Value};
 use ebee_isa::{Imm64Kind, Insn, Reg};
 use ebee_runtime::map::ArrayLayout;
@@ -36,24 +37,14 @@ pub(crate) fn inline_arrays(vm: &ebee_runtime::Vm) -> InlineArrays {
         .collect()
 }
 
-/// Whether `insn` may change `r1` (conservatively: calls and legacy
-/// packet loads scratch it in the kernel's convention; atomics with a
-/// fetch write their source register).
+/// Whether `insn` may change `r1`: writes it, or is a call or legacy
+/// packet load (which scratch `r1`-`r5` in the kernel's convention).
 fn may_write_r1(insn: &Insn) -> bool {
-    match *insn {
-        Insn::Alu { dst, .. }
-        | Insn::Neg { dst, .. }
-        | Insn::Endian { dst, .. }
-        | Insn::LdImm64 { dst, .. }
-        | Insn::Load { dst, .. } => dst == Reg::R1,
-        Insn::Atomic { .. } | Insn::Call(_) | Insn::CallX { .. } | Insn::LdPacket { .. } => true,
-        Insn::Store { .. }
-        | Insn::LdImm64Tail
-        | Insn::Ja { .. }
-        | Insn::Jump { .. }
-        | Insn::MayGoto { .. }
-        | Insn::Exit => false,
-    }
+    writes_reg(insn, Reg::R1)
+        || matches!(
+            insn,
+            Insn::Call(_) | Insn::CallX { .. } | Insn::LdPacket { .. }
+        )
 }
 
 impl FunctionTranslator<'_, '_> {
