@@ -22,6 +22,18 @@ fn ebee(args: &[&str]) -> std::process::Output {
 const PACKET: &str = "00112233445566778899aabb0800450000280000000040060000c0a80001c0a80002040000500000000000000000500200000000000011";
 
 #[test]
+fn a_packet_program_without_a_packet_says_how_to_give_one() {
+    let obj = compile("prog_type_xdp");
+    let o = ebee(&["run", obj.to_str().unwrap(), "--program", "xdp_swap"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("is an XDP program: give it a packet with --packet FILE or --packet-hex HEX"),
+        "{err}"
+    );
+}
+
+#[test]
 fn xdp_action_and_changed_packet() {
     let obj = compile("prog_type_xdp");
     let o = ebee(&[

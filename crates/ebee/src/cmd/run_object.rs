@@ -5,7 +5,7 @@
 //! map's contents afterwards.
 
 use ebee::Failure;
-use ebee_object::{MapType, Object};
+use ebee_object::{MapType, Object, ProgramType};
 use ebee_runtime::loader::{LoadOptions, LoadedObject, LoadedProgram, ObjectLoadError};
 use ebee_runtime::map::{is_percpu, Map};
 use serde_json::{json, Value};
@@ -151,8 +151,24 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
     }
     let start = Instant::now();
     let mut r0 = 0;
+    // A packet program run without a packet reads its context out of the
+    // raw buffer: say how to give it one.
+    let hint = match prog.program_type() {
+        ProgramType::Xdp | ProgramType::SocketFilter | ProgramType::SchedCls => format!(
+            " (program {:?} is {}: give it a packet with --packet FILE or --packet-hex HEX)",
+            prog.name(),
+            match prog.program_type() {
+                ProgramType::Xdp => "an XDP program",
+                ProgramType::SocketFilter => "a socket filter",
+                _ => "a tc program",
+            }
+        ),
+        _ => String::new(),
+    };
     for _ in 0..r.repeat {
-        r0 = prog.run(memory).map_err(|e| Failure::Exec(e.to_string()))?;
+        r0 = prog
+            .run(memory)
+            .map_err(|e| Failure::Exec(format!("{e}{hint}")))?;
     }
     let per_run_ns = start.elapsed().as_nanos() / u128::from(r.repeat);
     let mode = if prog.unchecked() {
