@@ -10,6 +10,7 @@
 mod alu;
 mod call;
 mod check;
+mod exit_tail;
 mod jump;
 mod mem;
 mod select;
@@ -127,6 +128,10 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     /// Stack slots kept in variables (`stack_slots.rs`), by offset from
     /// `r10`: the variable and the slot's size.
     pub slots: HashMap<i16, (Variable, ebee_isa::Size)>,
+    /// Exit blocks copied into the jumps that reach them (`exit_tail.rs`).
+    pub exit_tails: HashMap<usize, exit_tail::ExitTail>,
+    /// Copies of exit tails to fill, with the tail's start pc.
+    pub tail_copies: Vec<(Block, usize)>,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -247,8 +252,11 @@ pub(crate) fn translate_function(
         current_block: 0,
         blind_key,
         slots,
+        exit_tails: exit_tail::exit_tails(insns, &shape),
+        tail_copies: Vec::new(),
     };
     t.translate_blocks(&shape, entry)?;
+    t.emit_exit_tail_copies()?;
     t.emit_off_end_blocks();
     t.emit_fault_block();
     t.b.switch_to_block(stop_block);
