@@ -117,7 +117,11 @@ impl FunctionTranslator<'_, '_> {
     }
 
     /// The block for `target`, or a block recording "fell off the end".
-    fn target_block(&mut self, target: usize, pc: usize) -> cranelift_codegen::ir::Block {
+    pub(super) fn target_block(
+        &mut self,
+        target: usize,
+        pc: usize,
+    ) -> cranelift_codegen::ir::Block {
         if let Some(edge) = self.fast_exit_edge(target) {
             return edge;
         }

@@ -15,6 +15,7 @@ mod jump;
 mod mem;
 mod select;
 mod stub;
+mod switch;
 mod versioned_loop;
 
 pub(crate) use stub::{build_check_stub, check_stub_signature};
@@ -132,6 +133,8 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub exit_tails: HashMap<usize, exit_tail::ExitTail>,
     /// Copies of exit tails to fill, with the tail's start pc.
     pub tail_copies: Vec<(Block, usize)>,
+    /// Compare trees turned into jump tables, by root pc (`switch.rs`).
+    pub switches: HashMap<usize, switch::SwitchTable>,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -254,6 +257,7 @@ pub(crate) fn translate_function(
         slots,
         exit_tails: exit_tail::exit_tails(insns, &shape),
         tail_copies: Vec::new(),
+        switches: HashMap::new(),
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_exit_tail_copies()?;
@@ -282,6 +286,9 @@ impl FunctionTranslator<'_, '_> {
             |pc: usize| pc == entry || loops.iter().any(|l| (l.first..=l.last).contains(&pc));
         self.selects = select::branch_selects(self.insns, shape, &in_loop);
         let skipped: HashSet<usize> = self.selects.values().map(|s| s.ops_start).collect();
+        if !self.mode.checked {
+            self.switches = switch::switch_tables(self.insns, shape, &skipped);
+        }
         let mut guarded = HashMap::new();
         for lp in loops {
             let guard = self.b.create_block();
@@ -422,6 +429,10 @@ impl FunctionTranslator<'_, '_> {
                 if let Some(sel) = self.selects.get(&pc).copied() {
                     let taken = self.jump_taken(width, cond, dst, src);
                     self.select_around(pc, taken, sel, target)?;
+                    return Ok(true);
+                }
+                if let Some(table) = self.switches.get(&pc).cloned() {
+                    self.switch_jump(pc, &table);
                     return Ok(true);
                 }
                 if self.mode.checked && target <= pc && !self.in_fast_loop {
