@@ -285,9 +285,15 @@ impl FunctionTranslator<'_, '_> {
         let in_loop =
             |pc: usize| pc == entry || loops.iter().any(|l| (l.first..=l.last).contains(&pc));
         self.selects = select::branch_selects(self.insns, shape, &in_loop);
-        let skipped: HashSet<usize> = self.selects.values().map(|s| s.ops_start).collect();
+        let mut skipped: HashSet<usize> = self.selects.values().map(|s| s.ops_start).collect();
         if !self.mode.checked {
             self.switches = switch::switch_tables(self.insns, shape, &skipped);
+            skipped.extend(switch::dead_compares(
+                self.insns,
+                shape,
+                &self.switches,
+                entry,
+            ));
         }
         let mut guarded = HashMap::new();
         for lp in loops {

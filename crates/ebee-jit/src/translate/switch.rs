@@ -35,6 +35,52 @@ pub(crate) struct SwitchTable {
     reg: Reg,
     /// For each value `0..=mask` of the register, the pc the tree reaches.
     leaves: Vec<usize>,
+    /// The tree's compares (the root's block excluded).
+    compares: HashSet<usize>,
+}
+
+/// The compare blocks no code reaches once the tables replace their roots
+/// (entered only from their tree), which need not be translated; never
+/// `entry`.
+pub(crate) fn dead_compares(
+    insns: &[Insn],
+    shape: &FunctionShape,
+    tables: &HashMap<usize, SwitchTable>,
+    entry: usize,
+) -> HashSet<usize> {
+    let mut preds: HashMap<usize, Vec<usize>> = HashMap::new();
+    for info in shape.blocks.values() {
+        let last = info.end - 1;
+        let succ = successors(insns, last);
+        for s in succ.target.into_iter().chain(succ.fall_through) {
+            preds.entry(s).or_default().push(last);
+        }
+    }
+    let mut dead: HashSet<usize> = tables
+        .values()
+        .flat_map(|t| t.compares.iter().copied())
+        .filter(|&c| c != entry)
+        .collect();
+    // A compare stays dead while every jump into it is a table's root
+    // (now a `br_table` that goes elsewhere) or another dead compare.
+    loop {
+        let alive: Vec<usize> = dead
+            .iter()
+            .copied()
+            .filter(|c| {
+                preds.get(c).is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| !tables.contains_key(p) && !dead.contains(p))
+                })
+            })
+            .collect();
+        if alive.is_empty() {
+            return dead;
+        }
+        for c in alive {
+            dead.remove(&c);
+        }
+    }
 }
 
 /// Whether `insn` leaves `r` unchanged (conservatively).
@@ -186,7 +232,15 @@ fn tree_table(
         }
         leaves.push(leaf);
     }
-    (compares.len() >= MIN_COMPARES).then_some(SwitchTable { reg, leaves })
+    if compares.len() < MIN_COMPARES {
+        return None;
+    }
+    compares.remove(&root);
+    Some(SwitchTable {
+        reg,
+        leaves,
+        compares,
+    })
 }
 
 impl FunctionTranslator<'_, '_> {
