@@ -4,8 +4,9 @@
 //! allocator keep them in machine registers; the frame pointer `r10` starts
 //! at the top of this call's 512-byte frame. Each concern has its own file:
 //! arithmetic (`alu.rs`), memory and atomics (`mem.rs`), jumps and the
-//! instruction budget (`jump.rs`), calls (`call.rs`) and the checked mode's
-//! bounds checks (`check.rs`).
+//! instruction budget (`jump.rs`), calls (`call.rs`), the checked mode's
+//! bounds checks (`check.rs`), and verified mode's jump tables for compare
+//! trees (`switch.rs`) and copied exit blocks (`exit_tail.rs`).
 
 mod alu;
 mod call;
