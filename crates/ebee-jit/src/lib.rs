@@ -61,6 +61,15 @@
 //! - **Selects** (`translate/select.rs`): a short forward branch around at
 //!   most four ALU operations becomes a `select` (`cmov`), the budget charge
 //!   too; data-dependent branches no longer mispredict.
+//! - **Switch tables** (verified mode, `translate/switch.rs`): clang's
+//!   compare tree for a `switch` on a just-masked register (`rX &= 63`,
+//!   then single-compare blocks) becomes one `br_table` over the mask's
+//!   values, each entry the block the tree reaches for that value; the
+//!   compares only the tree reaches are not compiled.
+//! - **Exit tails** (verified mode, `translate/exit_tail.rs`): a block of
+//!   at most two ALU operations and `exit` is copied into each jump that
+//!   reaches it, so a loop's exit test falls through into its own return
+//!   instead of ending in `jcc exit; jmp header`.
 //! - **Budget**: each basic block subtracts its instruction count on entry;
 //!   the sign is tested at backward jumps, calls and exits. A run that
 //!   exceeds the budget fails exactly when the interpreter's does, but the

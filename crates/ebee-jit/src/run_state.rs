@@ -17,8 +17,9 @@ use ebee_runtime::{
 use std::sync::Arc;
 
 pub(crate) struct RunState<'a> {
-    /// The program whose code is running (changes during tail calls).
-    pub current: Arc<Vm>,
+    /// The program whose code is running when a tail call replaced the
+    /// root's (`None`: the root's own, so a run need not clone its `Arc`).
+    pub current: Option<Arc<Vm>>,
     /// The code of `current` when it is a tail-call target (`None`: the
     /// root's), where its callbacks are found.
     pub current_code: Option<Arc<JitProgram>>,
@@ -36,6 +37,11 @@ pub(crate) struct RunState<'a> {
 }
 
 impl RunState<'_> {
+    /// The program whose code is running (changes during tail calls).
+    pub fn current(&self) -> &Arc<Vm> {
+        self.current.as_ref().unwrap_or_else(|| self.root.vm_arc())
+    }
+
     /// The live frames when the current function's frame ends at `frame_top`.
     fn live_stack(&self, frame_top: u64) -> Region {
         let lo = frame_top.wrapping_sub(FRAME_SIZE);
@@ -43,7 +49,7 @@ impl RunState<'_> {
     }
 
     pub fn record_fault(&mut self, code: FaultCode, pc: usize, value: u64) {
-        let insn = || self.current.describe_insn(pc);
+        let insn = || self.current().describe_insn(pc);
         self.fault = Some(match code {
             FaultCode::FellOffEnd => ExecError::FellOffEnd { pc },
             FaultCode::CallDepth => ExecError::CallDepth {
@@ -52,7 +58,7 @@ impl RunState<'_> {
             },
             FaultCode::BudgetExhausted => ExecError::BudgetExhausted {
                 pc,
-                budget: self.current.budget(),
+                budget: self.current().budget(),
             },
             FaultCode::MisalignedAtomic { size } => ExecError::MisalignedAtomic {
                 pc,
@@ -77,7 +83,7 @@ impl RunState<'_> {
         }
         self.fault = Some(ExecError::OutOfBounds {
             pc,
-            insn: self.current.describe_insn(pc),
+            insn: self.current().describe_insn(pc),
             addr,
             size,
             write,
@@ -125,14 +131,14 @@ impl RunState<'_> {
                 let frame = (self.stack_top.wrapping_sub(frame_top) / FRAME_SIZE) as usize;
                 self.zero_frames(frame.saturating_add(code.frames()));
                 let outer = Outer {
-                    vm: std::mem::replace(&mut self.current, target),
+                    vm: self.current.replace(target),
                     code: self.current_code.replace(code.clone()),
                 };
                 Some((code, outer))
             }
             Err(e) => {
                 let name = self
-                    .current
+                    .current()
                     .helpers()
                     .get(id)
                     .map_or_else(String::new, |h| h.name().to_string());
@@ -192,7 +198,7 @@ pub(crate) enum HelperOutcome {
 
 /// The program a tail call replaced, restored when it ends.
 pub(crate) struct Outer {
-    vm: Arc<Vm>,
+    vm: Option<Arc<Vm>>,
     code: Option<Arc<JitProgram>>,
 }
 
@@ -220,7 +226,7 @@ pub(crate) unsafe fn call_helper(
         // SAFETY: the only reference to the state, dropped at the block's end.
         let s = unsafe { &mut *state };
         s.regions.set_stack(s.live_stack(frame_top));
-        s.current.clone()
+        s.current().clone()
     };
     let fail = |error: ExecError| {
         // SAFETY: the helper has returned; nothing else borrows either.
@@ -277,7 +283,7 @@ impl JitRun<'_> {
             // SAFETY: the only reference to the state while it lives; see
             // `call_helper`.
             let s = unsafe { &mut *self.state };
-            if pc >= s.current.insns().len() {
+            if pc >= s.current().insns().len() {
                 return Err(ExecError::InvalidInstruction {
                     pc,
                     insn: "callback target outside the program".to_string(),

@@ -13,6 +13,10 @@ impl FunctionTranslator<'_, '_> {
             self.b.ins().jump(edge, &[]);
             return;
         }
+        if let Some(copy) = self.exit_tail_copy(target) {
+            self.b.ins().jump(copy, &[]);
+            return;
+        }
         match self.blocks.get(&target) {
             Some(&block) => {
                 self.b.ins().jump(block, &[]);
@@ -113,9 +117,16 @@ impl FunctionTranslator<'_, '_> {
     }
 
     /// The block for `target`, or a block recording "fell off the end".
-    fn target_block(&mut self, target: usize, pc: usize) -> cranelift_codegen::ir::Block {
+    pub(super) fn target_block(
+        &mut self,
+        target: usize,
+        pc: usize,
+    ) -> cranelift_codegen::ir::Block {
         if let Some(edge) = self.fast_exit_edge(target) {
             return edge;
+        }
+        if let Some(copy) = self.exit_tail_copy(target) {
+            return copy;
         }
         if let Some(&b) = self.blocks.get(&target) {
             return b;

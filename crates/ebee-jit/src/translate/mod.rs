@@ -4,17 +4,20 @@
 //! allocator keep them in machine registers; the frame pointer `r10` starts
 //! at the top of this call's 512-byte frame. Each concern has its own file:
 //! arithmetic (`alu.rs`), memory and atomics (`mem.rs`), jumps and the
-//! instruction budget (`jump.rs`), calls (`call.rs`) and the checked mode's
-//! bounds checks (`check.rs`).
+//! instruction budget (`jump.rs`), calls (`call.rs`), the checked mode's
+//! bounds checks (`check.rs`), and verified mode's jump tables for compare
+//! trees (`switch.rs`) and copied exit blocks (`exit_tail.rs`).
 
 mod alu;
 mod call;
 mod check;
+mod exit_tail;
 mod jump;
 mod map_lookup;
 mod mem;
 mod select;
 mod stub;
+mod switch;
 mod versioned_loop;
 
 pub(crate) use map_lookup::{inline_arrays, InlineArrays};
@@ -136,6 +139,12 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub inline: &'a InlineArrays,
     /// Lookups computed inline so far.
     pub inlined: usize,
+    /// Exit blocks copied into the jumps that reach them (`exit_tail.rs`).
+    pub exit_tails: HashMap<usize, exit_tail::ExitTail>,
+    /// Copies of exit tails to fill, with the tail's start pc.
+    pub tail_copies: Vec<(Block, usize)>,
+    /// Compare trees turned into jump tables, by root pc (`switch.rs`).
+    pub switches: HashMap<usize, switch::SwitchTable>,
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -264,8 +273,12 @@ pub(crate) fn translate_function<'a>(
         slots,
         inline,
         inlined: 0,
+        exit_tails: exit_tail::exit_tails(insns, &shape),
+        tail_copies: Vec::new(),
+        switches: HashMap::new(),
     };
     t.translate_blocks(&shape, entry)?;
+    t.emit_exit_tail_copies()?;
     t.emit_off_end_blocks();
     t.emit_fault_block();
     t.b.switch_to_block(stop_block);
@@ -291,7 +304,16 @@ impl FunctionTranslator<'_, '_> {
         let in_loop =
             |pc: usize| pc == entry || loops.iter().any(|l| (l.first..=l.last).contains(&pc));
         self.selects = select::branch_selects(self.insns, shape, &in_loop);
-        let skipped: HashSet<usize> = self.selects.values().map(|s| s.ops_start).collect();
+        let mut skipped: HashSet<usize> = self.selects.values().map(|s| s.ops_start).collect();
+        if !self.mode.checked {
+            self.switches = switch::switch_tables(self.insns, shape, &skipped);
+            skipped.extend(switch::dead_compares(
+                self.insns,
+                shape,
+                &self.switches,
+                entry,
+            ));
+        }
         let mut guarded = HashMap::new();
         for lp in loops {
             let guard = self.b.create_block();
@@ -432,6 +454,10 @@ impl FunctionTranslator<'_, '_> {
                 if let Some(sel) = self.selects.get(&pc).copied() {
                     let taken = self.jump_taken(width, cond, dst, src);
                     self.select_around(pc, taken, sel, target)?;
+                    return Ok(true);
+                }
+                if let Some(table) = self.switches.get(&pc).cloned() {
+                    self.switch_jump(pc, &table);
                     return Ok(true);
                 }
                 if self.mode.checked && target <= pc && !self.in_fast_loop {

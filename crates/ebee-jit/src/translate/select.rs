@@ -31,7 +31,8 @@ pub(crate) struct BranchSelect {
     pub ops_count: u64,
 }
 
-fn cheap(insn: &Insn) -> bool {
+/// Whether `insn` is a plain register operation, cheap to do on the side.
+pub(super) fn cheap(insn: &Insn) -> bool {
     match insn {
         Insn::Alu { op, .. } => !matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod),
         Insn::Neg { .. } | Insn::Endian { .. } => true,
