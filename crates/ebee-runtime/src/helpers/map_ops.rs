@@ -5,7 +5,8 @@
 //! rest of the run (read-only for `BPF_F_RDONLY_PROG` maps); on a
 //! map-in-map it returns the inner map's handle, registered in the table.
 
-use super::{add, neg, read_vec, HelperEnv, EINVAL};
+use super::arg_bytes::ArgBytes;
+use super::{add, neg, HelperEnv, EINVAL};
 use crate::helper::{HelperContext, HelperError, HelperRegistry};
 use crate::map::{Map, MapError, MapType, BPF_F_RDONLY_PROG};
 use crate::region::Region;
@@ -19,12 +20,12 @@ fn status(r: Result<(), MapError>) -> u64 {
     }
 }
 
-fn key(ctx: &mut HelperContext<'_>, map: &Map, addr: u64) -> Result<Vec<u8>, HelperError> {
-    read_vec(ctx, addr, u64::from(map.spec().key_size))
+fn key(ctx: &mut HelperContext<'_>, map: &Map, addr: u64) -> Result<ArgBytes, HelperError> {
+    ArgBytes::read(ctx, addr, u64::from(map.spec().key_size))
 }
 
-fn value(ctx: &mut HelperContext<'_>, map: &Map, addr: u64) -> Result<Vec<u8>, HelperError> {
-    read_vec(ctx, addr, u64::from(map.spec().value_size))
+fn value(ctx: &mut HelperContext<'_>, map: &Map, addr: u64) -> Result<ArgBytes, HelperError> {
+    ArgBytes::read(ctx, addr, u64::from(map.spec().value_size))
 }
 
 /// `bpf_map_lookup_elem(map, key)`.
@@ -87,7 +88,7 @@ pub(super) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     let e = Arc::clone(env);
     add(reg, "map_pop_elem", move |ctx, a| {
         let map = e.map(a[0])?;
-        let mut out = vec![0u8; map.spec().value_size as usize];
+        let mut out = ArgBytes::zeroed(map.spec().value_size as usize);
         ctx.check(a[1], out.len() as u64, true)?;
         let r = map.prog_pop(&mut out);
         if r.is_ok() {
@@ -103,7 +104,7 @@ pub(super) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             value(ctx, &map, a[1])?
         } else {
             ctx.check(a[1], u64::from(map.spec().value_size), true)?;
-            vec![0u8; map.spec().value_size as usize]
+            ArgBytes::zeroed(map.spec().value_size as usize)
         };
         let r = map.prog_peek(&mut buf);
         if r.is_ok() && !bloom {

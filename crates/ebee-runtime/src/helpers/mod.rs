@@ -12,6 +12,7 @@
 //! a map handle, a pointer outside the run's memory) stops the run with
 //! [`crate::ExecError::HelperFailed`].
 
+mod arg_bytes;
 mod callback;
 pub(crate) mod cgroup;
 pub mod fib;
@@ -193,11 +194,7 @@ pub(crate) fn read_vec(
     addr: u64,
     len: u64,
 ) -> Result<Vec<u8>, HelperError> {
-    let len = usize::try_from(len).map_err(|_| HelperError("length too large".into()))?;
-    if len > 1 << 24 {
-        return Err(HelperError(format!("{len} bytes is too large an argument")));
-    }
-    let mut buf = vec![0u8; len];
+    let mut buf = vec![0u8; arg_bytes::arg_len(len)?];
     ctx.read(addr, &mut buf)?;
     Ok(buf)
 }
