@@ -13,11 +13,17 @@
 //! right writability"). For disjoint regions of similar size the walk
 //! looks at one or two.
 //!
+//! An access starting exactly at an indexed region's start (a helper's
+//! pointer argument, a lookup returning a value already added) is found
+//! by a hash of the start before the sorted walk.
+//!
 //! Regions added last stay in an unsorted tail of at most [`TAIL_MAX`]
 //! regions until the tail fills, so the add-then-truncate pattern of
 //! temporary regions (a callback's key) costs nothing to index.
 
 use super::Region;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// How many added regions may wait unsorted before they are indexed.
 const TAIL_MAX: usize = 8;
@@ -38,6 +44,8 @@ pub(super) struct ExtraIndex {
     indexed: usize,
     /// The longest indexed region.
     max_len: u64,
+    /// Start → the first indexed region starting there.
+    by_start: HashMap<u64, usize, BuildHasherDefault<AddrHasher>>,
 }
 
 impl ExtraIndex {
@@ -58,6 +66,11 @@ impl ExtraIndex {
         if let Some(i) = extra[tail.clone()].iter().position(fits) {
             return Some(tail.start + i);
         }
+        if let Some(&i) = self.by_start.get(&addr) {
+            if extra.get(i).is_some_and(fits) {
+                return Some(i);
+            }
+        }
         let after = self.sorted.partition_point(|e| e.start <= addr);
         for e in self.sorted[..after].iter().rev() {
             if addr - e.start >= self.max_len {
@@ -72,6 +85,9 @@ impl ExtraIndex {
 
     /// Sorts the unindexed tail of `extra` into the index.
     fn index_tail(&mut self, extra: &[Region]) {
+        let more = extra.len().saturating_sub(self.indexed);
+        self.sorted.reserve(more);
+        self.by_start.reserve(more);
         for (index, r) in extra.iter().enumerate().skip(self.indexed) {
             let at = self.sorted.partition_point(|e| e.start <= r.start);
             self.sorted.insert(
@@ -82,6 +98,7 @@ impl ExtraIndex {
                 },
             );
             self.max_len = self.max_len.max(r.len);
+            self.by_start.entry(r.start).or_insert(index);
         }
         self.indexed = extra.len();
     }
@@ -92,6 +109,7 @@ impl ExtraIndex {
             return;
         }
         self.sorted.retain(|e| e.index < len);
+        self.by_start.retain(|_, i| *i < len);
         self.indexed = len;
         // `max_len` stays: an upper bound only makes the walk longer.
     }
@@ -103,9 +121,31 @@ impl ExtraIndex {
         }
         // Rare (a packet helper moving the packet): index everything anew.
         self.sorted.clear();
+        self.by_start.clear();
         self.indexed = 0;
         self.max_len = 0;
         self.index_tail(extra);
+    }
+}
+
+/// Hashes region starts (addresses, usually 8-byte aligned): one
+/// multiply, folded so the low bits hashbrown picks buckets by vary.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
     }
 }
 
