@@ -57,59 +57,63 @@ pub(crate) fn lookup(
 pub(super) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     let e = Arc::clone(env);
     add(reg, "map_lookup_elem", move |ctx, a| {
-        let map = e.map(a[0])?;
-        lookup(&e, ctx, &map, a[1])
+        e.with_map(a[0], |map| lookup(&e, ctx, map, a[1]))
     });
     let e = Arc::clone(env);
     add(reg, "map_update_elem", move |ctx, a| {
-        let map = e.map(a[0])?;
-        if matches!(
-            map.map_type(),
-            MapType::ProgArray | MapType::ArrayOfMaps | MapType::HashOfMaps | MapType::Ringbuf
-        ) {
-            return Ok(neg(EINVAL));
-        }
-        let k = key(ctx, &map, a[1])?;
-        let v = value(ctx, &map, a[2])?;
-        Ok(status(map.prog_update(&k, &v, a[3])))
+        e.with_map(a[0], |map| {
+            if matches!(
+                map.map_type(),
+                MapType::ProgArray | MapType::ArrayOfMaps | MapType::HashOfMaps | MapType::Ringbuf
+            ) {
+                return Ok(neg(EINVAL));
+            }
+            let k = key(ctx, map, a[1])?;
+            let v = value(ctx, map, a[2])?;
+            Ok(status(map.prog_update(&k, &v, a[3])))
+        })
     });
     let e = Arc::clone(env);
     add(reg, "map_delete_elem", move |ctx, a| {
-        let map = e.map(a[0])?;
-        let k = key(ctx, &map, a[1])?;
-        Ok(status(map.prog_delete(&k)))
+        e.with_map(a[0], |map| {
+            let k = key(ctx, map, a[1])?;
+            Ok(status(map.prog_delete(&k)))
+        })
     });
     let e = Arc::clone(env);
     add(reg, "map_push_elem", move |ctx, a| {
-        let map = e.map(a[0])?;
-        let v = value(ctx, &map, a[1])?;
-        Ok(status(map.prog_push(&v, a[2])))
+        e.with_map(a[0], |map| {
+            let v = value(ctx, map, a[1])?;
+            Ok(status(map.prog_push(&v, a[2])))
+        })
     });
     let e = Arc::clone(env);
     add(reg, "map_pop_elem", move |ctx, a| {
-        let map = e.map(a[0])?;
-        let mut out = ArgBytes::zeroed(map.spec().value_size as usize);
-        ctx.check(a[1], out.len() as u64, true)?;
-        let r = map.prog_pop(&mut out);
-        if r.is_ok() {
-            ctx.write(a[1], &out)?;
-        }
-        Ok(status(r))
+        e.with_map(a[0], |map| {
+            let mut out = ArgBytes::zeroed(map.spec().value_size as usize);
+            ctx.check(a[1], out.len() as u64, true)?;
+            let r = map.prog_pop(&mut out);
+            if r.is_ok() {
+                ctx.write(a[1], &out)?;
+            }
+            Ok(status(r))
+        })
     });
     let e = Arc::clone(env);
     add(reg, "map_peek_elem", move |ctx, a| {
-        let map = e.map(a[0])?;
-        let bloom = map.map_type() == MapType::BloomFilter;
-        let mut buf = if bloom {
-            value(ctx, &map, a[1])?
-        } else {
-            ctx.check(a[1], u64::from(map.spec().value_size), true)?;
-            ArgBytes::zeroed(map.spec().value_size as usize)
-        };
-        let r = map.prog_peek(&mut buf);
-        if r.is_ok() && !bloom {
-            ctx.write(a[1], &buf)?;
-        }
-        Ok(status(r))
+        e.with_map(a[0], |map| {
+            let bloom = map.map_type() == MapType::BloomFilter;
+            let mut buf = if bloom {
+                value(ctx, map, a[1])?
+            } else {
+                ctx.check(a[1], u64::from(map.spec().value_size), true)?;
+                ArgBytes::zeroed(map.spec().value_size as usize)
+            };
+            let r = map.prog_peek(&mut buf);
+            if r.is_ok() && !bloom {
+                ctx.write(a[1], &buf)?;
+            }
+            Ok(status(r))
+        })
     });
 }
