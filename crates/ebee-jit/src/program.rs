@@ -327,6 +327,7 @@ impl JitProgram {
             current: self.vm.clone(),
             current_code: None,
             root: self,
+            last_tail_target: None,
             regions,
             tail_calls: TailCallState::new(),
             stack_top,

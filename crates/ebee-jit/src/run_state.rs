@@ -24,6 +24,9 @@ pub(crate) struct RunState<'a> {
     pub current_code: Option<Arc<JitProgram>>,
     /// The program the run started with (owns the tail-call code cache).
     pub root: &'a JitProgram,
+    /// The last tail-call target of this run and its code: a chain that
+    /// enters the same program again skips the root's locked cache.
+    pub last_tail_target: Option<(*const Vm, Arc<JitProgram>)>,
     pub regions: MemoryRegions,
     pub tail_calls: TailCallState,
     /// One past the highest byte of the frame area (the entry frame's top).
@@ -118,8 +121,15 @@ impl RunState<'_> {
         (pc, id): (usize, u64),
         frame_top: u64,
     ) -> Option<(Arc<JitProgram>, Outer)> {
-        match self.root.tail_call_target(&target) {
+        let cached = match &self.last_tail_target {
+            Some((vm, code)) if std::ptr::eq(*vm, Arc::as_ptr(&target)) => Ok(code.clone()),
+            _ => self.root.tail_call_target(&target),
+        };
+        match cached {
             Ok(code) => {
+                // The root's cache keeps `target` alive (and its address
+                // unique) for as long as the run.
+                self.last_tail_target = Some((Arc::as_ptr(&target), code.clone()));
                 // The target runs in this frame (index `frame` counted
                 // from the entry frame's 0) and may call deeper.
                 let frame = (self.stack_top.wrapping_sub(frame_top) / FRAME_SIZE) as usize;
@@ -216,12 +226,18 @@ pub(crate) unsafe fn call_helper(
 ) -> HelperOutcome {
     // SAFETY: `host` points to the run's state (see above).
     let state = unsafe { (*ctx).host as *mut RunState<'_> };
-    let current = {
+    let current: *const Vm = {
         // SAFETY: the only reference to the state, dropped at the block's end.
         let s = unsafe { &mut *state };
         s.regions.set_stack(s.live_stack(frame_top));
-        s.current.clone()
+        Arc::as_ptr(&s.current)
     };
+    // SAFETY: every program that is ever `current` in this run is the
+    // root's own `Vm` or a tail-call target held by the root's code cache
+    // (`JitProgram::tail_call_target`), and the root outlives the run; a
+    // tail call inside a callback of this helper swaps `current` but never
+    // frees it.
+    let current = unsafe { &*current };
     let fail = |error: ExecError| {
         // SAFETY: the helper has returned; nothing else borrows either.
         unsafe {
