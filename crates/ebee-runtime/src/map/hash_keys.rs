@@ -183,7 +183,7 @@ mod tests {
             for i in 0..500 {
                 let k = key(i % 300);
                 match i % 5 {
-                    0 | 1 | 2 => {
+                    0..=2 => {
                         index.insert(&k, i);
                         plain.insert(k, i);
                     }
