@@ -1,58 +1,45 @@
-//! [`ArgBytes`]: a copy of program memory a helper takes as an argument
-//! (a map key or value), kept on the stack when short.
+//! Buffers for the program memory a helper copies: map keys and values,
+//! kept on the stack when short.
 //!
 //! Map operations copy the key (and for updates the value) out of the
 //! program's memory on every call; keys and values are a few bytes, so a
-//! heap allocation per call would cost more than the lookup itself.
+//! heap allocation per call would cost more than the lookup itself. The
+//! buffer is lent to a closure rather than returned: a returned copy is
+//! moved in wider words than it was written, which stalls the loads.
 
 use crate::helper::{HelperContext, HelperError};
 
-/// Arguments up to this many bytes are copied to the stack.
+/// Buffers up to this many bytes are on the stack.
 const INLINE: usize = 64;
 
 /// The largest argument a helper copies (a sanity bound for unverified
 /// programs passing huge sizes).
 const MAX_ARG: usize = 1 << 24;
 
-/// Bytes copied from program memory, on the stack when at most
-/// [`INLINE`] long.
-pub(crate) enum ArgBytes {
-    /// A short copy: the first `len` bytes of `buf`.
-    Inline {
-        /// The storage.
-        buf: [u8; INLINE],
-        /// How many bytes are used.
-        len: usize,
-    },
-    /// A long copy.
-    Heap(Vec<u8>),
+/// Runs `f` on `len` zero bytes: on the stack when at most [`INLINE`].
+#[inline]
+pub(crate) fn with_buffer<T>(len: usize, f: impl FnOnce(&mut [u8]) -> T) -> T {
+    if len <= INLINE {
+        let mut buf = [0u8; INLINE];
+        f(&mut buf[..len])
+    } else {
+        f(&mut vec![0u8; len])
+    }
 }
 
-impl ArgBytes {
-    /// Copies `len` bytes of program memory at `addr`, checking the run's
-    /// regions.
-    pub(crate) fn read(
-        ctx: &mut HelperContext<'_>,
-        addr: u64,
-        len: u64,
-    ) -> Result<ArgBytes, HelperError> {
-        let mut bytes = ArgBytes::zeroed(arg_len(len)?);
-        ctx.read(addr, &mut bytes)?;
-        Ok(bytes)
-    }
-
-    /// `len` zero bytes (a buffer a helper fills, then writes to program
-    /// memory).
-    pub(crate) fn zeroed(len: usize) -> ArgBytes {
-        if len <= INLINE {
-            ArgBytes::Inline {
-                buf: [0u8; INLINE],
-                len,
-            }
-        } else {
-            ArgBytes::Heap(vec![0u8; len])
-        }
-    }
+/// Runs `f` on a copy of the `len` bytes of program memory at `addr`
+/// (checked against the run's regions), with the context back.
+#[inline]
+pub(crate) fn with_arg<T>(
+    ctx: &mut HelperContext<'_>,
+    addr: u64,
+    len: u64,
+    f: impl FnOnce(&mut HelperContext<'_>, &mut [u8]) -> Result<T, HelperError>,
+) -> Result<T, HelperError> {
+    with_buffer(arg_len(len)?, |buf| {
+        ctx.read(addr, buf)?;
+        f(ctx, buf)
+    })
 }
 
 /// `len` as the length of a helper's memory argument, refusing lengths
@@ -63,24 +50,4 @@ pub(crate) fn arg_len(len: u64) -> Result<usize, HelperError> {
         return Err(HelperError(format!("{len} bytes is too large an argument")));
     }
     Ok(len)
-}
-
-impl std::ops::Deref for ArgBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            ArgBytes::Inline { buf, len } => &buf[..*len],
-            ArgBytes::Heap(v) => v,
-        }
-    }
-}
-
-impl std::ops::DerefMut for ArgBytes {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        match self {
-            ArgBytes::Inline { buf, len } => &mut buf[..*len],
-            ArgBytes::Heap(v) => v,
-        }
-    }
 }
