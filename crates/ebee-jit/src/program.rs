@@ -142,11 +142,6 @@ impl JitProgram {
         &self.vm
     }
 
-    /// The interpreter program this was compiled from, shared.
-    pub(crate) fn vm_arc(&self) -> &Arc<Vm> {
-        &self.vm
-    }
-
     /// Wall-clock time compilation took.
     pub fn compile_time(&self) -> Duration {
         self.compile_time
@@ -226,19 +221,28 @@ impl JitProgram {
     }
 
     /// The compiled code for a tail call to `target`, compiled on first use
-    /// in this program's mode.
-    pub(crate) fn tail_call_target(&self, target: &Arc<Vm>) -> Result<Arc<JitProgram>, JitError> {
+    /// in this program's mode. The code (and `target`) stay in the cache,
+    /// never replaced or removed, for as long as this program lives.
+    pub(crate) fn tail_call_target(&self, target: &Arc<Vm>) -> Result<&JitProgram, JitError> {
         let key = Arc::as_ptr(target) as usize;
         let mut cache = self
             .tail_targets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, code)) = cache.get(&key) {
-            return Ok(code.clone());
-        }
-        let code = Arc::new(JitProgram::compile_shared(target.clone(), self.options)?);
-        cache.insert(key, (target.clone(), code.clone()));
-        Ok(code)
+        let code = match cache.get(&key) {
+            Some((_, code)) => Arc::as_ptr(code),
+            None => {
+                let code = Arc::new(JitProgram::compile_shared(target.clone(), self.options)?);
+                let ptr = Arc::as_ptr(&code);
+                cache.insert(key, (target.clone(), code));
+                ptr
+            }
+        };
+        // SAFETY: the cache holds an `Arc` of this code from now until
+        // `self` is dropped (entries are only ever added), so the code
+        // outlives the borrow of `self`; moving the entry in a rehash does
+        // not move the `JitProgram` the `Arc` points to.
+        Ok(unsafe { &*code })
     }
 
     /// Calls this program's entry function in an existing run.
@@ -333,9 +337,10 @@ impl JitProgram {
         // Built in place (a run is ~30 ns; moving the regions in was a
         // 200-byte copy of them).
         let mut state = RunState {
-            current: None,
+            current: &self.vm,
             current_code: None,
             root: self,
+            last_tail_target: None,
             regions: MemoryRegions::new(live, input),
             tail_calls: TailCallState::new(),
             stack_top,

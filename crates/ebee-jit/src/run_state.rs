@@ -17,14 +17,19 @@ use ebee_runtime::{
 use std::sync::Arc;
 
 pub(crate) struct RunState<'a> {
-    /// The program whose code is running when a tail call replaced the
-    /// root's (`None`: the root's own, so a run need not clone its `Arc`).
-    pub current: Option<Arc<Vm>>,
+    /// The program whose code is running (changes during tail calls): the
+    /// root's `Vm` or a tail-call target's, which the root's code cache
+    /// keeps for as long as the root (`JitProgram::tail_call_target`).
+    pub current: &'a Vm,
     /// The code of `current` when it is a tail-call target (`None`: the
     /// root's), where its callbacks are found.
-    pub current_code: Option<Arc<JitProgram>>,
+    pub current_code: Option<&'a JitProgram>,
     /// The program the run started with (owns the tail-call code cache).
     pub root: &'a JitProgram,
+    /// The last tail-call target of this run (by address) and its code: a
+    /// chain that enters the same program again skips the root's locked
+    /// cache.
+    pub last_tail_target: Option<(*const Vm, &'a JitProgram)>,
     pub regions: MemoryRegions,
     pub tail_calls: TailCallState,
     /// One past the highest byte of the frame area (the entry frame's top).
@@ -36,12 +41,7 @@ pub(crate) struct RunState<'a> {
     pub fault: Option<ExecError>,
 }
 
-impl RunState<'_> {
-    /// The program whose code is running (changes during tail calls).
-    pub fn current(&self) -> &Arc<Vm> {
-        self.current.as_ref().unwrap_or_else(|| self.root.vm_arc())
-    }
-
+impl<'a> RunState<'a> {
     /// The live frames when the current function's frame ends at `frame_top`.
     fn live_stack(&self, frame_top: u64) -> Region {
         let lo = frame_top.wrapping_sub(FRAME_SIZE);
@@ -49,7 +49,7 @@ impl RunState<'_> {
     }
 
     pub fn record_fault(&mut self, code: FaultCode, pc: usize, value: u64) {
-        let insn = || self.current().describe_insn(pc);
+        let insn = || self.current.describe_insn(pc);
         self.fault = Some(match code {
             FaultCode::FellOffEnd => ExecError::FellOffEnd { pc },
             FaultCode::CallDepth => ExecError::CallDepth {
@@ -58,7 +58,7 @@ impl RunState<'_> {
             },
             FaultCode::BudgetExhausted => ExecError::BudgetExhausted {
                 pc,
-                budget: self.current().budget(),
+                budget: self.current.budget(),
             },
             FaultCode::MisalignedAtomic { size } => ExecError::MisalignedAtomic {
                 pc,
@@ -83,7 +83,7 @@ impl RunState<'_> {
         }
         self.fault = Some(ExecError::OutOfBounds {
             pc,
-            insn: self.current().describe_insn(pc),
+            insn: self.current.describe_insn(pc),
             addr,
             size,
             write,
@@ -123,22 +123,29 @@ impl RunState<'_> {
         target: Arc<Vm>,
         (pc, id): (usize, u64),
         frame_top: u64,
-    ) -> Option<(Arc<JitProgram>, Outer)> {
-        match self.root.tail_call_target(&target) {
+    ) -> Option<(&'a JitProgram, Outer<'a>)> {
+        let cached = match self.last_tail_target {
+            Some((vm, code)) if std::ptr::eq(vm, Arc::as_ptr(&target)) => Ok(code),
+            _ => self.root.tail_call_target(&target),
+        };
+        match cached {
             Ok(code) => {
+                // The root's cache keeps `target` alive (and its address
+                // unique) for as long as the run.
+                self.last_tail_target = Some((Arc::as_ptr(&target), code));
                 // The target runs in this frame (index `frame` counted
                 // from the entry frame's 0) and may call deeper.
                 let frame = (self.stack_top.wrapping_sub(frame_top) / FRAME_SIZE) as usize;
                 self.zero_frames(frame.saturating_add(code.frames()));
                 let outer = Outer {
-                    vm: self.current.replace(target),
-                    code: self.current_code.replace(code.clone()),
+                    vm: std::mem::replace(&mut self.current, code.vm()),
+                    code: self.current_code.replace(code),
                 };
                 Some((code, outer))
             }
             Err(e) => {
                 let name = self
-                    .current()
+                    .current
                     .helpers()
                     .get(id)
                     .map_or_else(String::new, |h| h.name().to_string());
@@ -173,7 +180,7 @@ impl RunState<'_> {
 
     /// Ends a tail call: the caller's program is current again, and unless
     /// the target faulted or stopped, the caller returns its result.
-    pub fn finish_tail_call(&mut self, ctx: &mut JitContext, outer: Outer) {
+    pub fn finish_tail_call(&mut self, ctx: &mut JitContext, outer: Outer<'a>) {
         self.current = outer.vm;
         self.current_code = outer.code;
         if ctx.status == crate::context::RUNNING {
@@ -197,9 +204,9 @@ pub(crate) enum HelperOutcome {
 }
 
 /// The program a tail call replaced, restored when it ends.
-pub(crate) struct Outer {
-    vm: Option<Arc<Vm>>,
-    code: Option<Arc<JitProgram>>,
+pub(crate) struct Outer<'a> {
+    vm: &'a Vm,
+    code: Option<&'a JitProgram>,
 }
 
 /// Calls helper `id` with `args` for the function whose frame ends at
@@ -222,11 +229,11 @@ pub(crate) unsafe fn call_helper(
 ) -> HelperOutcome {
     // SAFETY: `host` points to the run's state (see above).
     let state = unsafe { (*ctx).host as *mut RunState<'_> };
-    let current = {
+    let current: &Vm = {
         // SAFETY: the only reference to the state, dropped at the block's end.
         let s = unsafe { &mut *state };
         s.regions.set_stack(s.live_stack(frame_top));
-        s.current().clone()
+        s.current
     };
     let fail = |error: ExecError| {
         // SAFETY: the helper has returned; nothing else borrows either.
@@ -283,7 +290,7 @@ impl JitRun<'_> {
             // SAFETY: the only reference to the state while it lives; see
             // `call_helper`.
             let s = unsafe { &mut *self.state };
-            if pc >= s.current().insns().len() {
+            if pc >= s.current.insns().len() {
                 return Err(ExecError::InvalidInstruction {
                     pc,
                     insn: "callback target outside the program".to_string(),
@@ -303,9 +310,9 @@ impl JitRun<'_> {
             // counts only local calls; a no-op once all are zeroed).
             s.zero_frames(MAX_CALL_FRAMES);
             s.regions.set_stack(s.live_stack(new_top));
-            (s.current_code.clone(), s.root, new_top)
+            (s.current_code, s.root, new_top)
         };
-        let program: &JitProgram = code.as_deref().unwrap_or(root);
+        let program: &JitProgram = code.unwrap_or(root);
         // The callee overwrites what the helper's caller keeps in the
         // context: its frame top for out-of-line checks and its r6-r9.
         // SAFETY: no reference to the context is live.

@@ -98,14 +98,16 @@ impl RuntimeFns {
 /// `ctx` must be the context of a run in progress: `JitProgram` sets
 /// `host` to a live `RunState` for exactly the duration of the native call,
 /// and native code passes the pointer it was given.
-unsafe fn with_state<T>(
+unsafe fn with_state<'a, T>(
     ctx: *mut JitContext,
     failed: T,
-    f: impl FnOnce(&mut JitContext, &mut RunState<'_>) -> T,
+    f: impl FnOnce(&mut JitContext, &mut RunState<'a>) -> T,
 ) -> T {
     // SAFETY: see above; nothing else touches the context or the state
-    // while native code waits for this call.
-    let (c, s) = unsafe { (&mut *ctx, &mut *((*ctx).host as *mut RunState<'_>)) };
+    // while native code waits for this call. `'a` is the run's: the state
+    // borrows the root program (and through its cache, tail-call code)
+    // for the whole run, and callers use what `f` returns only within it.
+    let (c, s) = unsafe { (&mut *ctx, &mut *((*ctx).host as *mut RunState<'a>)) };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *c, &mut *s))) {
         Ok(v) => v,
         Err(_) => {

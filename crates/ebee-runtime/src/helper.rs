@@ -67,6 +67,11 @@ impl Helper {
 
     /// Calls it. A panic inside the helper is caught and reported as a
     /// failure, so native code (the JIT) never unwinds.
+    ///
+    /// Inlined so the caller reads the helper's result where the helper
+    /// wrote it (copying it on in 16-byte words right after the 8-byte
+    /// stores stalled every call).
+    #[inline(always)]
     pub fn call(&self, ctx: &mut HelperContext<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(ctx, args)))
             .unwrap_or_else(|_| Err(HelperError("the helper panicked".to_string())))

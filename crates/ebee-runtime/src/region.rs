@@ -8,6 +8,10 @@
 //! satisfied the previous access first, so byte loops over one buffer cost
 //! two compares per access.
 
+mod index;
+
+use index::ExtraIndex;
+
 /// One range of host memory a program may access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
@@ -100,6 +104,8 @@ pub struct MemoryRegions {
     stack: Region,
     input: Region,
     extra: Vec<Region>,
+    /// Finds the added region holding an access (`index.rs`).
+    index: ExtraIndex,
     /// The region that satisfied the last read, and the last write.
     read_cache: Cached,
     write_cache: Cached,
@@ -114,6 +120,7 @@ impl MemoryRegions {
             stack,
             input,
             extra: Vec::new(),
+            index: ExtraIndex::default(),
             read_cache: cached,
             write_cache: if input.writable {
                 cached
@@ -139,6 +146,7 @@ impl MemoryRegions {
     pub fn truncate(&mut self, len: usize) {
         if len < self.extra.len() {
             self.extra.truncate(len);
+            self.index.truncate(len);
             if self.read_cache.index >= 2 {
                 self.read_cache = Cached::none();
             }
@@ -158,6 +166,7 @@ impl MemoryRegions {
         match self.extra.iter().position(|r| *r == old) {
             Some(i) => {
                 self.extra[i] = new;
+                self.index.replaced(&self.extra, i);
                 self.read_cache = Cached::none();
                 self.write_cache = Cached::none();
                 true
@@ -220,9 +229,8 @@ impl MemoryRegions {
         } else if fits(&self.input) {
             Some((INPUT, self.input))
         } else {
-            self.extra
-                .iter()
-                .position(fits)
+            self.index
+                .find(&self.extra, addr, size, write)
                 .map(|i| (i + 2, self.extra[i]))
         };
         match found {

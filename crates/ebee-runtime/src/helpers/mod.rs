@@ -12,6 +12,7 @@
 //! a map handle, a pointer outside the run's memory) stops the run with
 //! [`crate::ExecError::HelperFailed`].
 
+mod arg_bytes;
 mod callback;
 pub(crate) mod cgroup;
 pub mod fib;
@@ -40,8 +41,8 @@ use crate::helper::{HelperContext, HelperError, HelperRegistry};
 use crate::loader::MapTable;
 use crate::map::Map;
 use crate::vm::Vm;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// Where callback handles start: `lddw rX, func` is rewritten to this plus
 /// the function's pc, a value that is never a valid address.
@@ -54,9 +55,9 @@ pub struct HelperEnv {
     trace: TraceSink,
     identity: Mutex<ProcessIdentity>,
     prandom: AtomicU64,
-    /// Programs run unchecked: tail calls may only enter [`HelperEnv::trusted`].
-    unchecked: AtomicBool,
-    trusted: Mutex<Vec<Weak<Vm>>>,
+    /// Set when programs run unchecked: tail calls may only enter these
+    /// (set once, at load; read without a lock on every tail call).
+    trusted: OnceLock<Vec<Weak<Vm>>>,
     fib: Mutex<Arc<fib::Fib>>,
 }
 
@@ -81,8 +82,7 @@ impl HelperEnv {
             trace: TraceSink::stderr(),
             identity: Mutex::new(ProcessIdentity::current()),
             prandom: AtomicU64::new(seed | 1),
-            unchecked: AtomicBool::new(false),
-            trusted: Mutex::new(Vec::new()),
+            trusted: OnceLock::new(),
             fib: Mutex::new(Arc::new(fib::Fib::default())),
         }
     }
@@ -122,21 +122,39 @@ impl HelperEnv {
     }
 
     /// Programs of this environment run without memory checks, so a tail
-    /// call may only enter the programs given here (verified alike).
+    /// call may only enter the programs given here (verified alike). The
+    /// loader calls it once, for the environment it just created; a second
+    /// call would keep the first list (tail calls could still only enter
+    /// verified programs).
     pub(crate) fn set_unchecked_targets(&self, programs: &[Arc<Vm>]) {
-        self.unchecked.store(true, Ordering::SeqCst);
-        let mut t = self.trusted.lock().unwrap_or_else(|e| e.into_inner());
-        *t = programs.iter().map(Arc::downgrade).collect();
+        let first = self
+            .trusted
+            .set(programs.iter().map(Arc::downgrade).collect());
+        debug_assert!(first.is_ok(), "unchecked tail-call targets set twice");
     }
 
     /// Whether a tail call may enter `target`.
     fn may_enter(&self, target: &Arc<Vm>) -> bool {
-        if !self.unchecked.load(Ordering::SeqCst) {
-            return true;
+        match self.trusted.get() {
+            None => true,
+            Some(t) => t
+                .iter()
+                .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(target))),
         }
-        let t = self.trusted.lock().unwrap_or_else(|e| e.into_inner());
-        t.iter()
-            .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(target)))
+    }
+
+    /// Runs `f` on the map a program's handle names: an object's own map
+    /// is lent from the table, with no reference-count traffic per call.
+    #[inline]
+    pub(crate) fn with_map<T>(
+        &self,
+        handle: u64,
+        f: impl FnOnce(&Arc<Map>) -> Result<T, HelperError>,
+    ) -> Result<T, HelperError> {
+        match self.maps.get_fixed(handle) {
+            Some(map) => f(map),
+            None => f(&self.map(handle)?),
+        }
     }
 
     /// The map a program's handle names.
@@ -193,11 +211,7 @@ pub(crate) fn read_vec(
     addr: u64,
     len: u64,
 ) -> Result<Vec<u8>, HelperError> {
-    let len = usize::try_from(len).map_err(|_| HelperError("length too large".into()))?;
-    if len > 1 << 24 {
-        return Err(HelperError(format!("{len} bytes is too large an argument")));
-    }
-    let mut buf = vec![0u8; len];
+    let mut buf = vec![0u8; arg_bytes::arg_len(len)?];
     ctx.read(addr, &mut buf)?;
     Ok(buf)
 }

@@ -10,11 +10,13 @@ use std::sync::Arc;
 pub(super) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     let e = Arc::clone(env);
     add(reg, "tail_call", move |ctx, a| {
-        let map = e.map(a[1])?;
-        if map.map_type() != MapType::ProgArray {
+        let target = e.with_map(a[1], |map| {
+            Ok((map.map_type() == MapType::ProgArray).then(|| map.program(a[2] as u32)))
+        })?;
+        let Some(target) = target else {
             return Ok(neg(EINVAL));
-        }
-        let Some(target) = map.program(a[2] as u32) else {
+        };
+        let Some(target) = target else {
             return Ok(neg(ENOENT));
         };
         if !e.may_enter(&target) {

@@ -59,6 +59,13 @@ impl MapTable {
         handle
     }
 
+    /// The map with `handle` if it is one of the object's own maps (found
+    /// without a lock or a reference-count change; inner maps registered
+    /// later are only found by [`MapTable::get`]).
+    pub fn get_fixed(&self, handle: u64) -> Option<&Arc<Map>> {
+        self.fixed(handle)
+    }
+
     /// The map with `handle`, if it is one of this table's.
     pub fn get(&self, handle: u64) -> Option<Arc<Map>> {
         if let Some(m) = self.fixed(handle) {

@@ -4,7 +4,7 @@
 //! Element slots are preallocated (`max_entries` + 1: the spare lets an
 //! update of an existing key write the new value aside and swap it in, so
 //! readers see the old or the new value whole). The key index is a hash
-//! table ([`KeyHasher`], seeded per map unless `BPF_F_ZERO_SEED`, as the
+//! table ([`KeyIndex`], seeded per map unless `BPF_F_ZERO_SEED`, as the
 //! kernel seeds its jhash) under a `RwLock`: lookups (host and program)
 //! share it, writers take it alone. Iteration is in element slot order, a
 //! scan of the slots like the kernel's scan of its buckets; both only
@@ -16,10 +16,11 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::array::{KMALLOC_MAX_SIZE, MAX_MAP_BYTES, PCPU_MIN_UNIT_SIZE};
+use super::hash_keys::KeyIndex;
 use super::lru::LruClock;
 use super::storage::ValueStore;
 use super::{
@@ -31,7 +32,7 @@ use super::{
 #[derive(Debug)]
 struct Index {
     /// Key → element number.
-    keys: std::collections::HashMap<Box<[u8]>, usize, KeyHashBuilder>,
+    keys: KeyIndex,
     /// Element number → its key (for LRU eviction).
     key_of: Vec<Option<Vec<u8>>>,
     /// Free element numbers, reused oldest-freed first.
@@ -97,13 +98,14 @@ impl HashMap {
             percpu,
             values: ValueStore::new(elements * ncpus, spec.value_size as usize),
             index: RwLock::new(Index {
-                keys: std::collections::HashMap::with_hasher(KeyHashBuilder {
-                    seed: if spec.flags & BPF_F_ZERO_SEED != 0 {
+                keys: KeyIndex::new(
+                    spec.key_size as usize,
+                    if spec.flags & BPF_F_ZERO_SEED != 0 {
                         0
                     } else {
                         RandomState::new().hash_one(0x6b65_7973u64)
                     },
-                }),
+                ),
                 key_of: vec![None; elements],
                 free: (0..elements).collect(),
             }),
@@ -165,12 +167,12 @@ impl HashMap {
 
     pub(super) fn lookup(&self, key: &[u8]) -> Option<Vec<u8>> {
         let index = self.read();
-        index.keys.get(key).map(|&e| self.copy_out(e))
+        index.keys.get(key).map(|e| self.copy_out(e))
     }
 
     pub(super) fn lookup_ptr(&self, key: &[u8], cpu: usize) -> Option<ValuePtr> {
         let index = self.read();
-        let &e = index.keys.get(key)?;
+        let e = index.keys.get(key)?;
         if let Some(lru) = &self.lru {
             lru.touch(e);
         }
@@ -191,7 +193,7 @@ impl HashMap {
     ) -> Result<(), Errno> {
         check_update_flags(flags)?;
         let mut index = self.write();
-        let old = index.keys.get(key).copied();
+        let old = index.keys.get(key);
         match (old, flags) {
             (Some(_), BPF_NOEXIST) => return Err(errno::EEXIST),
             (None, BPF_EXIST) => return Err(errno::ENOENT),
@@ -210,12 +212,12 @@ impl HashMap {
             };
             let victim = lru.evict().ok_or(errno::E2BIG)?;
             let k = index.key_of[victim].take().ok_or(errno::E2BIG)?;
-            index.keys.remove(k.as_slice());
+            index.keys.remove(&k);
             index.free.push_back(victim);
         }
         let e = index.free.pop_front().ok_or(errno::E2BIG)?;
         self.copy_in(e, value, cpu, true);
-        index.keys.insert(key.into(), e);
+        index.keys.insert(key, e);
         index.key_of[e] = Some(key.to_vec());
         if let Some(lru) = &self.lru {
             lru.inserted(e);
@@ -255,43 +257,7 @@ impl HashMap {
 
     pub(super) fn next_key(&self, key: Option<&[u8]>) -> Option<Vec<u8>> {
         let index = self.read();
-        let from = key.and_then(|k| index.keys.get(k)).map_or(0, |&e| e + 1);
+        let from = key.and_then(|k| index.keys.get(k)).map_or(0, |e| e + 1);
         index.key_of.get(from..)?.iter().flatten().next().cloned()
-    }
-}
-
-/// Builds [`KeyHasher`]s with the map's seed.
-#[derive(Debug, Clone)]
-struct KeyHashBuilder {
-    seed: u64,
-}
-
-impl BuildHasher for KeyHashBuilder {
-    type Hasher = KeyHasher;
-
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(self.seed)
-    }
-}
-
-/// The key hash: a multiply-rotate mix over 8-byte words, a few
-/// nanoseconds for the short keys maps use (SipHash would double the cost
-/// of a 4-byte lookup), seeded so keys cannot be chosen to collide
-/// without knowing the seed.
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        let h = self.0 ^ (self.0 >> 29);
-        h.wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (h >> 32)
     }
 }

@@ -101,6 +101,7 @@ mod cgroup_array;
 mod cpumap;
 mod devmap;
 mod hash;
+mod hash_keys;
 mod lpm_trie;
 mod lru;
 mod map_in_map;
