@@ -13,8 +13,10 @@
 //!
 //! A run that would fault goes through the checked version, which stops
 //! exactly where the interpreter does; a run that would not fault computes
-//! the same values either way, and the budget is charged block by block in
-//! both, so what comes after the loop sees the same state.
+//! the same values either way, and leaves with the budget the interpreter
+//! would have (the checked version charges block by block, the fast one a
+//! pass at a time, see [`FastPass`]), so what comes after the loop sees the
+//! same state.
 
 use super::FunctionTranslator;
 use crate::context::size_index;
