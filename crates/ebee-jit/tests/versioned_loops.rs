@@ -272,6 +272,30 @@ fn a_called_loop_hands_back_its_last_pointers() {
 }
 
 #[test]
+fn a_program_calling_its_own_entry_gets_the_registers_back() {
+    // pc 0 is a call target too: the inner run (r2 == 1) sums bytes 0..8
+    // in a versioned loop and leaves r5 at the last byte's address, which
+    // the outer run reads back as an offset.
+    let r = run("if r2 == 1 goto +5
+         r2 = 1
+         call pc-3
+         r5 -= r1
+         r0 += r5
+         exit
+         r0 = 0
+         r3 = 0
+         r5 = r1
+         r5 += r3
+         r4 = *(u8 *)(r5 +0)
+         r0 += r4
+         r3 += 1
+         if r3 < 8 goto -6
+         exit");
+    let want: u64 = input()[..8].iter().map(|&b| b as u64).sum::<u64>() + 7;
+    assert_eq!(r.unwrap(), want);
+}
+
+#[test]
 fn the_budget_ends_a_hoisted_loop_exactly() {
     // 5 instructions before the loop, 8 per pass, 1 to exit: 5 + 8 * 20 + 1.
     let text = top_entered(20, 0, 0, 0, "u8", 0, 20, 1, "<");
