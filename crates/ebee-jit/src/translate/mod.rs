@@ -429,6 +429,19 @@ impl FunctionTranslator<'_, '_> {
                     return Ok(true);
                 }
                 if self.mode.checked && target <= pc && !self.in_fast_loop {
+                    if let Some(&back) = self.blocks.get(&target) {
+                        // The budget test matters only when the jump goes
+                        // back: it goes on the taken edge, off the way on.
+                        let edge = self.b.create_block();
+                        self.blocks.insert(target, edge);
+                        self.cond_jump(pc, width, cond, dst, src, target);
+                        self.blocks.insert(target, back);
+                        self.b.seal_block(edge);
+                        self.b.switch_to_block(edge);
+                        self.check_budget(pc);
+                        self.b.ins().jump(back, &[]);
+                        return Ok(true);
+                    }
                     self.check_budget(pc);
                 }
                 self.cond_jump(pc, width, cond, dst, src, target);
