@@ -145,6 +145,17 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub tail_copies: Vec<(Block, usize)>,
     /// Compare trees turned into jump tables, by root pc (`switch.rs`).
     pub switches: HashMap<usize, switch::SwitchTable>,
+    /// Whether a bpf-to-bpf call can run this function, so that its `exit`
+    /// hands `r1`–`r5` back to a caller (checked mode).
+    pub is_call_target: bool,
+}
+
+/// Whether some local call in the program targets `entry`.
+fn is_local_call_target(insns: &[Insn], entry: usize) -> bool {
+    insns.iter().enumerate().any(|(pc, insn)| {
+        matches!(insn, Insn::Call(ebee_isa::CallTarget::Local(_)))
+            && insn.branch_target(pc) == Some(entry as i64)
+    })
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -276,6 +287,7 @@ pub(crate) fn translate_function<'a>(
         exit_tails: exit_tail::exit_tails(insns, &shape),
         tail_copies: Vec::new(),
         switches: HashMap::new(),
+        is_call_target: is_local_call_target(insns, entry),
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_exit_tail_copies()?;
@@ -359,8 +371,8 @@ impl FunctionTranslator<'_, '_> {
         self.current_block = info.start;
         if self.mode.checked {
             match &self.fast_pass {
-                // A fast loop copy charges a whole pass at its entry.
-                Some(fp) if info.start == fp.entry => self.charge_budget(fp.per_pass),
+                // A fast loop copy charges a whole pass in its last block.
+                Some(fp) if info.start == fp.charge_at => self.charge_budget(fp.per_pass),
                 Some(_) => {}
                 None => self.charge_budget(info.insn_count),
             }
@@ -461,6 +473,19 @@ impl FunctionTranslator<'_, '_> {
                     return Ok(true);
                 }
                 if self.mode.checked && target <= pc && !self.in_fast_loop {
+                    if let Some(&back) = self.blocks.get(&target) {
+                        // The budget test matters only when the jump goes
+                        // back: it goes on the taken edge, off the way on.
+                        let edge = self.b.create_block();
+                        self.blocks.insert(target, edge);
+                        self.cond_jump(pc, width, cond, dst, src, target);
+                        self.blocks.insert(target, back);
+                        self.b.seal_block(edge);
+                        self.b.switch_to_block(edge);
+                        self.check_budget(pc);
+                        self.b.ins().jump(back, &[]);
+                        return Ok(true);
+                    }
                     self.check_budget(pc);
                 }
                 self.cond_jump(pc, width, cond, dst, src, target);
@@ -477,6 +502,19 @@ impl FunctionTranslator<'_, '_> {
             Insn::Call(target) => self.call(pc, target),
             Insn::CallX { reg } => self.callx(pc, reg),
             Insn::Exit => {
+                if self.mode.checked && !self.is_call_target {
+                    // Only a bpf-to-bpf call site reads the `r1`–`r5` an
+                    // `exit` hands back; run from Rust (the program's
+                    // entry, a callback, a tail call), this function has
+                    // none, so they are dead here. Saying so spares loops
+                    // computing values only an exit would read: a pointer
+                    // clang keeps in `r5` costs an extra add per pass.
+                    let zero = self.b.ins().iconst(I64, 0);
+                    use ebee_isa::Reg;
+                    for r in [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5] {
+                        self.set_reg(r, zero);
+                    }
+                }
                 self.exit(pc);
                 return Ok(true);
             }

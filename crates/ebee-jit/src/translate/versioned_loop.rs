@@ -13,8 +13,10 @@
 //!
 //! A run that would fault goes through the checked version, which stops
 //! exactly where the interpreter does; a run that would not fault computes
-//! the same values either way, and the budget is charged block by block in
-//! both, so what comes after the loop sees the same state.
+//! the same values either way, and leaves with the budget the interpreter
+//! would have (the checked version charges block by block, the fast one a
+//! pass at a time, see [`FastPass`]), so what comes after the loop sees the
+//! same state.
 
 use super::FunctionTranslator;
 use crate::context::size_index;
@@ -23,21 +25,31 @@ use cranelift_codegen::ir::{condcodes::IntCC, types::I64, Block, InstBuilder, Va
 use ebee_isa::Reg;
 use std::collections::HashMap;
 
-/// How a fast loop copy charges the budget: a whole pass at the entry
-/// block (the guard proved the budget covers every pass in full), and on
-/// the way out, back what the last pass did not run, so that the code after
-/// the loop sees the interpreter's exact budget.
+/// How a fast loop copy charges the budget (the guard proved it covers
+/// every pass in full, so the copy never tests it): a whole pass at once,
+/// in the pass's last block, and on a side exit from an earlier block what
+/// the pass ran up to there, so that the code after the loop sees the
+/// interpreter's exact budget.
+///
+/// Charging late keeps the hot path free of copies: the usual way out (the
+/// last block's exit test) leaves with the budget the pass already
+/// computed, so it needs no edge block of its own, and a side exit's edge
+/// reads only the budget at the pass's start. Any value made in one block
+/// and read in another is recomputed there when cheap (Cranelift's
+/// rematerialisation of `x + k`), which would keep the old `x` alive next
+/// to the new one and cost a register copy per pass.
 #[derive(Debug, Clone)]
 pub(crate) struct FastPass {
-    /// The loop's entry pc.
-    pub entry: usize,
     /// Its first and last pc.
     pub range: (usize, usize),
+    /// The start pc of the pass's last block, where the pass is charged.
+    pub charge_at: usize,
     /// Instructions in one pass.
     pub per_pass: u64,
-    /// For each block start: the pass's instructions after that block.
-    pub refund_after: HashMap<usize, u64>,
-    /// Exit edges made so far: (edge block, refund, target pc).
+    /// For each block start: the pass's instructions up to the end of that
+    /// block.
+    pub done_after: HashMap<usize, u64>,
+    /// Exit edges made so far: (edge block, budget charge, target pc).
     pub exits: Vec<(Block, u64, usize)>,
 }
 
@@ -61,18 +73,22 @@ fn block_count(insns: &[ebee_isa::Insn], start: usize, starts: &[usize], last: u
 
 impl FunctionTranslator<'_, '_> {
     /// In a fast loop copy, for a jump leaving the loop to `target`: the
-    /// edge block that gives back the rest of the pass before going there.
+    /// edge block that charges what the pass ran before going there, if the
+    /// budget is not already right (the pass's last block charged it all).
     pub(super) fn fast_exit_edge(&mut self, target: usize) -> Option<Block> {
         let current = self.current_block;
         let fp = self.fast_pass.as_mut()?;
-        if (fp.range.0..=fp.range.1).contains(&target) || !self.blocks.contains_key(&target) {
+        if (fp.range.0..=fp.range.1).contains(&target)
+            || !self.blocks.contains_key(&target)
+            || current == fp.charge_at
+        {
             return None;
         }
-        let refund = *fp.refund_after.get(&current)?;
+        let done = *fp.done_after.get(&current)?;
         let edge = self.b.create_block();
-        // Leaving is the rare way: keep the pass itself contiguous.
+        // Leaving early is the rare way: keep the pass itself contiguous.
         self.b.set_cold_block(edge);
-        fp.exits.push((edge, refund, target));
+        fp.exits.push((edge, done, target));
         Some(edge)
     }
 
@@ -145,6 +161,48 @@ impl FunctionTranslator<'_, '_> {
         self.b.ins().brif(ok, fast, &[], checked, &[]);
     }
 
+    /// For each pc outside `lp` that the loop jumps to: a block both copies
+    /// leave through, which then goes there, and the block it goes to.
+    /// While the copies are translated, `blocks` maps the pc to the shared
+    /// block.
+    ///
+    /// The registers reach the shared block from both copies, so the
+    /// values that differ between them arrive as block arguments, passed by
+    /// the loop's own branch; values the loop does not change are read
+    /// there directly. Were the loop to jump straight to code that other
+    /// paths also reach, the values the loop does not change but those
+    /// paths do would be block arguments too, and Cranelift recomputes a
+    /// cheap one (`r1 + 8`) in the block passing it: in every pass.
+    fn shared_exit_blocks(
+        &mut self,
+        lp: &VersionedLoop,
+        starts: &[usize],
+    ) -> HashMap<usize, (Block, Block)> {
+        let mut out = HashMap::new();
+        for (i, &s) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).copied().unwrap_or(lp.last + 1);
+            let Some(last) = (s..end)
+                .rev()
+                .find(|&pc| !matches!(self.insns[pc], ebee_isa::Insn::LdImm64Tail))
+            else {
+                continue;
+            };
+            let succ = crate::control_flow::successors(self.insns, last);
+            for t in [succ.fall_through, succ.target].into_iter().flatten() {
+                if (lp.first..=lp.last).contains(&t) || out.contains_key(&t) {
+                    continue;
+                }
+                let Some(&outside) = self.blocks.get(&t) else {
+                    continue;
+                };
+                let shared = self.b.create_block();
+                self.blocks.insert(t, shared);
+                out.insert(t, (shared, outside));
+            }
+        }
+        out
+    }
+
     /// Translates the blocks of `lp` (`starts`, in order) twice behind its
     /// guard block `guard`, which outside code already jumps to.
     pub(super) fn translate_versioned_loop(
@@ -157,6 +215,7 @@ impl FunctionTranslator<'_, '_> {
     ) -> Result<(), crate::error::JitError> {
         let fast: HashMap<usize, Block> =
             starts.iter().map(|&s| (s, self.b.create_block())).collect();
+        let exit_blocks = self.shared_exit_blocks(lp, starts);
         self.b.switch_to_block(guard);
         self.emit_loop_guard(lp, fast[&lp.entry], checked_entry);
         // The checked version: inside, the entry is the loop's own block.
@@ -178,29 +237,33 @@ impl FunctionTranslator<'_, '_> {
             .chain(starts.iter().copied().filter(|&s| s < lp.entry))
             .collect();
         let mut done = 0;
-        let mut refund_after = HashMap::new();
+        let mut done_after = HashMap::new();
         for &s in &order {
             done += block_count(self.insns, s, starts, lp.last);
-            refund_after.insert(s, lp.insns_per_pass.saturating_sub(done));
+            done_after.insert(s, done);
         }
         self.fast_pass = Some(FastPass {
-            entry: lp.entry,
             range: (lp.first, lp.last),
-            per_pass: lp.insns_per_pass,
-            refund_after,
+            charge_at: order.last().copied().unwrap_or(lp.entry),
+            per_pass: done,
+            done_after,
             exits: Vec::new(),
         });
         // In pass order, so that the hot path falls through from block to
         // block and takes one jump per pass (back to the entry).
         let result = order.iter().try_for_each(|&s| translate_block(self, s));
         let exits = self.fast_pass.take().map(|f| f.exits).unwrap_or_default();
-        for (edge, refund, target) in exits {
+        for (edge, done, target) in exits {
             self.b.switch_to_block(edge);
             self.b.seal_block(edge);
-            let left = self.b.use_var(self.budget);
-            let back = self.b.ins().iadd_imm_s(left, refund as i64);
-            self.b.def_var(self.budget, back);
+            self.charge_budget(done);
             self.jump_to_pc(target, lp.last);
+        }
+        for (target, (shared, outside)) in exit_blocks {
+            self.b.switch_to_block(shared);
+            self.b.seal_block(shared);
+            self.b.ins().jump(outside, &[]);
+            self.blocks.insert(target, outside);
         }
         self.in_fast_loop = false;
         self.unchecked_pcs.clear();
