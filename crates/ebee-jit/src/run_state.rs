@@ -220,6 +220,11 @@ pub(crate) struct Outer<'a> {
 /// # Safety
 /// `ctx` is the context of a run in progress (its `host` the live
 /// `RunState`), and no reference to either exists.
+///
+/// Inlined into the runtime function native code calls, so the arguments
+/// stay in registers (an array of them stored word by word and reloaded
+/// in wider words stalled every call).
+#[inline(always)]
 pub(crate) unsafe fn call_helper(
     ctx: *mut JitContext,
     id: u64,
