@@ -16,8 +16,16 @@ pub(crate) enum FaultCode {
     FellOffEnd,
     /// A bpf-to-bpf call exceeded the frame limit.
     CallDepth,
-    /// The instruction budget is overdrawn.
+    /// The instruction budget is overdrawn (at the fault's pc).
     BudgetExhausted,
+    /// The instruction budget ran out in the block starting at `start`:
+    /// the fault's value is the index in the block of the first
+    /// instruction over budget (negative: not in this block; then the
+    /// fault's pc is named).
+    BudgetInBlock {
+        /// The block's first pc.
+        start: usize,
+    },
     /// An atomic at an address not a multiple of `size` (the fault's value).
     MisalignedAtomic {
         /// The access size.
@@ -33,6 +41,7 @@ impl FaultCode {
             FaultCode::CallDepth => 2,
             FaultCode::BudgetExhausted => 3,
             FaultCode::MisalignedAtomic { size } => 4 | size << 8,
+            FaultCode::BudgetInBlock { start } => 5 | (start as u64) << 8,
         }
     }
 
@@ -42,6 +51,9 @@ impl FaultCode {
             2 => FaultCode::CallDepth,
             3 => FaultCode::BudgetExhausted,
             4 => FaultCode::MisalignedAtomic { size: v >> 8 },
+            5 => FaultCode::BudgetInBlock {
+                start: (v >> 8) as usize,
+            },
             _ => return None,
         })
     }

@@ -19,7 +19,6 @@ fn input() -> Vec<u8> {
 fn verdict(r: &Result<u64, ExecError>) -> String {
     match r {
         Ok(v) => format!("ok {v}"),
-        Err(ExecError::BudgetExhausted { .. }) => "budget".to_string(),
         Err(e) => e.portable_key(),
     }
 }

@@ -26,7 +26,6 @@ fn key(r: &Result<u64, ExecError>) -> Result<u64, String> {
         ExecError::OutOfBounds {
             pc, size, write, ..
         } => format!("OutOfBounds pc={pc} size={size} write={write}"),
-        ExecError::BudgetExhausted { .. } => "BudgetExhausted".to_string(),
         other => other.to_string(),
     })
 }

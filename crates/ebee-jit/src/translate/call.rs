@@ -131,8 +131,37 @@ impl FunctionTranslator<'_, '_> {
         v
     }
 
+    /// Before a call at `pc` that may run eBPF code or have effects (checked
+    /// mode): stops first if the interpreter would have run out of budget
+    /// before the call, then hands the callee the budget without the
+    /// instructions after the call in this block, which the block charged
+    /// on entry and which have not run yet.
+    fn spill_budget_for_call(&mut self, pc: usize) {
+        if !self.mode.checked {
+            return;
+        }
+        self.stop_if_budget_ran_out(pc);
+        let left = self.budget_left();
+        let for_callee = self.b.ins().iadd_imm_s(left, self.after_in_block as i64);
+        self.b.ins().store(
+            super::context_flags(),
+            for_callee,
+            self.ctx,
+            offsets::BUDGET,
+        );
+    }
+
+    /// After a call: the budget the callee left, less the rest of this
+    /// block again.
+    fn reload_budget_after_call(&mut self) {
+        if self.mode.checked {
+            self.reload_budget();
+            self.charge_budget(self.after_in_block);
+        }
+    }
+
     pub(super) fn helper_call(&mut self, pc: usize, id: Value) {
-        self.spill_budget();
+        self.spill_budget_for_call(pc);
         if self.mode.checked {
             // A tail-call target starts with the whole register file.
             for (i, r) in (6..=9).enumerate() {
@@ -184,7 +213,7 @@ impl FunctionTranslator<'_, '_> {
         self.b.ins().return_(&[r0]);
         self.b.seal_block(go);
         self.b.switch_to_block(go);
-        self.reload_budget();
+        self.reload_budget_after_call();
     }
 
     pub(super) fn call(&mut self, pc: usize, target: CallTarget) {
@@ -249,7 +278,7 @@ impl FunctionTranslator<'_, '_> {
         let zero = self.b.ins().iconst(I64, 0);
         self.fault_if(too_deep, FaultCode::CallDepth, pc, zero);
 
-        self.spill_budget();
+        self.spill_budget_for_call(pc);
         let mut args = vec![self.ctx, new_top];
         for r in 0..=9 {
             args.push(self.reg(reg_n(r)));
@@ -258,7 +287,7 @@ impl FunctionTranslator<'_, '_> {
         let r0 = self.b.inst_results(call)[0];
         self.set_reg(Reg::R0, r0);
         self.stop_if_stopped();
-        self.reload_budget();
+        self.reload_budget_after_call();
         if self.mode.checked {
             self.publish_frame_top();
             for r in 1..=5u8 {

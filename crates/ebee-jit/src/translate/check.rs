@@ -121,19 +121,27 @@ impl FunctionTranslator<'_, '_> {
         self.b.use_var(self.budget)
     }
 
-    /// At a backward jump (the only way to run an instruction twice in one
-    /// call): stops with the budget error at `pc` once the budget is
-    /// overdrawn. Between two such tests at most one pass over the function
-    /// runs, so a run overdraws by less than the program's length. Budgets
-    /// are capped below 2^63, so the sign is a reliable test.
+    /// At the end of a block and at `exit`: stops with the budget error
+    /// once the budget is overdrawn (by less than the block's length, so the
+    /// error can name the instruction). Budgets are capped below 2^63, so
+    /// the sign is a reliable test.
     pub(super) fn check_budget(&mut self, pc: usize) {
         let left = self.budget_left();
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        let zero = self.b.ins().iconst(I64, 0);
-        self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
+        self.budget_fault_if(overdrawn, pc);
     }
 
-    /// Before a fault at `pc` is reported (cold paths only): stops with the
+    /// At the end of a block (its last instruction at `pc`), checked mode
+    /// outside a fast loop copy: the budget is tested on every edge, not
+    /// only backward ones, so a budget that runs out is caught in the block
+    /// where it ran out and the error names the exact instruction.
+    pub(super) fn check_budget_at_block_end(&mut self, pc: usize) {
+        if self.mode.checked && !self.in_fast_loop {
+            self.check_budget(pc);
+        }
+    }
+
+    /// Before a fault, a helper or a local call at `pc`: stops with the
     /// budget error instead when the interpreter would have run out before
     /// reaching `pc`. The block was charged in full on entry, so the budget
     /// left at `pc` is the register plus the instructions after `pc` in its
@@ -145,8 +153,28 @@ impl FunctionTranslator<'_, '_> {
         let left = self.budget_left();
         let at_pc = self.b.ins().iadd_imm_s(left, self.after_in_block as i64);
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, at_pc, 0);
-        let zero = self.b.ins().iconst(I64, 0);
-        self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
+        self.budget_fault_if(overdrawn, pc);
+    }
+
+    /// Stops with the budget error when `overdrawn`, detected at `pc`. The
+    /// interpreter names the first instruction over budget: in this block,
+    /// the one whose index is the budget the block started with (the
+    /// register plus the block's length), which Rust finds by walking the
+    /// block (`FaultCode::BudgetInBlock`). When the block's charge is not
+    /// plain, or the budget already ran out in an earlier block of the
+    /// path, the error names `pc`.
+    fn budget_fault_if(&mut self, overdrawn: Value, pc: usize) {
+        if !self.budget_exact {
+            let zero = self.b.ins().iconst(I64, 0);
+            self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
+            return;
+        }
+        let left = self.budget_left();
+        let index = self.b.ins().iadd_imm_s(left, self.block_len as i64);
+        let code = FaultCode::BudgetInBlock {
+            start: self.current_block,
+        };
+        self.fault_if(overdrawn, code, pc, index);
     }
 
     /// Stores the budget register to the context (before calls that may

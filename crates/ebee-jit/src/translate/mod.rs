@@ -148,6 +148,12 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     /// Whether a bpf-to-bpf call can run this function, so that its `exit`
     /// hands `r1`–`r5` back to a caller (checked mode).
     pub is_call_target: bool,
+    /// Instructions in the block being translated.
+    pub block_len: u64,
+    /// Whether the budget register is the budget at the block's entry less
+    /// `block_len` (less what calls used), so that a budget error can name
+    /// the exact instruction that ran out (`check.rs`).
+    pub budget_exact: bool,
 }
 
 /// Whether some local call in the program targets `entry`.
@@ -288,6 +294,8 @@ pub(crate) fn translate_function<'a>(
         tail_copies: Vec::new(),
         switches: HashMap::new(),
         is_call_target: is_local_call_target(insns, entry),
+        block_len: 0,
+        budget_exact: false,
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_exit_tail_copies()?;
@@ -369,6 +377,8 @@ impl FunctionTranslator<'_, '_> {
             self.b.seal_block(block);
         }
         self.current_block = info.start;
+        self.block_len = info.insn_count;
+        self.budget_exact = self.fast_pass.is_none();
         if self.mode.checked {
             match &self.fast_pass {
                 // A fast loop copy charges a whole pass in its last block.
@@ -389,7 +399,9 @@ impl FunctionTranslator<'_, '_> {
         }
         if !terminated {
             // Fall through into the next block, or off the program's end.
-            self.jump_to_pc(info.end, info.end.saturating_sub(1));
+            let last = info.end.saturating_sub(1);
+            self.check_budget_at_block_end(last);
+            self.jump_to_pc(info.end, last);
         }
         Ok(())
     }
@@ -449,9 +461,7 @@ impl FunctionTranslator<'_, '_> {
             Insn::LdPacket { size, index, imm } => self.packet_load(pc, size, index, imm),
             Insn::Ja { .. } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
-                if self.mode.checked && target <= pc && !self.in_fast_loop {
-                    self.check_budget(pc);
-                }
+                self.check_budget_at_block_end(pc);
                 self.jump_to_pc(target, pc);
                 return Ok(true);
             }
@@ -472,30 +482,13 @@ impl FunctionTranslator<'_, '_> {
                     self.switch_jump(pc, &table);
                     return Ok(true);
                 }
-                if self.mode.checked && target <= pc && !self.in_fast_loop {
-                    if let Some(&back) = self.blocks.get(&target) {
-                        // The budget test matters only when the jump goes
-                        // back: it goes on the taken edge, off the way on.
-                        let edge = self.b.create_block();
-                        self.blocks.insert(target, edge);
-                        self.cond_jump(pc, width, cond, dst, src, target);
-                        self.blocks.insert(target, back);
-                        self.b.seal_block(edge);
-                        self.b.switch_to_block(edge);
-                        self.check_budget(pc);
-                        self.b.ins().jump(back, &[]);
-                        return Ok(true);
-                    }
-                    self.check_budget(pc);
-                }
+                self.check_budget_at_block_end(pc);
                 self.cond_jump(pc, width, cond, dst, src, target);
                 return Ok(true);
             }
             Insn::MayGoto { .. } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
-                if self.mode.checked && target <= pc && !self.in_fast_loop {
-                    self.check_budget(pc);
-                }
+                self.check_budget_at_block_end(pc);
                 self.may_goto(pc, target);
                 return Ok(true);
             }

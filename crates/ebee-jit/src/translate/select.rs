@@ -143,9 +143,9 @@ impl FunctionTranslator<'_, '_> {
             let count = self.b.ins().iconst(I64, sel.ops_count as i64);
             let charge = self.b.ins().select(taken, zero, count);
             self.charge_budget_by(charge);
-            if target <= pc {
-                self.check_budget(pc);
-            }
+            // The block's charge no longer says where the budget ran out.
+            self.budget_exact = false;
+            self.check_budget(pc);
         }
         self.jump_to_pc(target, pc);
         Ok(())
