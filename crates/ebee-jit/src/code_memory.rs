@@ -244,6 +244,7 @@ mod tests {
                 checked,
                 optimize: true,
                 blind: None,
+                tail_target: false,
             };
             let code =
                 CodeMemory::compile((&insns, &InlineArrays::new()), &[], mode, blind).unwrap();

@@ -137,6 +137,7 @@ pub(crate) fn check_stub_function(isa: &dyn TargetIsa) -> ir::Function {
             checked: true,
             optimize: true,
             blind: None,
+            tail_target: false,
         },
         rt: RuntimeFns {
             call_conv: isa.default_call_conv(),

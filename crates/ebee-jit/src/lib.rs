@@ -171,6 +171,7 @@ pub fn compile_for_target_with(
             checked: options.checked,
             optimize: true,
             blind,
+            tail_target: false,
         },
         &*isa,
     )

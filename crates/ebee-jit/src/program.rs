@@ -106,11 +106,21 @@ impl JitProgram {
 
     /// [`JitProgram::compile`] without copying the `Vm`.
     pub fn compile_shared(vm: Arc<Vm>, options: JitOptions) -> Result<JitProgram, JitError> {
+        JitProgram::compile_as(vm, options, false)
+    }
+
+    /// Compiles `vm`, as a tail-call target when `tail_target`.
+    fn compile_as(
+        vm: Arc<Vm>,
+        options: JitOptions,
+        tail_target: bool,
+    ) -> Result<JitProgram, JitError> {
         let start = Instant::now();
         let mode = TranslateMode {
             checked: options.checked,
             optimize: options.optimize,
             blind: None,
+            tail_target,
         };
         let code = CodeMemory::compile(
             (vm.insns(), &inline_arrays(&vm)),
@@ -232,7 +242,7 @@ impl JitProgram {
         let code = match cache.get(&key) {
             Some((_, code)) => Arc::as_ptr(code),
             None => {
-                let code = Arc::new(JitProgram::compile_shared(target.clone(), self.options)?);
+                let code = Arc::new(JitProgram::compile_as(target.clone(), self.options, true)?);
                 let ptr = Arc::as_ptr(&code);
                 cache.insert(key, (target.clone(), code));
                 ptr
@@ -312,6 +322,7 @@ impl JitProgram {
             checked: self.options.checked,
             optimize: self.options.optimize,
             blind: None,
+            tail_target: false,
         };
         let code = Arc::new(CodeMemory::compile(
             (self.vm.insns(), &inline_arrays(&self.vm)),

@@ -46,6 +46,10 @@ pub(crate) struct TranslateMode {
     pub optimize: bool,
     /// Blind the program's immediates with this key (`blinding.rs`).
     pub blind: Option<Blinding>,
+    /// The program is a tail-call target: its entry function's `exit` may
+    /// return to a subprogram's caller (a tail call made in a subprogram),
+    /// which reads `r1`-`r5` in checked mode.
+    pub tail_target: bool,
 }
 
 /// What a translation is for: the mode, the target's conventions, and
@@ -293,7 +297,7 @@ pub(crate) fn translate_function<'a>(
         exit_tails: exit_tail::exit_tails(insns, &shape),
         tail_copies: Vec::new(),
         switches: HashMap::new(),
-        is_call_target: is_local_call_target(insns, entry),
+        is_call_target: is_local_call_target(insns, entry) || (mode.tail_target && entry == 0),
         block_len: 0,
         budget_exact: false,
     };
