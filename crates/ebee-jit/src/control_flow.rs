@@ -24,6 +24,10 @@ pub(crate) struct BlockInfo {
     /// Whether a jump at or after this block's start jumps to it (so it is
     /// entered from code emitted after it).
     pub has_back_pred: bool,
+    /// The start of the only block control can come from, when there is
+    /// exactly one such edge (never for the function's entry, which its
+    /// caller enters).
+    pub single_pred: Option<usize>,
 }
 
 /// One native function: an entry pc and its basic blocks.
@@ -189,12 +193,65 @@ pub(crate) fn function_shape(insns: &[Insn], entry: usize) -> FunctionShape {
                 end: pc,
                 insn_count: count,
                 has_back_pred: back_pred[start],
+                single_pred: None,
             },
         );
+    }
+    // Predecessor edges: (count, last predecessor) per block start.
+    let mut preds: BTreeMap<usize, (u32, usize)> = BTreeMap::new();
+    preds.insert(entry, (1, usize::MAX));
+    for b in blocks.values() {
+        let last = last_insn(insns, b);
+        let s = successors(insns, last);
+        for succ in [s.fall_through, s.target].into_iter().flatten() {
+            let e = preds.entry(succ).or_insert((0, b.start));
+            e.0 += 1;
+            e.1 = b.start;
+        }
+    }
+    for b in blocks.values_mut() {
+        b.single_pred = match preds.get(&b.start) {
+            Some(&(1, p)) if p != usize::MAX => Some(p),
+            _ => None,
+        };
     }
     FunctionShape {
         blocks,
         writes_r10: writes,
+    }
+}
+
+/// Where the interpreter's budget ran out, for a budget error found in
+/// the block at `start` of the function at `entry`: `index` is the
+/// position in that block of the first instruction over budget, negative
+/// when it lies in the block's single predecessor (or further back, along
+/// single-predecessor edges: the only edges without a budget test).
+pub(crate) fn budget_pc(insns: &[Insn], entry: usize, start: usize, index: i64) -> Option<usize> {
+    let (mut start, mut index) = (start, index);
+    if index < 0 {
+        let shape = function_shape(insns, entry);
+        while index < 0 {
+            let pred = shape.blocks.get(&start)?.single_pred?;
+            index += shape.blocks.get(&pred)?.insn_count as i64;
+            start = pred;
+        }
+    }
+    let mut pc = start;
+    for _ in 0..index {
+        pc += insns.get(pc)?.slots().max(1);
+    }
+    (pc < insns.len()).then_some(pc)
+}
+
+/// The pc of a block's last instruction.
+pub(crate) fn last_insn(insns: &[Insn], b: &BlockInfo) -> usize {
+    let mut pc = b.start;
+    loop {
+        let next = pc + insns[pc].slots().max(1);
+        if next >= b.end {
+            return pc;
+        }
+        pc = next;
     }
 }
 

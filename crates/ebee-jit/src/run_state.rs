@@ -60,8 +60,10 @@ impl<'a> RunState<'a> {
                 pc,
                 budget: self.current.budget(),
             },
+            // `pc` is the entry of the function the block is in.
             FaultCode::BudgetInBlock { start } => ExecError::BudgetExhausted {
-                pc: nth_insn(self.current.insns(), start, value as i64).unwrap_or(pc),
+                pc: crate::control_flow::budget_pc(self.current.insns(), pc, start, value as i64)
+                    .unwrap_or(start),
                 budget: self.current.budget(),
             },
             FaultCode::MisalignedAtomic { size } => ExecError::MisalignedAtomic {
@@ -191,16 +193,6 @@ impl<'a> RunState<'a> {
             ctx.status = TAIL_CALLED;
         }
     }
-}
-
-/// The pc of the instruction `n` instructions after the one at `start`
-/// (an `lddw` counts once), if `n` is not negative and it exists.
-fn nth_insn(insns: &[ebee_isa::Insn], start: usize, n: i64) -> Option<usize> {
-    let mut pc = start;
-    for _ in 0..usize::try_from(n).ok()? {
-        pc += insns.get(pc)?.slots().max(1);
-    }
-    (pc < insns.len()).then_some(pc)
 }
 
 /// What a helper call leads to.

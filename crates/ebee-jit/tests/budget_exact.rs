@@ -156,3 +156,33 @@ fn loops_and_calls_together() {
         40,
     );
 }
+
+#[test]
+fn a_chain_of_blocks_without_budget_tests_between_them() {
+    // The fall-through blocks after each test have one predecessor, so
+    // their edges skip the budget test: an error found later is traced
+    // back into the block where the budget ran out.
+    let got = sweep(
+        "
+        r0 = 0
+        if r1 == 0 goto out
+        r0 += 1
+        r0 += 1
+        if r0 == 100 goto out
+        r0 += 1
+        r3 = 5
+        r0 += r3
+        r2 = *(u8 *)(r1 + 99)
+    out:
+        exit",
+        11,
+    );
+    for (budget, pc) in [(0, 0), (1, 1), (2, 2), (4, 4), (5, 5), (7, 7)] {
+        assert!(
+            got[budget].starts_with(&format!("instruction {pc}:")),
+            "budget {budget}: {}",
+            got[budget]
+        );
+    }
+    assert!(got[9].starts_with("OutOfBounds pc=8"), "{}", got[9]);
+}

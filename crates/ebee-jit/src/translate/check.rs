@@ -15,7 +15,7 @@ use super::FunctionTranslator;
 use crate::context::{size_index, FRAME_SIZE};
 use crate::runtime_calls::FaultCode;
 use cranelift_codegen::ir::{condcodes::IntCC, types::I64, InstBuilder, Value};
-use ebee_isa::Reg;
+use ebee_isa::{JmpCond, Operand, Reg, Width};
 
 impl FunctionTranslator<'_, '_> {
     /// The address `base + off`, checked in checked mode for an access of
@@ -141,6 +141,55 @@ impl FunctionTranslator<'_, '_> {
         }
     }
 
+    /// Whether the edge from the block being translated to `target` needs
+    /// the end-of-block budget test: not when `target` has no other
+    /// predecessor, because a budget error found in `target` is traced
+    /// back into this block (`budget_pc`).
+    pub(super) fn edge_needs_budget_test(&self, target: usize) -> bool {
+        self.single_preds.get(&target) != Some(&self.current_block)
+    }
+
+    /// A conditional jump at `pc` with the budget tested on the edges that
+    /// need it (`edge_needs_budget_test`): before the branch when both do,
+    /// on its own edge when one does.
+    pub(super) fn budget_tested_cond_jump(
+        &mut self,
+        pc: usize,
+        (width, cond, dst, src): (Width, JmpCond, Reg, Operand),
+        target: usize,
+    ) {
+        let next = pc + 1;
+        let tested = self.mode.checked && !self.in_fast_loop;
+        let taken = tested && self.edge_needs_budget_test(target);
+        let fall = tested && self.edge_needs_budget_test(next);
+        let one = match (taken, fall) {
+            (true, true) => {
+                self.check_budget(pc);
+                None
+            }
+            (true, false) => Some(target),
+            (false, true) => Some(next),
+            (false, false) => None,
+        };
+        let Some(edge_to) = one else {
+            self.cond_jump(pc, width, cond, dst, src, target);
+            return;
+        };
+        let Some(&to) = self.blocks.get(&edge_to) else {
+            // Off the program's end: that edge faults anyway.
+            self.cond_jump(pc, width, cond, dst, src, target);
+            return;
+        };
+        let edge = self.b.create_block();
+        self.blocks.insert(edge_to, edge);
+        self.cond_jump(pc, width, cond, dst, src, target);
+        self.blocks.insert(edge_to, to);
+        self.b.seal_block(edge);
+        self.b.switch_to_block(edge);
+        self.check_budget(pc);
+        self.b.ins().jump(to, &[]);
+    }
+
     /// Before a fault, a helper or a local call at `pc`: stops with the
     /// budget error instead when the interpreter would have run out before
     /// reaching `pc`. The block was charged in full on entry, so the budget
@@ -160,9 +209,10 @@ impl FunctionTranslator<'_, '_> {
     /// interpreter names the first instruction over budget: in this block,
     /// the one whose index is the budget the block started with (the
     /// register plus the block's length), which Rust finds by walking the
-    /// block (`FaultCode::BudgetInBlock`). When the block's charge is not
-    /// plain, or the budget already ran out in an earlier block of the
-    /// path, the error names `pc`.
+    /// block, or, when negative, back through single-predecessor blocks
+    /// whose edges skip the test (`FaultCode::BudgetInBlock`,
+    /// `control_flow::budget_pc`). When the block's charge is not plain
+    /// (a select), the error names `pc`.
     fn budget_fault_if(&mut self, overdrawn: Value, pc: usize) {
         if !self.budget_exact {
             let zero = self.b.ins().iconst(I64, 0);
@@ -174,7 +224,8 @@ impl FunctionTranslator<'_, '_> {
         let code = FaultCode::BudgetInBlock {
             start: self.current_block,
         };
-        self.fault_if(overdrawn, code, pc, index);
+        // The fault's pc is the function's entry, to find the block in.
+        self.fault_if(overdrawn, code, self.entry, index);
     }
 
     /// Stores the budget register to the context (before calls that may

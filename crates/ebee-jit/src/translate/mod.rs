@@ -154,6 +154,12 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub is_call_target: bool,
     /// Instructions in the block being translated.
     pub block_len: u64,
+    /// The function's entry pc (budget errors find their block from it).
+    pub entry: usize,
+    /// Blocks with exactly one predecessor block, by start: an edge into
+    /// one needs no budget test, since the error found there can be traced
+    /// back to the predecessor (`check.rs`).
+    pub single_preds: HashMap<usize, usize>,
     /// Whether the budget register is the budget at the block's entry less
     /// `block_len` (less what calls used), so that a budget error can name
     /// the exact instruction that ran out (`check.rs`).
@@ -299,6 +305,12 @@ pub(crate) fn translate_function<'a>(
         switches: HashMap::new(),
         is_call_target: is_local_call_target(insns, entry) || (mode.tail_target && entry == 0),
         block_len: 0,
+        entry,
+        single_preds: shape
+            .blocks
+            .values()
+            .filter_map(|b| Some((b.start, b.single_pred?)))
+            .collect(),
         budget_exact: false,
     };
     t.translate_blocks(&shape, entry)?;
@@ -404,7 +416,9 @@ impl FunctionTranslator<'_, '_> {
         if !terminated {
             // Fall through into the next block, or off the program's end.
             let last = info.end.saturating_sub(1);
-            self.check_budget_at_block_end(last);
+            if self.edge_needs_budget_test(info.end) {
+                self.check_budget_at_block_end(last);
+            }
             self.jump_to_pc(info.end, last);
         }
         Ok(())
@@ -465,7 +479,9 @@ impl FunctionTranslator<'_, '_> {
             Insn::LdPacket { size, index, imm } => self.packet_load(pc, size, index, imm),
             Insn::Ja { .. } => {
                 let target = self.insns[pc].branch_target(pc).unwrap_or(0) as usize;
-                self.check_budget_at_block_end(pc);
+                if self.edge_needs_budget_test(target) {
+                    self.check_budget_at_block_end(pc);
+                }
                 self.jump_to_pc(target, pc);
                 return Ok(true);
             }
@@ -486,8 +502,7 @@ impl FunctionTranslator<'_, '_> {
                     self.switch_jump(pc, &table);
                     return Ok(true);
                 }
-                self.check_budget_at_block_end(pc);
-                self.cond_jump(pc, width, cond, dst, src, target);
+                self.budget_tested_cond_jump(pc, (width, cond, dst, src), target);
                 return Ok(true);
             }
             Insn::MayGoto { .. } => {
