@@ -186,3 +186,35 @@ fn a_chain_of_blocks_without_budget_tests_between_them() {
     }
     assert!(got[9].starts_with("OutOfBounds pc=8"), "{}", got[9]);
 }
+
+#[test]
+fn no_store_lands_after_the_budget_ran_out() {
+    // Stores into the input buffer in the same block and in blocks whose
+    // edges skip the budget test: the buffer afterwards is the
+    // interpreter's for every budget.
+    let asm = "
+        r2 = 1
+        *(u8 *)(r1 + 0) = r2
+        r2 += 1
+        *(u8 *)(r1 + 1) = r2
+        if r2 == 100 goto out
+        r2 += 1
+        *(u8 *)(r1 + 2) = r2
+        lock *(u32 *)(r1 + 4) += r2
+        r2 += 1
+        *(u8 *)(r1 + 3) = r2
+    out:
+        r0 = r2
+        exit";
+    let mut vm = Vm::new(ebee_isa::assemble(asm).unwrap()).unwrap();
+    let jit_of = |vm: &Vm| JitProgram::compile(vm, JitOptions::CHECKED).unwrap();
+    for budget in 0..=14 {
+        vm.set_budget(budget);
+        let mut a = vec![0u8; 16];
+        let mut b = vec![0u8; 16];
+        let want = show(vm.run(&mut a));
+        let got = show(jit_of(&vm).run(&mut b));
+        assert_eq!(got, want, "budget {budget}");
+        assert_eq!(b, a, "budget {budget}: memory");
+    }
+}

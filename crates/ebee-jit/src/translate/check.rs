@@ -190,6 +190,18 @@ impl FunctionTranslator<'_, '_> {
         self.b.ins().jump(to, &[]);
     }
 
+    /// Before a store or atomic at `pc` through `base` (checked mode, not in
+    /// a fast loop copy, whose guard proved the budget): stops if the
+    /// interpreter would have run out of budget first, so no memory the
+    /// run's caller can see is written past that point. Stores to this
+    /// call's own frame are left out: no one sees the stack after a run.
+    pub(super) fn stop_before_effect_over_budget(&mut self, pc: usize, base: Reg) {
+        if self.in_fast_loop || (base == Reg::R10 && self.r10_is_frame_top) {
+            return;
+        }
+        self.stop_if_budget_ran_out(pc);
+    }
+
     /// Before a fault, a helper or a local call at `pc`: stops with the
     /// budget error instead when the interpreter would have run out before
     /// reaching `pc`. The block was charged in full on entry, so the budget

@@ -55,6 +55,7 @@ impl FunctionTranslator<'_, '_> {
     }
 
     pub(super) fn store(&mut self, pc: usize, size: Size, dst: Reg, off: i16, src: Operand) {
+        self.stop_before_effect_over_budget(pc, dst);
         let value = match src {
             Operand::Reg(r) => self.reg(r),
             Operand::Imm(i) => self.imm_const(I64, i as i64),
@@ -153,6 +154,7 @@ impl FunctionTranslator<'_, '_> {
         src: Reg,
         off: i16,
     ) {
+        self.stop_before_effect_over_budget(pc, dst);
         let ty = ty_of(size);
         // Sequentially consistent host atomics, as the interpreter's.
         let f = MemFlagsData::new();
