@@ -341,14 +341,18 @@ fn helper_5(a: [u64; 5]) -> Result<u64, ebee_runtime::HelperError> {
 /// What a run produced, comparable across engines (no host addresses).
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
-    Ok { r0: u64, mem: Vec<u8> },
-    Err(String),
+    Ok {
+        r0: u64,
+        mem: Vec<u8>,
+    },
+    /// The error, and the input buffer as the stores before it left it.
+    Err(String, Vec<u8>),
 }
 
 fn outcome(r: Result<u64, ExecError>, mem: Vec<u8>) -> Outcome {
     match r {
         Ok(r0) => Outcome::Ok { r0, mem },
-        Err(e) => Outcome::Err(e.portable_key()),
+        Err(e) => Outcome::Err(e.portable_key(), mem),
     }
 }
 
@@ -358,12 +362,16 @@ fn input(seed: u8) -> Vec<u8> {
         .collect()
 }
 
-/// Runs both engines; returns whether the run reached `exit`.
-fn compare(gens: &[Gen], seed: u8) -> Result<bool, TestCaseError> {
+/// Runs both engines (with the instruction budget `budget`, if any);
+/// returns whether the run reached `exit`.
+fn compare(gens: &[Gen], seed: u8, budget: Option<u64>) -> Result<bool, TestCaseError> {
     let insns = materialize(gens);
     let bytes = encode(&insns);
     let mut vm = Vm::from_bytes(&bytes).map_err(|e| TestCaseError::fail(format!("load: {e}")))?;
     vm.helpers_mut().register(5, "mix", helper_5);
+    if let Some(b) = budget {
+        vm.set_budget(b);
+    }
     let mut mem = input(seed);
     let want = outcome(vm.run(&mut mem), mem);
 
@@ -431,10 +439,17 @@ fn jit_matches_interpreter() {
         ..Config::default()
     });
     let (ok, faulted) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
-    let strategy = (proptest::collection::vec(gen_insn(), 1..32), any::<u8>());
+    // A third of the runs get a budget short enough to run out: the error
+    // (its pc included) and the memory left must be the interpreter's.
+    let budget = prop_oneof![2 => Just(None), 1 => (0u64..48).prop_map(Some)];
+    let strategy = (
+        proptest::collection::vec(gen_insn(), 1..32),
+        any::<u8>(),
+        budget,
+    );
     runner
-        .run(&strategy, |(gens, seed)| {
-            match compare(&gens, seed)? {
+        .run(&strategy, |(gens, seed, budget)| {
+            match compare(&gens, seed, budget)? {
                 true => ok.set(ok.get() + 1),
                 false => faulted.set(faulted.get() + 1),
             }
