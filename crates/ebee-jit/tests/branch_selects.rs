@@ -40,10 +40,7 @@ fn op() -> impl Strategy<Value = String> {
 }
 
 fn key(r: &Result<u64, ExecError>) -> Result<u64, String> {
-    r.clone().map_err(|e| match e {
-        ExecError::BudgetExhausted { .. } => "BudgetExhausted".to_string(),
-        other => other.to_string(),
-    })
+    r.clone().map_err(|e| e.to_string())
 }
 
 proptest! {
