@@ -128,7 +128,15 @@ impl FunctionTranslator<'_, '_> {
     pub(super) fn check_budget(&mut self, pc: usize) {
         let left = self.budget_left();
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        self.budget_fault_if(overdrawn, pc);
+        self.budget_fault_if(overdrawn, pc, None);
+    }
+
+    /// [`Self::check_budget`] after the block was charged `extra` more
+    /// instructions, which directly follow it (a select's operations).
+    pub(super) fn check_budget_with_extra(&mut self, pc: usize, extra: Value) {
+        let left = self.budget_left();
+        let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+        self.budget_fault_if(overdrawn, pc, Some(extra));
     }
 
     /// At the end of a block (its last instruction at `pc`), checked mode
@@ -214,7 +222,7 @@ impl FunctionTranslator<'_, '_> {
         let left = self.budget_left();
         let at_pc = self.b.ins().iadd_imm_s(left, self.after_in_block as i64);
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, at_pc, 0);
-        self.budget_fault_if(overdrawn, pc);
+        self.budget_fault_if(overdrawn, pc, None);
     }
 
     /// Stops with the budget error when `overdrawn`, detected at `pc`. The
@@ -225,14 +233,17 @@ impl FunctionTranslator<'_, '_> {
     /// whose edges skip the test (`FaultCode::BudgetInBlock`,
     /// `control_flow::budget_pc`). When the block's charge is not plain
     /// (a select), the error names `pc`.
-    fn budget_fault_if(&mut self, overdrawn: Value, pc: usize) {
+    fn budget_fault_if(&mut self, overdrawn: Value, pc: usize, extra: Option<Value>) {
         if !self.budget_exact {
             let zero = self.b.ins().iconst(I64, 0);
             self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
             return;
         }
         let left = self.budget_left();
-        let index = self.b.ins().iadd_imm_s(left, self.block_len as i64);
+        let mut index = self.b.ins().iadd_imm_s(left, self.block_len as i64);
+        if let Some(extra) = extra {
+            index = self.b.ins().iadd(index, extra);
+        }
         let code = FaultCode::BudgetInBlock {
             start: self.current_block,
         };

@@ -139,19 +139,15 @@ impl FunctionTranslator<'_, '_> {
             }
         }
         if self.mode.checked {
-            // The jump's own block first, then the skipped operations as
-            // the block they are: charged only when they ran (the jump not
-            // taken), so an overdraft now lies among them.
-            self.check_budget(pc);
+            // The skipped operations are charged when they ran (the jump
+            // not taken); they follow the jump, so with the jump's block
+            // they are one run of instructions, and one test names the
+            // first over budget in either (`check.rs`).
             let zero = self.b.ins().iconst(I64, 0);
             let count = self.b.ins().iconst(I64, sel.ops_count as i64);
             let charge = self.b.ins().select(taken, zero, count);
             self.charge_budget_by(charge);
-            let exact = self.budget_exact;
-            self.current_block = sel.ops_start;
-            self.block_len = sel.ops_count;
-            self.check_budget(pc);
-            self.budget_exact = exact;
+            self.check_budget_with_extra(pc, charge);
         }
         self.jump_to_pc(target, pc);
         Ok(())
