@@ -10,6 +10,8 @@ use ebee_jit::{JitOptions, JitProgram};
 use ebee_runtime::Vm;
 use proptest::prelude::*;
 
+mod support;
+
 const CONDS: &[&str] = &[
     "==", "!=", "<", "<=", ">", ">=", "s<", "s<=", "s>", "s>=", "&",
 ];
@@ -82,16 +84,7 @@ proptest! {
         order in Just((0..TAILS.len()).collect::<Vec<_>>()).prop_shuffle(),
     ) {
         let text = program(a, b, count, &tests, &order);
-        let vm = Vm::new(assemble(&text).expect("assembles")).expect("loads");
-        let want = vm.run(&mut []);
-        prop_assert!(want.is_ok(), "the interpreter fails on\n{}", text);
-        let want = want.ok();
-        let checked = JitProgram::compile(&vm, JitOptions::CHECKED).expect("compiles");
-        prop_assert_eq!(checked.run(&mut []).ok(), want, "checked on\n{}", text);
-        let verified = JitProgram::compile(&vm, JitOptions::VERIFIED).expect("compiles");
-        // SAFETY: the program touches no memory at all.
-        let got = unsafe { verified.run_unchecked(&mut []) };
-        prop_assert_eq!(got.ok(), want, "verified on\n{}", text);
+        support::agree_without_memory(&text)?;
     }
 }
 

@@ -6,9 +6,9 @@
 //! interpreter's in both modes, and the code must also compile for aarch64.
 
 use ebee_isa::assemble;
-use ebee_jit::{JitOptions, JitProgram};
-use ebee_runtime::Vm;
 use proptest::prelude::*;
+
+mod support;
 
 const CONDS: &[&str] = &[
     "==", "!=", "<", "<=", ">", ">=", "s<", "s<=", "s>", "s>=", "&",
@@ -132,17 +132,8 @@ proptest! {
         }),
     ) {
         let text = program(a, mask, wide_mask, &nodes, &leaves);
+        support::agree_without_memory(&text)?;
         let insns = assemble(&text).expect("assembles");
-        let vm = Vm::new(insns.clone()).expect("loads");
-        let want = vm.run(&mut []);
-        prop_assert!(want.is_ok(), "the interpreter fails on\n{}", text);
-        let want = want.ok();
-        let checked = JitProgram::compile(&vm, JitOptions::CHECKED).expect("compiles");
-        prop_assert_eq!(checked.run(&mut []).ok(), want, "checked on\n{}", text);
-        let verified = JitProgram::compile(&vm, JitOptions::VERIFIED).expect("compiles");
-        // SAFETY: the program touches no memory at all.
-        let got = unsafe { verified.run_unchecked(&mut []) };
-        prop_assert_eq!(got.ok(), want, "verified on\n{}", text);
         prop_assert!(ebee_jit::compile_for_target(&insns, "aarch64", false).is_ok());
     }
 }
