@@ -70,14 +70,20 @@
 //!   at most two ALU operations and `exit` is copied into each jump that
 //!   reaches it, so a loop's exit test falls through into its own return
 //!   instead of ending in `jcc exit; jmp header`.
-//! - **Budget**: each basic block subtracts its instruction count on entry;
-//!   the sign is tested at backward jumps, calls and exits. A run that
-//!   exceeds the budget fails exactly when the interpreter's does, but the
-//!   error's pc is the jump or exit where the JIT noticed, not the
-//!   instruction the interpreter stopped at. Before a memory or alignment
-//!   fault is reported, the budget left at that instruction is tested, so
-//!   a run that would have run out first fails with the budget error, as
-//!   in the interpreter.
+//! - **Budget** (checked mode): each basic block subtracts its instruction
+//!   count on entry; the sign is tested at block ends (except on an edge
+//!   into a block with no other predecessor), exits, and before calls,
+//!   stores outside the frame and reported faults. The error names the
+//!   instruction the interpreter stops at: the one whose index in its
+//!   block is the budget the block started with, traced back along the
+//!   untested edges (`control_flow::budget_pc`). No helper, call or store
+//!   outside the frame happens past that point, and a callee gets the
+//!   budget without the caller's rest of the block. Verified mode has no
+//!   budget: verified programs terminate.
+//! - **Array-map lookups** (`translate/map_lookup.rs`): `bpf_map_lookup_elem`
+//!   on an array the program names with a constant (`lddw r1, map` in the
+//!   call's block) and the `Vm` declares ([`ebee_runtime::Vm::inline_arrays`])
+//!   is a bounds check and `base + key * stride` in native code.
 //! - **Helpers and tail calls** go through a Rust trampoline into the
 //!   `Vm`'s registry; a tail call compiles its target on first use (in the
 //!   caller's mode, cached) and runs it in the caller's frame.
