@@ -3,7 +3,7 @@
 //! `BPF_PROG_TEST_RUN` does on the loopback device.
 //!
 //! The packet lives in a [`LowFrame`] so `data`/`data_end` (32-bit
-//! fields) are its real addresses (see [`super::frame`]). As in the
+//! fields) are its real addresses (see `program_type::frame`). As in the
 //! kernel's test run, a socket filter's `skb->data` is the network header
 //! (`len` excludes the Ethernet header, `ldabs` offsets start there),
 //! while a tc program's starts at the Ethernet header. The context is
