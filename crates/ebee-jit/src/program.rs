@@ -24,8 +24,8 @@ pub struct JitOptions {
     pub checked: bool,
     /// Let Cranelift optimise (on by default). Off compiles for speed of
     /// compilation: no e-graph pass and the single-pass register allocator,
-    /// about 2.5x faster to compile on large programs (a 1,000-instruction
-    /// clang-built program in under 1 ms), while the code runs 1.5x to 5x
+    /// 1.5-2.5x faster to compile on large programs (a 1,000-instruction
+    /// clang-built program in about 1 ms verified), while the code runs 1.5x to 5x
     /// slower: for large or short-lived programs run a few times.
     pub optimize: bool,
     /// Constant blinding (off by default; see
