@@ -29,6 +29,29 @@ fn as_counts(entries: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> BTreeMap<u32,
         .collect()
 }
 
+/// The kernel's copy of `obj` after one `BPF_PROG_TEST_RUN` of `program`
+/// on a zeroed packet, and the run's `r0`; `None` (with `skipped:`
+/// printed) where the kernel runs no XDP programs.
+#[cfg(target_os = "linux")]
+fn kernel_run(
+    obj: &ebee_object::Object,
+    program: &str,
+) -> Option<(ebee_kernel::LoadedObject, u64)> {
+    use ebee_kernel::{ObjectLoadOptions, ProgramType, TestRun};
+    if let Err(e) = ebee_kernel::probe_program_type(ProgramType::Xdp) {
+        println!("skipped: kernel part: no XDP programs here: {e}");
+        return None;
+    }
+    let kernel = ebee_kernel::LoadedObject::load(obj, &ObjectLoadOptions::default()).unwrap();
+    let packet = vec![0u8; PACKET_LEN as usize];
+    let out = kernel
+        .program(program)
+        .unwrap()
+        .test_run(&TestRun::new(&packet))
+        .unwrap();
+    Some((kernel, out.retval as u64))
+}
+
 #[test]
 fn hash_count_counts_every_key_in_ebee_and_in_the_kernel() {
     let want = expected_counts();
@@ -49,19 +72,10 @@ fn hash_count_counts_every_key_in_ebee_and_in_the_kernel() {
 
     #[cfg(target_os = "linux")]
     {
-        use ebee_kernel::{ObjectLoadOptions, ProgramType, TestRun};
-        if let Err(e) = ebee_kernel::probe_program_type(ProgramType::Xdp) {
-            println!("skipped: kernel part: no XDP programs here: {e}");
+        let Some((kernel, retval)) = kernel_run(&obj, "hash_count") else {
             return;
-        }
-        let kernel = ebee_kernel::LoadedObject::load(&obj, &ObjectLoadOptions::default()).unwrap();
-        let packet = vec![0u8; PACKET_LEN as usize];
-        let out = kernel
-            .program("hash_count")
-            .unwrap()
-            .test_run(&TestRun::new(&packet))
-            .unwrap();
-        assert_eq!(out.retval as u64, r0);
+        };
+        assert_eq!(retval, r0);
         let map = kernel.map("counts").unwrap();
         let got = as_counts(map.keys().map(|k| {
             let k = k.unwrap();
@@ -88,19 +102,10 @@ fn tail_chain_runs_32_links_in_ebee_and_in_the_kernel() {
 
     #[cfg(target_os = "linux")]
     {
-        use ebee_kernel::{ObjectLoadOptions, ProgramType, TestRun};
-        if let Err(e) = ebee_kernel::probe_program_type(ProgramType::Xdp) {
-            println!("skipped: kernel part: no XDP programs here: {e}");
+        let Some((kernel, retval)) = kernel_run(&obj, "tail_chain") else {
             return;
-        }
-        let kernel = ebee_kernel::LoadedObject::load(&obj, &ObjectLoadOptions::default()).unwrap();
-        let packet = vec![0u8; PACKET_LEN as usize];
-        let out = kernel
-            .program("tail_chain")
-            .unwrap()
-            .test_run(&TestRun::new(&packet))
-            .unwrap();
-        assert_eq!(out.retval as u64, TAIL_DEPTH);
+        };
+        assert_eq!(retval, TAIL_DEPTH);
         let depth = kernel
             .map("depth")
             .unwrap()

@@ -8,19 +8,13 @@ use ebee_isa::assemble;
 use ebee_jit::{JitOptions, JitProgram};
 use ebee_runtime::{ExecError, Vm};
 
+mod support;
+use support::verdict;
+
 fn input() -> Vec<u8> {
     (0..64u32)
         .map(|i| (i as u8).wrapping_mul(73) ^ 0x35)
         .collect()
-}
-
-/// The verdict without host addresses or the budget's pc (the JIT names
-/// the test that noticed, not the instruction that ran out).
-fn verdict(r: &Result<u64, ExecError>) -> String {
-    match r {
-        Ok(v) => format!("ok {v}"),
-        Err(e) => e.portable_key(),
-    }
 }
 
 /// Runs `text` on both engines at every budget below `max`, comparing

@@ -12,14 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ebee_jit::{JitOptions, JitProgram};
-use ebee_runtime::{ExecError, Vm};
+use ebee_runtime::Vm;
 
-fn show(r: Result<u64, ExecError>) -> String {
-    match r {
-        Ok(v) => format!("ok {v}"),
-        Err(e) => e.portable_key(),
-    }
-}
+mod support;
+use support::verdict;
 
 /// Runs `asm` with every budget in `0..=max` on both engines; `calls`
 /// counts the runs of helper 100 (adds 1 to r0's argument `r1`).
@@ -38,7 +34,7 @@ fn sweep(asm: &str, max: u64) -> Vec<String> {
         calls.store(0, Ordering::SeqCst);
         let interp = format!(
             "{} calls={}",
-            show(vm.run(&mut mem)),
+            verdict(&vm.run(&mut mem)),
             calls.load(Ordering::SeqCst)
         );
         let jit = JitProgram::compile(&vm, JitOptions::CHECKED).unwrap();
@@ -46,7 +42,7 @@ fn sweep(asm: &str, max: u64) -> Vec<String> {
         let mut mem = vec![7u8; 16];
         let got = format!(
             "{} calls={}",
-            show(jit.run(&mut mem)),
+            verdict(&jit.run(&mut mem)),
             calls.load(Ordering::SeqCst)
         );
         assert_eq!(got, interp, "budget {budget}:\n{asm}");
@@ -212,8 +208,8 @@ fn no_store_lands_after_the_budget_ran_out() {
         vm.set_budget(budget);
         let mut a = vec![0u8; 16];
         let mut b = vec![0u8; 16];
-        let want = show(vm.run(&mut a));
-        let got = show(jit_of(&vm).run(&mut b));
+        let want = verdict(&vm.run(&mut a));
+        let got = verdict(&jit_of(&vm).run(&mut b));
         assert_eq!(got, want, "budget {budget}");
         assert_eq!(b, a, "budget {budget}: memory");
     }

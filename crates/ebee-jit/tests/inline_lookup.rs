@@ -20,7 +20,10 @@ use ebee_runtime::helpers::{standard_helpers, HelperEnv};
 use ebee_runtime::loader::{handle_of, LoadOptions, LoadedObject};
 use ebee_runtime::map::{Map, MapSpec, MapType};
 use ebee_runtime::program_type::xdp::{self, Xdp};
-use ebee_runtime::{ExecError, HelperRegistry, InlineArray, Vm};
+use ebee_runtime::{HelperRegistry, InlineArray, Vm};
+
+mod support;
+use support::verdict;
 
 fn compile(name: &str) -> Object {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
@@ -183,22 +186,18 @@ fn run_all(vm: &Arc<Vm>, map: &Map, key: u32, verified: bool) -> Vec<(String, St
             .collect::<Vec<_>>()
             .join(",")
     };
-    let show = |r: Result<u64, ExecError>| match r {
-        Ok(v) => format!("ok {v}"),
-        Err(e) => e.portable_key(),
-    };
     let mut mem = key.to_ne_bytes().to_vec();
     reset();
-    out.push((show(vm.run(&mut mem)), snapshot()));
+    out.push((verdict(&vm.run(&mut mem)), snapshot()));
     reset();
     let checked = JitProgram::compile_shared(vm.clone(), JitOptions::CHECKED).unwrap();
-    out.push((show(checked.run(&mut mem)), snapshot()));
+    out.push((verdict(&checked.run(&mut mem)), snapshot()));
     if verified {
         reset();
         let v = JitProgram::compile_shared(vm.clone(), JitOptions::VERIFIED).unwrap();
         // SAFETY: callers pass `verified` only for programs whose accesses
         // stay in the input, the stack and the array's values.
-        out.push((show(unsafe { v.run_unchecked(&mut mem) }), snapshot()));
+        out.push((verdict(&unsafe { v.run_unchecked(&mut mem) }), snapshot()));
     }
     out
 }

@@ -70,7 +70,7 @@ fn user_maps(l: &LoadedObject) -> Maps {
     out
 }
 
-/// An XDP run's `r0` and output packet.
+/// A packet run's `r0` and output packet.
 type Verdict = (u64, Vec<u8>);
 
 fn kernel_maps(k: &ebee_kernel::LoadedObject, obj: &Object) -> Maps {
@@ -167,26 +167,34 @@ fn callbacks_agree_on_every_engine_and_the_kernel() {
     }
 }
 
-#[test]
-fn xdp_rewrite_behind_a_tail_call_agrees_everywhere() {
-    let obj = compile("xdp_tail");
-    let packets: Vec<Vec<u8>> = (0..24).map(packet).collect();
+/// Runs `program` of `obj` on each of `packets` on every engine (each on
+/// fresh runners) and asserts they agree on the verdicts, the packets out
+/// and the maps afterwards; returns the interpreter's.
+fn engines_agree_on_packets(
+    obj: &Object,
+    program: &str,
+    helpers: &HelperRegistry,
+    packets: &[Vec<u8>],
+) -> (Vec<Verdict>, Maps) {
     let mut reference: Option<(Vec<Verdict>, Maps)> = None;
-    for (label, opts) in engines(&xdp::helpers()) {
-        let l = LoadedObject::load(&obj, &opts).unwrap_or_else(|e| panic!("{label}: {e}"));
-        let p = l.program("xdp_entry").unwrap();
+    for (label, opts) in engines(helpers) {
+        let l = LoadedObject::load(obj, &opts).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let p = l.program(program).unwrap();
         if label == "jit verified" {
-            assert!(p.packet_unchecked(), "verified as XDP, run without checks");
+            assert!(
+                p.packet_unchecked(),
+                "verified as {:?}, run without checks",
+                p.program_type()
+            );
         }
-        let mut x = Xdp::new().unwrap();
+        let mut runners = Runners::new();
         let outs: Vec<Verdict> = packets
             .iter()
             .enumerate()
             .map(|(i, pk)| {
-                let o = x
-                    .run_loaded(p, pk)
-                    .unwrap_or_else(|e| panic!("{label} packet {i}: {e}"));
-                (o.ret, o.data_out())
+                runners
+                    .run(p, pk)
+                    .unwrap_or_else(|e| panic!("{label} packet {i}: {e}"))
             })
             .collect();
         let maps = user_maps(&l);
@@ -198,74 +206,56 @@ fn xdp_rewrite_behind_a_tail_call_agrees_everywhere() {
             }
         }
     }
-    let (outs, maps) = reference.unwrap();
-    assert_ne!(outs[0].1, packets[0], "the rewrite changed the packet");
-    assert!(outs.iter().any(|o| o.0 == 2) && outs.iter().any(|o| o.0 == 3));
-    assert_eq!(maps["protos"].len(), 3, "three protocols counted");
-    match kernel(&obj) {
+    reference.unwrap()
+}
+
+/// Where the kernel can run `obj`: asserts its `program` gives `outs` on
+/// `packets` (output room for a packet from `out_capacity`) and leaves
+/// `maps`.
+fn kernel_agrees_on_packets(
+    obj: &Object,
+    program: &str,
+    packets: &[Vec<u8>],
+    (outs, maps): &(Vec<Verdict>, Maps),
+    out_capacity: impl Fn(&[u8]) -> usize,
+) {
+    match kernel(obj) {
         Err(reason) => println!("skipped: kernel comparison: {reason}"),
         Ok(k) => {
-            let kp = k.program("xdp_entry").unwrap();
+            let kp = k.program(program).unwrap();
             for (i, pk) in packets.iter().enumerate() {
                 let mut run = TestRun::new(pk);
-                run.data_out_capacity = Some(4096);
+                run.data_out_capacity = Some(out_capacity(pk));
                 let ko = kp.test_run(&run).unwrap();
                 assert_eq!(outs[i].0 as u32, ko.retval, "packet {i}: verdict");
                 assert_eq!(outs[i].1, ko.data, "packet {i}: output packet");
             }
-            assert_eq!(maps, kernel_maps(&k, &obj), "maps ebee vs kernel");
+            assert_eq!(*maps, kernel_maps(&k, obj), "maps ebee vs kernel");
         }
     }
+}
+
+#[test]
+fn xdp_rewrite_behind_a_tail_call_agrees_everywhere() {
+    let obj = compile("xdp_tail");
+    let packets: Vec<Vec<u8>> = (0..24).map(packet).collect();
+    let reference = engines_agree_on_packets(&obj, "xdp_entry", &xdp::helpers(), &packets);
+    let (outs, maps) = &reference;
+    assert_ne!(outs[0].1, packets[0], "the rewrite changed the packet");
+    assert!(outs.iter().any(|o| o.0 == 2) && outs.iter().any(|o| o.0 == 3));
+    assert_eq!(maps["protos"].len(), 3, "three protocols counted");
+    kernel_agrees_on_packets(&obj, "xdp_entry", &packets, &reference, |_| 4096);
 }
 
 #[test]
 fn tc_classifier_with_callbacks_agrees_everywhere() {
     let obj = compile("tc_callbacks");
     let packets: Vec<Vec<u8>> = (0..24).map(packet).collect();
-    let mut reference: Option<(Vec<Verdict>, Maps)> = None;
-    for (label, opts) in engines(&skb::helpers()) {
-        let l = LoadedObject::load(&obj, &opts).unwrap_or_else(|e| panic!("{label}: {e}"));
-        let p = l.program("tc_hash").unwrap();
-        if label == "jit verified" {
-            assert!(p.packet_unchecked(), "verified as tc, run without checks");
-        }
-        let mut s = Skb::new(SkbKind::Tc).unwrap();
-        let outs: Vec<Verdict> = packets
-            .iter()
-            .enumerate()
-            .map(|(i, pk)| {
-                let o = s
-                    .run_loaded(p, pk)
-                    .unwrap_or_else(|e| panic!("{label} packet {i}: {e}"));
-                (o.ret, o.packet)
-            })
-            .collect();
-        let maps = user_maps(&l);
-        match &reference {
-            None => reference = Some((outs, maps)),
-            Some((o, m)) => {
-                assert_eq!(&outs, o, "{label}: verdicts and packets");
-                assert_eq!(&maps, m, "{label}: maps");
-            }
-        }
-    }
-    let (outs, maps) = reference.unwrap();
+    let reference = engines_agree_on_packets(&obj, "tc_hash", &skb::helpers(), &packets);
+    let (outs, maps) = &reference;
     assert_ne!(outs[0].1, packets[0], "the hash was stored in the packet");
     assert!(maps["verdicts"].len() > 1, "several verdict keys counted");
-    match kernel(&obj) {
-        Err(reason) => println!("skipped: kernel comparison: {reason}"),
-        Ok(k) => {
-            let kp = k.program("tc_hash").unwrap();
-            for (i, pk) in packets.iter().enumerate() {
-                let mut run = TestRun::new(pk);
-                run.data_out_capacity = Some(pk.len() + 64);
-                let ko = kp.test_run(&run).unwrap();
-                assert_eq!(outs[i].0 as u32, ko.retval, "packet {i}: verdict");
-                assert_eq!(outs[i].1, ko.data, "packet {i}: output packet");
-            }
-            assert_eq!(maps, kernel_maps(&k, &obj), "maps ebee vs kernel");
-        }
-    }
+    kernel_agrees_on_packets(&obj, "tc_hash", &packets, &reference, |pk| pk.len() + 64);
 }
 
 fn sample_objects(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -10,23 +10,13 @@
 mod prog_type;
 
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
 
 use ebee_kernel::TestRun;
 use ebee_runtime::loader::{LoadOptions, LoadedObject};
 use ebee_runtime::map::{cgroup2_root, Cgroup, Map, MapSpec, MapType, BPF_ANY};
 use ebee_runtime::program_type::skb::{SkBuff, Skb, SkbKind};
 use ebee_runtime::Vm;
-use prog_type::{compile, kernel};
-
-/// A cgroup made for the test, removed when dropped.
-struct TempCgroup(PathBuf);
-
-impl Drop for TempCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
+use prog_type::{compile, kernel, TempCgroup};
 
 #[test]
 fn skb_under_cgroup_matches_the_kernel() {
@@ -37,8 +27,7 @@ fn skb_under_cgroup_matches_the_kernel() {
         return;
     };
     let own_dir = own.dir().unwrap();
-    let fresh = TempCgroup(root.join(format!("ebee-test-{}", std::process::id())));
-    std::fs::create_dir(&fresh.0).expect("create a cgroup");
+    let fresh = TempCgroup::new(&root, &format!("ebee-test-{}", std::process::id()));
     let dirs = [root.clone(), own_dir, fresh.0.clone()];
 
     let user = LoadedObject::load(&obj, &LoadOptions::new()).expect("ebee load");

@@ -11,22 +11,12 @@ mod prog_type;
 
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd};
-use std::path::PathBuf;
 
 use ebee_runtime::helpers::sockopt::{opt::*, SockOptions, SOL_IP, SOL_IPV6, SOL_SOCKET, SOL_TCP};
 use ebee_runtime::loader::{LoadOptions, LoadedObject};
 use ebee_runtime::map::{cgroup2_root, BPF_ANY};
 use ebee_runtime::program_type::sock_ops::{op, SockOps};
-use prog_type::{compile, kernel};
-
-/// A cgroup made for the test, removed when dropped.
-struct TempCgroup(PathBuf);
-
-impl Drop for TempCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
+use prog_type::{compile, kernel, TempCgroup};
 
 /// One probe: (kind 0 set / 1 get / 2 cb_flags_set, level, name, len, value).
 type Probe = (u32, i32, i32, u32, Vec<u8>);
@@ -205,8 +195,7 @@ fn sockopt_helpers_match_the_kernel() {
     }
 
     // The kernel: a connection from a shell in a cgroup of its own.
-    let cg = TempCgroup(root.join(format!("ebee-sockops-{}", std::process::id())));
-    std::fs::create_dir(&cg.0).expect("create a cgroup");
+    let cg = TempCgroup::new(&root, &format!("ebee-sockops-{}", std::process::id()));
     let dir = std::fs::File::open(&cg.0).unwrap();
     let kp = k.program("probe_sockopts").unwrap();
     if let Err(e) = attach(kp.fd().as_fd(), &dir) {

@@ -19,6 +19,19 @@ fn ebee(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `ebee`, asserts it succeeded (showing both streams if not) and
+/// returns its stdout.
+fn ebee_ok(args: &[&str]) -> String {
+    let o = ebee(args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
 const PACKET: &str = "00112233445566778899aabb0800450000280000000040060000c0a80001c0a80002040000500000000000000000500200000000000011";
 
 #[test]
@@ -36,7 +49,7 @@ fn a_packet_program_without_a_packet_says_how_to_give_one() {
 #[test]
 fn xdp_action_and_changed_packet() {
     let obj = compile("prog_type_xdp");
-    let o = ebee(&[
+    let out = ebee_ok(&[
         "run",
         obj.to_str().unwrap(),
         "--program",
@@ -45,12 +58,6 @@ fn xdp_action_and_changed_packet() {
         "--packet-hex",
         PACKET,
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert!(out.contains("action = XDP_TX (r0 = 3)"), "{out}");
     // MACs swapped, TTL 0x40 -> 0x3f, checksum 0x0000 -> 0x0100.
     assert!(
@@ -62,7 +69,7 @@ fn xdp_action_and_changed_packet() {
 #[test]
 fn tc_action_redirect_and_fields() {
     let obj = compile("prog_type_skb");
-    let o = ebee(&[
+    let out = ebee_ok(&[
         "run",
         obj.to_str().unwrap(),
         "--program",
@@ -71,12 +78,6 @@ fn tc_action_redirect_and_fields() {
         "--packet-hex",
         PACKET,
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert!(out.contains("action = TC_ACT_REDIRECT (r0 = 7)"), "{out}");
     assert!(out.contains("redirect: ifindex 1 flags 0x1"), "{out}");
     let o = ebee(&[
@@ -115,7 +116,7 @@ const SHIFTED: &str = "eb000000110000002200000000000000000000000000000000";
 fn btf_option_is_the_core_target() {
     let obj = compile("core_shifted");
     let btf = shifted_btf_file();
-    let o = ebee(&[
+    let out = ebee_ok(&[
         "run",
         obj.to_str().unwrap(),
         "--btf",
@@ -123,12 +124,6 @@ fn btf_option_is_the_core_target() {
         "--packet-hex",
         SHIFTED,
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert!(out.contains("(r0 = 34)"), "{out}");
     // Without it the XDP context BTF has no such type: the verifier finds
     // the poisoned access (exit 5, the relocation named).
@@ -162,7 +157,7 @@ fn btf_option_is_the_core_target() {
     }
     // An ELF file's .BTF works as the target too: the object's own, where
     // `value` is where the program expects it (0x11).
-    let o = ebee(&[
+    let out = ebee_ok(&[
         "run",
         obj.to_str().unwrap(),
         "--btf",
@@ -170,12 +165,6 @@ fn btf_option_is_the_core_target() {
         "--packet-hex",
         SHIFTED,
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert!(out.contains("(r0 = 17)"), "{out}");
     // Garbage is a clear error.
     let o = ebee(&[

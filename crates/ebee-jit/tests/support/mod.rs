@@ -1,8 +1,11 @@
-//! Shared by the property tests of verified-mode code shapes
-//! (`exit_tails.rs`, `switch_tables.rs`).
+//! Shared by the JIT's tests: the property tests of verified-mode code
+//! shapes (`exit_tails.rs`, `switch_tables.rs`) and the comparisons that
+//! print a run's verdict (`budget_exact.rs`, `backward_budget.rs`,
+//! `inline_lookup.rs`). Each test file uses only some of it.
+#![allow(dead_code)]
 
 use ebee_jit::{JitOptions, JitProgram};
-use ebee_runtime::Vm;
+use ebee_runtime::{ExecError, Vm};
 use proptest::prelude::*;
 
 /// Runs the program `text`, which touches no memory, on the interpreter
@@ -20,4 +23,13 @@ pub fn agree_without_memory(text: &str) -> Result<(), TestCaseError> {
     let got = unsafe { verified.run_unchecked(&mut []) };
     prop_assert_eq!(got.ok(), want, "verified on\n{}", text);
     Ok(())
+}
+
+/// A run's verdict without host addresses: `ok R0`, or the error's
+/// portable key.
+pub fn verdict(r: &Result<u64, ExecError>) -> String {
+    match r {
+        Ok(v) => format!("ok {v}"),
+        Err(e) => e.portable_key(),
+    }
 }

@@ -2,7 +2,7 @@
 //! kernel and in ebee, and deterministic packets.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ebee_object::Object;
 
@@ -20,6 +20,24 @@ pub fn kernel(obj: &Object) -> Option<ebee_kernel::LoadedObject> {
         return None;
     }
     Some(ebee_kernel::LoadedObject::load(obj, &Default::default()).expect("kernel load"))
+}
+
+/// A cgroup made for the test, removed when dropped.
+pub struct TempCgroup(pub PathBuf);
+
+impl TempCgroup {
+    /// Creates the cgroup `name` under `root` (panics if it cannot).
+    pub fn new(root: &Path, name: &str) -> TempCgroup {
+        let cg = TempCgroup(root.join(name));
+        std::fs::create_dir(&cg.0).expect("create a cgroup");
+        cg
+    }
+}
+
+impl Drop for TempCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
 }
 
 /// xorshift, for reproducible packets.
