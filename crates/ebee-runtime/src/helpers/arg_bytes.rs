@@ -1,5 +1,6 @@
-//! Buffers for the program memory a helper copies: map keys and values,
-//! kept on the stack when short.
+//! Copies of the program memory a helper takes as arguments: map keys and
+//! values kept on the stack when short ([`with_arg`]), heap copies
+//! ([`read_vec`]) otherwise.
 //!
 //! Map operations copy the key (and for updates the value) out of the
 //! program's memory on every call; keys and values are a few bytes, so a
@@ -40,6 +41,18 @@ pub(crate) fn with_arg<T>(
         ctx.read(addr, buf)?;
         f(ctx, buf)
     })
+}
+
+/// A heap copy of the `len` bytes of program memory at `addr`, for
+/// arguments kept beyond the call or too long for [`with_arg`].
+pub(crate) fn read_vec(
+    ctx: &mut HelperContext<'_>,
+    addr: u64,
+    len: u64,
+) -> Result<Vec<u8>, HelperError> {
+    let mut buf = vec![0u8; arg_len(len)?];
+    ctx.read(addr, &mut buf)?;
+    Ok(buf)
 }
 
 /// `len` as the length of a helper's memory argument, refusing lengths

@@ -167,6 +167,21 @@ const AF_INET6: u8 = 10;
 const ENODEV: i32 = 19;
 const EAFNOSUPPORT: i32 = 97;
 
+/// The `tot_len` the program passed.
+fn tot_len(p: &[u8; FIB_LOOKUP_SIZE]) -> u16 {
+    u16::from_ne_bytes([p[TOT_LEN], p[TOT_LEN + 1]])
+}
+
+/// Writes `mtu_result` (in a union with `tot_len`).
+fn set_mtu_result(p: &mut [u8; FIB_LOOKUP_SIZE], mtu: u32) {
+    p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(mtu as u16).to_ne_bytes());
+}
+
+/// The `ifindex` field (the input interface, the egress one on success).
+fn ifindex(p: &[u8; FIB_LOOKUP_SIZE]) -> u32 {
+    u32::from_ne_bytes([p[IFINDEX], p[IFINDEX + 1], p[IFINDEX + 2], p[IFINDEX + 3]])
+}
+
 fn prefix_match(net: IpAddr, prefix: u8, a: IpAddr) -> bool {
     match (net, a) {
         (IpAddr::V4(n), IpAddr::V4(a)) => {
@@ -209,16 +224,16 @@ impl Fib {
     /// packet against the egress interface (`is_skb_forwardable`: its MTU
     /// plus the Ethernet and VLAN headers) and reports that MTU.
     pub fn lookup_skb(&self, p: &mut [u8; FIB_LOOKUP_SIZE], flags: u32, skb_len: usize) -> u64 {
-        let check_mtu = u16::from_ne_bytes([p[TOT_LEN], p[TOT_LEN + 1]]) != 0;
+        let check_mtu = tot_len(p) != 0;
         let r = self.lookup_inner(p, flags, check_mtu);
         if r != ret::SUCCESS || check_mtu {
             return r;
         }
-        let ifindex = u32::from_ne_bytes(p[IFINDEX..IFINDEX + 4].try_into().unwrap_or_default());
+        let ifindex = ifindex(p);
         let Some(out) = self.interface(ifindex) else {
             return r;
         };
-        p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(out.mtu as u16).to_ne_bytes());
+        set_mtu_result(p, out.mtu);
         if skb_len as u64 > u64::from(out.mtu) + 14 + 4 {
             ret::FRAG_NEEDED
         } else {
@@ -232,7 +247,7 @@ impl Fib {
             AF_INET6 => false,
             _ => return neg(EAFNOSUPPORT),
         };
-        let ifindex = u32::from_ne_bytes(p[IFINDEX..IFINDEX + 4].try_into().unwrap_or_default());
+        let ifindex = ifindex(p);
         let Some(input) = self.interface(ifindex) else {
             return neg(ENODEV);
         };
@@ -266,9 +281,9 @@ impl Fib {
         };
         let route_mtu = route.mtu.filter(|_| route.mtu_locked);
         let mtu = route_mtu.unwrap_or(out.mtu);
-        let tot_len = u16::from_ne_bytes([p[TOT_LEN], p[TOT_LEN + 1]]);
+        let tot_len = tot_len(p);
         if check_mtu && u32::from(tot_len) > mtu {
-            p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(mtu as u16).to_ne_bytes());
+            set_mtu_result(p, mtu);
             return ret::FRAG_NEEDED;
         }
         p[RT_METRIC..RT_METRIC + 4].copy_from_slice(&route.metric.to_ne_bytes());
@@ -307,7 +322,7 @@ impl Fib {
         }
         p[VLAN..VLAN + 4].fill(0);
         if check_mtu {
-            p[TOT_LEN..TOT_LEN + 2].copy_from_slice(&(mtu as u16).to_ne_bytes());
+            set_mtu_result(p, mtu);
         }
         ret::SUCCESS
     }

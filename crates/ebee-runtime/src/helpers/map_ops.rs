@@ -28,6 +28,25 @@ fn value_size(map: &Map) -> u64 {
     u64::from(map.spec().value_size)
 }
 
+/// `r0` of an operation `op` that fills a value (pop, peek): the program's
+/// `value_size` bytes at `addr` must be writable, and receive the value
+/// only when `op` succeeds.
+fn value_out(
+    ctx: &mut HelperContext<'_>,
+    map: &Map,
+    addr: u64,
+    op: impl FnOnce(&mut [u8]) -> Result<(), MapError>,
+) -> Result<u64, HelperError> {
+    ctx.check(addr, value_size(map), true)?;
+    with_buffer(map.spec().value_size as usize, |out| {
+        let r = op(out);
+        if r.is_ok() {
+            ctx.write(addr, out)?;
+        }
+        Ok(status(r))
+    })
+}
+
 /// `bpf_map_lookup_elem(map, key)`.
 pub(crate) fn lookup(
     env: &HelperEnv,
@@ -95,14 +114,7 @@ pub(super) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     let e = Arc::clone(env);
     add(reg, "map_pop_elem", move |ctx, a| {
         e.with_map(a[0], |map| {
-            ctx.check(a[1], value_size(map), true)?;
-            with_buffer(map.spec().value_size as usize, |out| {
-                let r = map.prog_pop(out);
-                if r.is_ok() {
-                    ctx.write(a[1], out)?;
-                }
-                Ok(status(r))
-            })
+            value_out(ctx, map, a[1], |out| map.prog_pop(out))
         })
     });
     let e = Arc::clone(env);
@@ -113,14 +125,7 @@ pub(super) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                     Ok(status(map.prog_peek(v)))
                 });
             }
-            ctx.check(a[1], value_size(map), true)?;
-            with_buffer(map.spec().value_size as usize, |buf| {
-                let r = map.prog_peek(buf);
-                if r.is_ok() {
-                    ctx.write(a[1], buf)?;
-                }
-                Ok(status(r))
-            })
+            value_out(ctx, map, a[1], |out| map.prog_peek(out))
         })
     });
 }

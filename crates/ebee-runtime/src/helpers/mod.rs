@@ -41,6 +41,7 @@ use crate::helper::{HelperContext, HelperError, HelperRegistry};
 use crate::loader::MapTable;
 use crate::map::Map;
 use crate::vm::Vm;
+pub(crate) use arg_bytes::read_vec;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -204,17 +205,6 @@ pub(crate) const E2BIG: i32 = 7;
 pub(crate) const ERANGE: i32 = 34;
 /// ENOENT.
 pub(crate) const ENOENT: i32 = 2;
-
-/// Reads `len` bytes of program memory at `addr`.
-pub(crate) fn read_vec(
-    ctx: &mut HelperContext<'_>,
-    addr: u64,
-    len: u64,
-) -> Result<Vec<u8>, HelperError> {
-    let mut buf = vec![0u8; arg_bytes::arg_len(len)?];
-    ctx.read(addr, &mut buf)?;
-    Ok(buf)
-}
 
 /// A NUL-terminated string of program memory at `addr`, at most `max`
 /// bytes (without the NUL); `None` if the memory ends first.

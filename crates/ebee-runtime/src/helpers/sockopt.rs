@@ -140,6 +140,9 @@ const SOCK_MIN_SNDBUF: i32 = 4608;
 const SOCK_MIN_RCVBUF: i32 = 2304;
 /// `TCP_CA_NAME_MAX`.
 const TCP_CA_NAME_MAX: usize = 16;
+/// `TCP_CLOSE` and `TCP_LISTEN` (`BpfSockOps::state`).
+const TCP_CLOSE: u32 = 7;
+const TCP_LISTEN: u32 = 10;
 
 /// The options of the socket a sock_ops program runs for, as the host
 /// knows them; `bpf_setsockopt` changes the record and `bpf_getsockopt`
@@ -322,7 +325,7 @@ impl SockOptions {
             (SOL_TCP, TCP_WINDOW_CLAMP) => {
                 // `tcp_set_window_clamp`: 0 only on a closed socket, else
                 // at least SOCK_MIN_RCVBUF / 2.
-                if v0 == 0 && sk.state != 7 {
+                if v0 == 0 && sk.state != TCP_CLOSE {
                     return Err(EINVAL);
                 }
                 int(if v0 == 0 {
@@ -462,7 +465,7 @@ impl SockOptions {
             (SOL_TCP, TCP_MAXSEG) => {
                 // `mss_cache`, or the user's MSS while closed or listening.
                 let user = self.get_int(SOL_TCP, TCP_MAXSEG).unwrap_or(0);
-                let closed_or_listen = sk.state == 7 || sk.state == 10;
+                let closed_or_listen = sk.state == TCP_CLOSE || sk.state == TCP_LISTEN;
                 let v = if user != 0 && closed_or_listen {
                     user
                 } else {

@@ -801,14 +801,16 @@ fn reject_unless_accepted(
 ) -> Result<(), ObjectLoadError> {
     match ebee_verifier::verify(&p.program(), opts).verdict {
         Verdict::Accepted(_) => Ok(()),
-        Verdict::Rejected(r) if poisoned.get(r.pc).is_some() => Err(ObjectLoadError::Poisoned {
-            program: name.to_string(),
-            pc: r.pc,
-            relocation: poisoned.get(r.pc).unwrap_or_default().to_string(),
-        }),
-        Verdict::Rejected(r) => Err(ObjectLoadError::Rejected {
-            program: name.to_string(),
-            diagnostic: r.to_string(),
+        Verdict::Rejected(r) => Err(match poisoned.get(r.pc) {
+            Some(relocation) => ObjectLoadError::Poisoned {
+                program: name.to_string(),
+                pc: r.pc,
+                relocation: relocation.to_string(),
+            },
+            None => ObjectLoadError::Rejected {
+                program: name.to_string(),
+                diagnostic: r.to_string(),
+            },
         }),
     }
 }

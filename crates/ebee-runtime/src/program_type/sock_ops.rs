@@ -18,6 +18,7 @@
 
 use crate::error::ExecError;
 use crate::helper::{HelperContext, HelperError, HelperRegistry};
+use crate::helpers::neg;
 use crate::helpers::sockopt::{cb_flags_set, locked_op, SockOptions};
 use crate::region::Region;
 use crate::vm::{Invocation, Vm};
@@ -262,10 +263,6 @@ fn with_run<T>(
     // the whole run and reached only through here.
     let options = unsafe { &mut *st.options };
     Ok(f(st, options))
-}
-
-fn neg(errno: i32) -> u64 {
-    (-(errno as i64)) as u64
 }
 
 /// After a helper changed the socket: the fields the program reads

@@ -10,6 +10,7 @@
 
 use crate::error::ExecError;
 use crate::helper::{HelperContext, HelperError, HelperRegistry};
+use crate::helpers::{neg, EINVAL};
 use crate::map::PerfCounter;
 use crate::region::Region;
 use crate::vm::Invocation;
@@ -164,7 +165,7 @@ fn perf_prog_read_value(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64,
         }
         None => {
             ctx.write(buf, &vec![0; size])?;
-            Ok((-22i64) as u64)
+            Ok(neg(EINVAL))
         }
     }
 }
@@ -230,7 +231,9 @@ impl Kprobe {
             regs: *regs,
             override_return: None,
         };
-        let (ret, st) = run_inner(st, 168, "pt_regs", |inv| prog.run_with(inv))?;
+        let (ret, st) = run_inner(st, size_of::<PtRegs>() as u64, "pt_regs", |inv| {
+            prog.run_with(inv)
+        })?;
         let mut out = KprobeOutcome {
             ret,
             override_return: None,
@@ -263,7 +266,12 @@ impl PerfEvent {
             data: self.data,
             counter: self.counter.as_ref().map(|c| c as *const PerfCounter),
         };
-        let (ret, _) = run_inner(st, 184, "bpf_perf_event_data", |inv| prog.run_with(inv))?;
+        let (ret, _) = run_inner(
+            st,
+            size_of::<BpfPerfEventData>() as u64,
+            "bpf_perf_event_data",
+            |inv| prog.run_with(inv),
+        )?;
         Ok(ret)
     }
 }

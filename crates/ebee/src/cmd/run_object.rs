@@ -39,6 +39,21 @@ pub struct ObjectRun<'a> {
     pub blind: bool,
 }
 
+/// For a packet program run without a packet (it reads its context out
+/// of the raw buffer), how to give it one; empty for other programs.
+fn packet_hint(prog: &LoadedProgram) -> String {
+    let kind = match prog.program_type() {
+        ProgramType::Xdp => "an XDP program",
+        ProgramType::SocketFilter => "a socket filter",
+        ProgramType::SchedCls => "a tc program",
+        _ => return String::new(),
+    };
+    format!(
+        " (program {:?} is {kind}: give it a packet with --packet FILE or --packet-hex HEX)",
+        prog.name()
+    )
+}
+
 /// At most this many entries of a map are printed.
 const MAX_ENTRIES: usize = 256;
 
@@ -151,24 +166,10 @@ pub fn run(r: ObjectRun<'_>, memory: &mut [u8]) -> Result<(), Failure> {
     }
     let start = Instant::now();
     let mut r0 = 0;
-    // A packet program run without a packet reads its context out of the
-    // raw buffer: say how to give it one.
-    let hint = match prog.program_type() {
-        ProgramType::Xdp | ProgramType::SocketFilter | ProgramType::SchedCls => format!(
-            " (program {:?} is {}: give it a packet with --packet FILE or --packet-hex HEX)",
-            prog.name(),
-            match prog.program_type() {
-                ProgramType::Xdp => "an XDP program",
-                ProgramType::SocketFilter => "a socket filter",
-                _ => "a tc program",
-            }
-        ),
-        _ => String::new(),
-    };
     for _ in 0..r.repeat {
         r0 = prog
             .run(memory)
-            .map_err(|e| Failure::Exec(format!("{e}{hint}")))?;
+            .map_err(|e| Failure::Exec(format!("{e}{}", packet_hint(prog))))?;
     }
     let per_run_ns = start.elapsed().as_nanos() / u128::from(r.repeat);
     let mode = if prog.unchecked() {
