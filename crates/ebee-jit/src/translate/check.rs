@@ -126,17 +126,16 @@ impl FunctionTranslator<'_, '_> {
     /// error can name the instruction). Budgets are capped below 2^63, so
     /// the sign is a reliable test.
     pub(super) fn check_budget(&mut self, pc: usize) {
-        let left = self.budget_left();
-        let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        self.budget_fault_if(overdrawn, pc, None);
+        self.check_budget_with_extra(pc, None);
     }
 
     /// [`Self::check_budget`] after the block was charged `extra` more
-    /// instructions, which directly follow it (a select's operations).
-    pub(super) fn check_budget_with_extra(&mut self, pc: usize, extra: Value) {
+    /// instructions, when given, which directly follow it (a select's
+    /// operations).
+    pub(super) fn check_budget_with_extra(&mut self, pc: usize, extra: Option<Value>) {
         let left = self.budget_left();
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        self.budget_fault_if(overdrawn, pc, Some(extra));
+        self.budget_fault_if(overdrawn, pc, extra);
     }
 
     /// At the end of a block (its last instruction at `pc`), checked mode
