@@ -230,10 +230,11 @@ impl FunctionTranslator<'_, '_> {
     /// register plus the block's length), which Rust finds by walking the
     /// block, or, when negative, back through single-predecessor blocks
     /// whose edges skip the test (`FaultCode::BudgetInBlock`,
-    /// `control_flow::budget_pc`). When the block's charge is not plain
-    /// (a select), the error names `pc`.
+    /// `control_flow::budget_pc`). In a fast loop copy, which charges a
+    /// whole pass at once, the budget register is not the block's own
+    /// count, and the error names `pc`.
     fn budget_fault_if(&mut self, overdrawn: Value, pc: usize, extra: Option<Value>) {
-        if !self.budget_exact {
+        if self.fast_pass.is_some() {
             let zero = self.b.ins().iconst(I64, 0);
             self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
             return;

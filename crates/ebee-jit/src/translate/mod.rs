@@ -160,10 +160,6 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     /// one needs no budget test, since the error found there can be traced
     /// back to the predecessor (`check.rs`).
     pub single_preds: HashMap<usize, usize>,
-    /// Whether the budget register is the budget at the block's entry less
-    /// `block_len` (less what calls used), so that a budget error can name
-    /// the exact instruction that ran out (`check.rs`).
-    pub budget_exact: bool,
 }
 
 /// Whether some local call in the program targets `entry`.
@@ -311,7 +307,6 @@ pub(crate) fn translate_function<'a>(
             .values()
             .filter_map(|b| Some((b.start, b.single_pred?)))
             .collect(),
-        budget_exact: false,
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_exit_tail_copies()?;
@@ -394,7 +389,6 @@ impl FunctionTranslator<'_, '_> {
         }
         self.current_block = info.start;
         self.block_len = info.insn_count;
-        self.budget_exact = self.fast_pass.is_none();
         if self.mode.checked {
             match &self.fast_pass {
                 // A fast loop copy charges a whole pass in its last block.
