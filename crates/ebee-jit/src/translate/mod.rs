@@ -231,15 +231,7 @@ pub(crate) fn translate_function<'a>(
     let mut slots = HashMap::new();
     for (off, size) in crate::stack_slots::promotable_slots(insns, &shape).unwrap_or_default() {
         let var = b.declare_var(I64);
-        let f = program_mem_flags();
-        let off32 = i32::from(off);
-        let ins = b.ins();
-        let v = match size {
-            ebee_isa::Size::B => ins.uload8(I64, f, frame_top, off32),
-            ebee_isa::Size::H => ins.uload16(I64, f, frame_top, off32),
-            ebee_isa::Size::W => ins.uload32(f, frame_top, off32),
-            ebee_isa::Size::DW => ins.load(I64, f, frame_top, off32),
-        };
+        let v = mem::sized_load(&mut b, size, false, frame_top, i32::from(off));
         b.def_var(var, v);
         slots.insert(off, (var, size));
     }
