@@ -25,7 +25,7 @@ pub(crate) use stub::{build_check_stub, check_stub_signature};
 
 use crate::blinding::Blinding;
 use crate::context::offsets;
-use crate::control_flow::{function_shape, BlockInfo, FunctionShape};
+use crate::control_flow::{function_shape, local_call_targets, BlockInfo, FunctionShape};
 use crate::error::JitError;
 use crate::loop_shape::versioned_loops;
 use crate::runtime_calls::RuntimeFns;
@@ -162,14 +162,6 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     pub single_preds: HashMap<usize, usize>,
 }
 
-/// Whether some local call in the program targets `entry`.
-fn is_local_call_target(insns: &[Insn], entry: usize) -> bool {
-    insns.iter().enumerate().any(|(pc, insn)| {
-        matches!(insn, Insn::Call(ebee_isa::CallTarget::Local(_)))
-            && insn.branch_target(pc) == Some(entry as i64)
-    })
-}
-
 /// Translates the function starting at `entry` into `func`.
 /// `local_funcs` maps entry pcs to the callee references already declared in `func`.
 /// Returns how many map lookups it computed inline.
@@ -291,7 +283,8 @@ pub(crate) fn translate_function<'a>(
         exit_tails: exit_tail::exit_tails(insns, &shape),
         tail_copies: Vec::new(),
         switches: HashMap::new(),
-        is_call_target: is_local_call_target(insns, entry) || (mode.tail_target && entry == 0),
+        is_call_target: local_call_targets(insns).any(|t| t == entry)
+            || (mode.tail_target && entry == 0),
         block_len: 0,
         entry,
         single_preds: shape
