@@ -249,16 +249,22 @@ pub(crate) fn budget_pc(insns: &[Insn], entry: usize, start: usize, index: i64) 
     (pc < insns.len()).then_some(pc)
 }
 
+/// The pc of each instruction in `start..end` (a `lddw` once), in order.
+pub(crate) fn insn_pcs(
+    insns: &[Insn],
+    start: usize,
+    end: usize,
+) -> impl Iterator<Item = usize> + '_ {
+    // The next pc is computed only from one inside the range.
+    std::iter::successors((start < end).then_some(start), move |&pc| {
+        let next = pc + insns[pc].slots().max(1);
+        (next < end).then_some(next)
+    })
+}
+
 /// The pc of a block's last instruction.
 pub(crate) fn last_insn(insns: &[Insn], b: &BlockInfo) -> usize {
-    let mut pc = b.start;
-    loop {
-        let next = pc + insns[pc].slots().max(1);
-        if next >= b.end {
-            return pc;
-        }
-        pc = next;
-    }
+    insn_pcs(insns, b.start, b.end).last().unwrap_or(b.start)
 }
 
 #[cfg(test)]

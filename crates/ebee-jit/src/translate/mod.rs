@@ -25,7 +25,7 @@ pub(crate) use stub::{build_check_stub, check_stub_signature};
 
 use crate::blinding::Blinding;
 use crate::context::offsets;
-use crate::control_flow::{function_shape, local_call_targets, BlockInfo, FunctionShape};
+use crate::control_flow::{function_shape, insn_pcs, local_call_targets, BlockInfo, FunctionShape};
 use crate::error::JitError;
 use crate::loop_shape::versioned_loops;
 use crate::runtime_calls::RuntimeFns;
@@ -382,15 +382,13 @@ impl FunctionTranslator<'_, '_> {
                 None => self.charge_budget(info.insn_count),
             }
         }
-        let mut pc = info.start;
         let mut terminated = false;
         let mut done = 0;
-        while pc < info.end {
+        for pc in insn_pcs(self.insns, info.start, info.end) {
             let insn = self.insns[pc];
             done += 1;
             self.after_in_block = info.insn_count - done;
             terminated = self.translate_insn(pc, &insn)?;
-            pc += insn.slots().max(1);
         }
         if !terminated {
             // Fall through into the next block, or off the program's end.
