@@ -101,6 +101,20 @@ pub(crate) fn successors(insns: &[Insn], pc: usize) -> Successors {
     }
 }
 
+/// The in-range targets of the program's local calls, one per call.
+pub(crate) fn local_call_targets(insns: &[Insn]) -> impl Iterator<Item = usize> + '_ {
+    insns
+        .iter()
+        .enumerate()
+        .filter_map(move |(pc, insn)| match insn {
+            Insn::Call(CallTarget::Local(_)) => insn
+                .branch_target(pc)
+                .filter(|&t| t >= 0 && (t as usize) < insns.len())
+                .map(|t| t as usize),
+            _ => None,
+        })
+}
+
 /// Every pc a native function must be compiled for, entry first: pc 0,
 /// local call targets and `callbacks` (the functions the program takes the
 /// address of, which helpers call; out-of-range pcs are ignored).
@@ -112,15 +126,7 @@ pub(crate) fn function_entries(insns: &[Insn], callbacks: &[usize]) -> Vec<usize
             .copied()
             .filter(|&pc| pc < insns.len() && !matches!(insns[pc], Insn::LdImm64Tail)),
     );
-    for (pc, insn) in insns.iter().enumerate() {
-        if let Insn::Call(CallTarget::Local(_)) = insn {
-            if let Some(t) = insn.branch_target(pc) {
-                if t >= 0 && (t as usize) < insns.len() {
-                    entries.push(t as usize);
-                }
-            }
-        }
-    }
+    entries.extend(local_call_targets(insns));
     entries.sort_unstable();
     entries.dedup();
     entries
@@ -243,16 +249,22 @@ pub(crate) fn budget_pc(insns: &[Insn], entry: usize, start: usize, index: i64) 
     (pc < insns.len()).then_some(pc)
 }
 
+/// The pc of each instruction in `start..end` (a `lddw` once), in order.
+pub(crate) fn insn_pcs(
+    insns: &[Insn],
+    start: usize,
+    end: usize,
+) -> impl Iterator<Item = usize> + '_ {
+    // The next pc is computed only from one inside the range.
+    std::iter::successors((start < end).then_some(start), move |&pc| {
+        let next = pc + insns[pc].slots().max(1);
+        (next < end).then_some(next)
+    })
+}
+
 /// The pc of a block's last instruction.
 pub(crate) fn last_insn(insns: &[Insn], b: &BlockInfo) -> usize {
-    let mut pc = b.start;
-    loop {
-        let next = pc + insns[pc].slots().max(1);
-        if next >= b.end {
-            return pc;
-        }
-        pc = next;
-    }
+    insn_pcs(insns, b.start, b.end).last().unwrap_or(b.start)
 }
 
 #[cfg(test)]

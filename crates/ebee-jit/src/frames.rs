@@ -8,7 +8,7 @@
 //! it. A tail-call target runs in its caller's frame and may go deeper;
 //! the tail-call path zeroes what it needs then (`RunState`).
 
-use crate::control_flow::function_shape;
+use crate::control_flow::{function_shape, insn_pcs};
 use ebee_isa::{CallTarget, Insn};
 use ebee_runtime::MAX_CALL_FRAMES;
 use std::collections::HashMap;
@@ -42,8 +42,7 @@ fn frames_from(
     let shape = function_shape(insns, entry);
     let mut deepest_callee = 0;
     'blocks: for block in shape.blocks.values() {
-        let mut pc = block.start;
-        while pc < block.end {
+        for pc in insn_pcs(insns, block.start, block.end) {
             let insn = insns[pc];
             match insn {
                 Insn::CallX { .. } => {
@@ -62,7 +61,6 @@ fn frames_from(
                 }
                 _ => {}
             }
-            pc += insn.slots().max(1);
         }
     }
     active.pop();

@@ -97,6 +97,29 @@ pub struct JitProgram {
     late_callbacks: Mutex<HashMap<usize, Arc<CodeMemory>>>,
 }
 
+/// The code of `vm` in the mode of `options`: its entry, its local call
+/// targets and the functions at `callbacks`, compiled as a tail-call
+/// target when `tail_target`.
+fn compile_code(
+    vm: &Vm,
+    options: JitOptions,
+    callbacks: &[usize],
+    tail_target: bool,
+) -> Result<CodeMemory, JitError> {
+    let mode = TranslateMode {
+        checked: options.checked,
+        optimize: options.optimize,
+        blind: None,
+        tail_target,
+    };
+    CodeMemory::compile(
+        (vm.insns(), &inline_arrays(vm)),
+        callbacks,
+        mode,
+        options.blind_constants,
+    )
+}
+
 impl JitProgram {
     /// Compiles the program of `vm` (which already checked that it can be
     /// executed: decoding, jump targets, supported instructions).
@@ -116,18 +139,7 @@ impl JitProgram {
         tail_target: bool,
     ) -> Result<JitProgram, JitError> {
         let start = Instant::now();
-        let mode = TranslateMode {
-            checked: options.checked,
-            optimize: options.optimize,
-            blind: None,
-            tail_target,
-        };
-        let code = CodeMemory::compile(
-            (vm.insns(), &inline_arrays(&vm)),
-            vm.function_refs(),
-            mode,
-            options.blind_constants,
-        )?;
+        let code = compile_code(&vm, options, vm.function_refs(), tail_target)?;
         let frames = frames_needed(vm.insns());
         Ok(JitProgram {
             vm,
@@ -318,18 +330,7 @@ impl JitProgram {
                 what: "a callback starting here (not an instruction)".into(),
             });
         }
-        let mode = TranslateMode {
-            checked: self.options.checked,
-            optimize: self.options.optimize,
-            blind: None,
-            tail_target: false,
-        };
-        let code = Arc::new(CodeMemory::compile(
-            (self.vm.insns(), &inline_arrays(&self.vm)),
-            &[pc],
-            mode,
-            self.options.blind_constants,
-        )?);
+        let code = Arc::new(compile_code(&self.vm, self.options, &[pc], false)?);
         cache.insert(pc, code.clone());
         Ok(code)
     }

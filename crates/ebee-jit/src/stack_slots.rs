@@ -18,7 +18,7 @@
 //! accesses in memory.
 
 use crate::context::FRAME_SIZE;
-use crate::control_flow::FunctionShape;
+use crate::control_flow::{insn_pcs, FunctionShape};
 use ebee_isa::{AluOp, Insn, Operand, Reg, Size};
 use std::collections::BTreeMap;
 
@@ -36,8 +36,7 @@ pub(crate) fn promotable_slots(insns: &[Insn], shape: &FunctionShape) -> Option<
     }
     let mut slots = Slots::new();
     for block in shape.blocks.values() {
-        let mut pc = block.start;
-        while pc < block.end {
+        for pc in insn_pcs(insns, block.start, block.end) {
             let insn = insns[pc];
             match insn {
                 Insn::Load {
@@ -60,7 +59,6 @@ pub(crate) fn promotable_slots(insns: &[Insn], shape: &FunctionShape) -> Option<
                 other if reads_r10(&other) => return None,
                 _ => {}
             }
-            pc += insn.slots().max(1);
         }
     }
     if slots.is_empty() || slots.len() > MAX_SLOTS {

@@ -126,17 +126,16 @@ impl FunctionTranslator<'_, '_> {
     /// error can name the instruction). Budgets are capped below 2^63, so
     /// the sign is a reliable test.
     pub(super) fn check_budget(&mut self, pc: usize) {
-        let left = self.budget_left();
-        let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        self.budget_fault_if(overdrawn, pc, None);
+        self.check_budget_with_extra(pc, None);
     }
 
     /// [`Self::check_budget`] after the block was charged `extra` more
-    /// instructions, which directly follow it (a select's operations).
-    pub(super) fn check_budget_with_extra(&mut self, pc: usize, extra: Value) {
+    /// instructions, when given, which directly follow it (a select's
+    /// operations).
+    pub(super) fn check_budget_with_extra(&mut self, pc: usize, extra: Option<Value>) {
         let left = self.budget_left();
         let overdrawn = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
-        self.budget_fault_if(overdrawn, pc, Some(extra));
+        self.budget_fault_if(overdrawn, pc, extra);
     }
 
     /// At the end of a block (its last instruction at `pc`), checked mode
@@ -231,10 +230,11 @@ impl FunctionTranslator<'_, '_> {
     /// register plus the block's length), which Rust finds by walking the
     /// block, or, when negative, back through single-predecessor blocks
     /// whose edges skip the test (`FaultCode::BudgetInBlock`,
-    /// `control_flow::budget_pc`). When the block's charge is not plain
-    /// (a select), the error names `pc`.
+    /// `control_flow::budget_pc`). In a fast loop copy, which charges a
+    /// whole pass at once, the budget register is not the block's own
+    /// count, and the error names `pc`.
     fn budget_fault_if(&mut self, overdrawn: Value, pc: usize, extra: Option<Value>) {
-        if !self.budget_exact {
+        if self.fast_pass.is_some() {
             let zero = self.b.ins().iconst(I64, 0);
             self.fault_if(overdrawn, FaultCode::BudgetExhausted, pc, zero);
             return;

@@ -16,7 +16,7 @@
 //! verified mode, where an exit is a return.
 
 use super::FunctionTranslator;
-use crate::control_flow::FunctionShape;
+use crate::control_flow::{insn_pcs, FunctionShape};
 use crate::error::JitError;
 use cranelift_codegen::ir::Block;
 use ebee_isa::Insn;
@@ -88,11 +88,9 @@ impl FunctionTranslator<'_, '_> {
             let end = self.exit_tails[&start].end;
             self.b.switch_to_block(block);
             self.b.seal_block(block);
-            let mut pc = start;
-            while pc < end {
+            for pc in insn_pcs(self.insns, start, end) {
                 let insn = self.insns[pc];
                 self.translate_insn(pc, &insn)?;
-                pc += insn.slots().max(1);
             }
         }
         Ok(())

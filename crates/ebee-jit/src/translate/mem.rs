@@ -7,6 +7,7 @@ use cranelift_codegen::ir::{
     types::{I16, I32, I64, I8},
     AtomicRmwOp, InstBuilder, MemFlagsData, Type, Value,
 };
+use cranelift_frontend::FunctionBuilder;
 use ebee_isa::{AtomicOp, Operand, Reg, Size};
 
 fn ty_of(size: Size) -> Type {
@@ -15,6 +16,28 @@ fn ty_of(size: Size) -> Type {
         Size::H => I16,
         Size::W => I32,
         Size::DW => I64,
+    }
+}
+
+/// A program-memory load of `size` at `addr + off` into an `I64`,
+/// sign- or zero-extended.
+pub(super) fn sized_load(
+    b: &mut FunctionBuilder,
+    size: Size,
+    signed: bool,
+    addr: Value,
+    off: i32,
+) -> Value {
+    let f = program_mem_flags();
+    let ins = b.ins();
+    match (size, signed) {
+        (Size::B, false) => ins.uload8(I64, f, addr, off),
+        (Size::H, false) => ins.uload16(I64, f, addr, off),
+        (Size::W, false) => ins.uload32(f, addr, off),
+        (Size::B, true) => ins.sload8(I64, f, addr, off),
+        (Size::H, true) => ins.sload16(I64, f, addr, off),
+        (Size::W, true) => ins.sload32(f, addr, off),
+        (Size::DW, _) => ins.load(I64, f, addr, off),
     }
 }
 
@@ -40,17 +63,7 @@ impl FunctionTranslator<'_, '_> {
             return;
         }
         let addr = self.access_address(pc, src, off, size.bytes(), false);
-        let f = program_mem_flags();
-        let ins = self.b.ins();
-        let v = match (size, signed) {
-            (Size::B, false) => ins.uload8(I64, f, addr, 0),
-            (Size::H, false) => ins.uload16(I64, f, addr, 0),
-            (Size::W, false) => ins.uload32(f, addr, 0),
-            (Size::B, true) => ins.sload8(I64, f, addr, 0),
-            (Size::H, true) => ins.sload16(I64, f, addr, 0),
-            (Size::W, true) => ins.sload32(f, addr, 0),
-            (Size::DW, _) => ins.load(I64, f, addr, 0),
-        };
+        let v = sized_load(&mut self.b, size, signed, addr, 0);
         self.set_reg(dst, v);
     }
 

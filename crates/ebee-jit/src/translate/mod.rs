@@ -25,7 +25,7 @@ pub(crate) use stub::{build_check_stub, check_stub_signature};
 
 use crate::blinding::Blinding;
 use crate::context::offsets;
-use crate::control_flow::{function_shape, BlockInfo, FunctionShape};
+use crate::control_flow::{function_shape, insn_pcs, local_call_targets, BlockInfo, FunctionShape};
 use crate::error::JitError;
 use crate::loop_shape::versioned_loops;
 use crate::runtime_calls::RuntimeFns;
@@ -160,18 +160,6 @@ pub(crate) struct FunctionTranslator<'a, 'b> {
     /// one needs no budget test, since the error found there can be traced
     /// back to the predecessor (`check.rs`).
     pub single_preds: HashMap<usize, usize>,
-    /// Whether the budget register is the budget at the block's entry less
-    /// `block_len` (less what calls used), so that a budget error can name
-    /// the exact instruction that ran out (`check.rs`).
-    pub budget_exact: bool,
-}
-
-/// Whether some local call in the program targets `entry`.
-fn is_local_call_target(insns: &[Insn], entry: usize) -> bool {
-    insns.iter().enumerate().any(|(pc, insn)| {
-        matches!(insn, Insn::Call(ebee_isa::CallTarget::Local(_)))
-            && insn.branch_target(pc) == Some(entry as i64)
-    })
 }
 
 /// Translates the function starting at `entry` into `func`.
@@ -235,15 +223,7 @@ pub(crate) fn translate_function<'a>(
     let mut slots = HashMap::new();
     for (off, size) in crate::stack_slots::promotable_slots(insns, &shape).unwrap_or_default() {
         let var = b.declare_var(I64);
-        let f = program_mem_flags();
-        let off32 = i32::from(off);
-        let ins = b.ins();
-        let v = match size {
-            ebee_isa::Size::B => ins.uload8(I64, f, frame_top, off32),
-            ebee_isa::Size::H => ins.uload16(I64, f, frame_top, off32),
-            ebee_isa::Size::W => ins.uload32(f, frame_top, off32),
-            ebee_isa::Size::DW => ins.load(I64, f, frame_top, off32),
-        };
+        let v = mem::sized_load(&mut b, size, false, frame_top, i32::from(off));
         b.def_var(var, v);
         slots.insert(off, (var, size));
     }
@@ -303,7 +283,8 @@ pub(crate) fn translate_function<'a>(
         exit_tails: exit_tail::exit_tails(insns, &shape),
         tail_copies: Vec::new(),
         switches: HashMap::new(),
-        is_call_target: is_local_call_target(insns, entry) || (mode.tail_target && entry == 0),
+        is_call_target: local_call_targets(insns).any(|t| t == entry)
+            || (mode.tail_target && entry == 0),
         block_len: 0,
         entry,
         single_preds: shape
@@ -311,7 +292,6 @@ pub(crate) fn translate_function<'a>(
             .values()
             .filter_map(|b| Some((b.start, b.single_pred?)))
             .collect(),
-        budget_exact: false,
     };
     t.translate_blocks(&shape, entry)?;
     t.emit_exit_tail_copies()?;
@@ -394,7 +374,6 @@ impl FunctionTranslator<'_, '_> {
         }
         self.current_block = info.start;
         self.block_len = info.insn_count;
-        self.budget_exact = self.fast_pass.is_none();
         if self.mode.checked {
             match &self.fast_pass {
                 // A fast loop copy charges a whole pass in its last block.
@@ -403,15 +382,13 @@ impl FunctionTranslator<'_, '_> {
                 None => self.charge_budget(info.insn_count),
             }
         }
-        let mut pc = info.start;
         let mut terminated = false;
         let mut done = 0;
-        while pc < info.end {
+        for pc in insn_pcs(self.insns, info.start, info.end) {
             let insn = self.insns[pc];
             done += 1;
             self.after_in_block = info.insn_count - done;
             terminated = self.translate_insn(pc, &insn)?;
-            pc += insn.slots().max(1);
         }
         if !terminated {
             // Fall through into the next block, or off the program's end.

@@ -147,7 +147,7 @@ impl FunctionTranslator<'_, '_> {
             let count = self.b.ins().iconst(I64, sel.ops_count as i64);
             let charge = self.b.ins().select(taken, zero, count);
             self.charge_budget_by(charge);
-            self.check_budget_with_extra(pc, charge);
+            self.check_budget_with_extra(pc, Some(charge));
         }
         self.jump_to_pc(target, pc);
         Ok(())
