@@ -365,11 +365,7 @@ impl JitProgram {
             // valid for runs of it (`Invocation::add_region`).
             unsafe { state.regions.add(*r) };
         }
-        for a in self.vm.inline_arrays() {
-            // SAFETY: the elements belong to a map the `Vm` keeps alive, and
-            // never move; the interpreter adds the same regions.
-            unsafe { state.regions.add(a.region()) };
-        }
+        self.vm.add_inline_regions(&mut state.regions);
         state.zero_frames(self.frames);
         // The inline check allows reads and writes, so a read-only input
         // buffer is left to the slow path (bounds of zero match nothing).

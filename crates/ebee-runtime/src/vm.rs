@@ -210,6 +210,16 @@ impl Vm {
         &self.inline_arrays
     }
 
+    /// Adds the elements of the inline arrays to `regions`, as every run
+    /// of this `Vm` on either engine does at its start.
+    pub fn add_inline_regions(&self, regions: &mut MemoryRegions) {
+        for a in &self.inline_arrays {
+            // SAFETY: the elements belong to a map this `Vm` keeps alive
+            // (`InlineArray` holds it), and they never move.
+            unsafe { regions.add(a.region()) };
+        }
+    }
+
     /// Declares the array maps whose lookups an engine may inline (the
     /// loader does, for an object's arrays). Set the helpers first: this is
     /// for a registry whose helper 1 is the runtime's `map_lookup_elem`
@@ -313,11 +323,7 @@ impl Vm {
             // SAFETY: the caller of `Invocation::add_region` promised validity.
             unsafe { regions.add(*r) };
         }
-        for a in &self.inline_arrays {
-            // SAFETY: the elements belong to a map this `Vm` keeps alive,
-            // and they never move.
-            unsafe { regions.add(a.region()) };
-        }
+        self.add_inline_regions(&mut regions);
         let mut st = RunState::new(regions, stack_top, self.budget, inv.packet);
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&inv.args);

@@ -483,10 +483,11 @@ impl LoadedObject {
         let kprobe_helpers = crate::program_type::tracing::kprobe_helpers();
         let perf_event_helpers = crate::program_type::tracing::perf_event_helpers();
         // Lookups in array maps an engine may compute itself, unless the
-        // host replaced the runtime's `map_lookup_elem`. Their elements are
-        // regions of every run of the `Vm`; the other arrays' are added to
-        // the invocation.
-        let inline_arrays: Vec<InlineArray> = if opts.host_helpers.get(1).is_none() {
+        // host replaced the runtime's `map_lookup_elem`. Then every array is
+        // one of them, and its elements are regions of every run of the
+        // `Vm`; otherwise the arrays' regions are added to the invocation.
+        let inline = opts.host_helpers.get(1).is_none();
+        let inline_arrays: Vec<InlineArray> = if inline {
             handles
                 .iter()
                 .filter_map(|m| InlineArray::of(handle_of(m), m))
@@ -494,12 +495,11 @@ impl LoadedObject {
         } else {
             Vec::new()
         };
-        let not_inline: Vec<Arc<Map>> = handles
-            .iter()
-            .filter(|m| !inline_arrays.iter().any(|a| a.handle == handle_of(m)))
-            .cloned()
-            .collect();
-        let regions = Arc::new(map_regions(&not_inline));
+        let regions = Arc::new(if inline {
+            Vec::new()
+        } else {
+            map_regions(&handles)
+        });
         let mut programs = Vec::new();
         let mut all_raw_safe = true;
         for p in obj.entry_programs() {
